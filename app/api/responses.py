@@ -1,0 +1,36 @@
+"""Fast JSON responses and the problem responses each route documents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.responses import Response
+
+from app.errors import PROBLEM_MEDIA_TYPE
+from app.schemas.common import ProblemDetail
+
+
+class JSONBytes(Response):
+    """JSON encoded by orjson (dates, enums and datetimes natively)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+
+
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the problem responses a route can give."""
+    return {
+        status: {"model": ProblemDetail,
+                 "content": {PROBLEM_MEDIA_TYPE: {"schema": ProblemDetail.model_json_schema()}}}
+        for status in statuses
+    }
+
+
+def page_response(items: list[Any], next_token: str | None, total: int | None,
+                  next_url: str | None) -> JSONBytes:
+    headers = {"Link": f'<{next_url}>; rel="next"'} if next_url else None
+    return JSONBytes({"items": items, "next_page_token": next_token, "total_count": total},
+                     headers=headers)

@@ -1,0 +1,12 @@
+"""Every route of the API."""
+
+from fastapi import APIRouter
+
+from app.api.routes import catalog, ops, studies
+
+api_router = APIRouter(prefix="/api/v1")
+api_router.include_router(studies.router)
+api_router.include_router(catalog.router)
+
+root_router = APIRouter()
+root_router.include_router(ops.router)

@@ -1,0 +1,33 @@
+"""Settings, read from the environment (prefix EVIDENCEDB_)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EVIDENCEDB_", extra="ignore")
+
+    database_url: str = "sqlite:///./evidencedb.sqlite3"
+    read_database_url: str | None = None
+    seed_dir: Path = PROJECT_ROOT / "seed_data"
+    pool_size: int = 5
+    max_overflow: int = 5
+    pool_timeout_s: float = 5.0
+    sqlite_busy_timeout_ms: int = 5000
+    max_body_bytes: int = 1024 * 1024
+    max_page_size: int = 1000
+    default_page_size: int = 50
+    require_read_key: bool = False
+    cors_origins: list[str] = []
+    log_sql: bool = False
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,135 @@
+"""Typed domain errors and the handlers that render every error as RFC 9457 problem+json."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("evidencedb")
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+class ProblemError(Exception):
+    status = 500
+    title = "Internal Server Error"
+    headers: dict[str, str] = {}
+
+    def __init__(self, detail: str, *, headers: dict[str, str] | None = None,
+                 **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+        if headers:
+            self.headers = headers
+
+
+class BadRequest(ProblemError):
+    status, title = 400, "Bad Request"
+
+
+class Unauthorized(ProblemError):
+    status, title = 401, "Unauthorized"
+    headers = {"WWW-Authenticate": "Bearer"}
+
+
+class Forbidden(ProblemError):
+    status, title = 403, "Forbidden"
+
+
+class NotFound(ProblemError):
+    status, title = 404, "Not Found"
+
+
+class Gone(ProblemError):
+    status, title = 410, "Gone"
+
+
+class Conflict(ProblemError):
+    status, title = 409, "Conflict"
+
+
+class PreconditionFailed(ProblemError):
+    status, title = 412, "Precondition Failed"
+
+
+class PayloadTooLarge(ProblemError):
+    status, title = 413, "Content Too Large"
+
+
+class UnprocessableContent(ProblemError):
+    status, title = 422, "Unprocessable Content"
+
+
+class PreconditionRequired(ProblemError):
+    status, title = 428, "Precondition Required"
+
+
+class TooManyRequests(ProblemError):
+    status, title = 429, "Too Many Requests"
+
+
+class ServiceUnavailable(ProblemError):
+    status, title = 503, "Service Unavailable"
+
+
+def problem_response(status: int, title: str, detail: str | None, *,
+                     headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    if detail is not None:
+        body["detail"] = detail
+    body.update(extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def validation_errors(errors: Any) -> list[dict[str, Any]]:
+    """Pydantic's error list without the echoed input (it could hold a secret or be huge)."""
+    out = []
+    for err in errors:
+        out.append({"loc": list(err.get("loc", ())), "msg": str(err.get("msg", "")),
+                    "type": str(err.get("type", ""))})
+    return out
+
+
+def install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ProblemError)
+    async def _problem(_: Request, exc: ProblemError) -> JSONResponse:
+        return problem_response(exc.status, exc.title, exc.detail, headers=exc.headers,
+                                **exc.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = validation_errors(exc.errors())
+        first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+        where = ".".join(str(p) for p in first["loc"])
+        return problem_response(422, "Unprocessable Content",
+                                f"{where}: {first['msg']}" if where else first["msg"],
+                                errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        title = {404: "Not Found", 405: "Method Not Allowed"}.get(exc.status_code, "Error")
+        detail = exc.detail if isinstance(exc.detail, str) else None
+        return problem_response(exc.status_code, title, detail, headers=exc.headers)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
+        log.info("integrity error: %s", type(exc.orig).__name__)
+        return problem_response(409, "Conflict", "the change conflicts with stored data")
+
+    @app.exception_handler(OperationalError)
+    async def _unavailable(_: Request, exc: OperationalError) -> JSONResponse:
+        log.warning("database unavailable: %s", type(exc.orig).__name__)
+        return problem_response(503, "Service Unavailable", "the database is not reachable",
+                                headers={"Retry-After": "1"})
+
+    @app.exception_handler(Exception)
+    async def _internal(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return problem_response(500, "Internal Server Error", "an unexpected error occurred")

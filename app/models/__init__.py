@@ -1,0 +1,29 @@
+"""Every model, imported so that Base.metadata is complete."""
+
+from app.models import access, outcome, publication, regulatory, study  # noqa: F401
+from app.models.access import ApiKey, AuditEntry, IdempotencyRecord
+from app.models.outcome import EffectEstimate, OutcomeMeasure, OutcomeResult, Provenance, Timepoint
+from app.models.publication import Publication, StudyPublication
+from app.models.regulatory import RegulatoryEvent
+from app.models.study import (
+    Arm,
+    ArmIntervention,
+    Condition,
+    ConditionAlias,
+    Intervention,
+    InterventionAlias,
+    RegistryId,
+    Study,
+    StudyCondition,
+    StudyCountry,
+    StudyKeyword,
+    StudyRelation,
+)
+
+__all__ = [
+    "ApiKey", "Arm", "ArmIntervention", "AuditEntry", "Condition", "ConditionAlias",
+    "EffectEstimate", "IdempotencyRecord", "Intervention", "InterventionAlias", "OutcomeMeasure",
+    "OutcomeResult", "Provenance", "Publication", "RegistryId", "RegulatoryEvent", "Study",
+    "StudyCondition", "StudyCountry", "StudyKeyword", "StudyPublication", "StudyRelation",
+    "Timepoint",
+]

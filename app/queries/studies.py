@@ -1,0 +1,160 @@
+"""The study filter as SQL: the only place a StudyFilter becomes a WHERE clause."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    false,
+    func,
+    literal_column,
+    select,
+    text,
+)
+
+from app.enums import STANDARDIZED_EFFECTS
+from app.models import (
+    ArmIntervention,
+    ConditionAlias,
+    EffectEstimate,
+    Intervention,
+    InterventionAlias,
+    OutcomeMeasure,
+    Publication,
+    RegistryId,
+    Study,
+    StudyCondition,
+    StudyCountry,
+    StudyPublication,
+)
+from app.schemas.filters import StudyFilter
+from app.search import FTS_TABLE, PG_CONFIG, fts5_query
+
+
+def _fold(values: list[str]) -> list[str]:
+    return [v.casefold() for v in values]
+
+
+def study_conditions(f: StudyFilter, dialect: str) -> list[ColumnElement[bool]]:
+    """The WHERE terms for a study filter (live studies only)."""
+    s = Study.__table__.c
+    where: list[ColumnElement[bool]] = [s.deleted_at.is_(None)]
+    if f.condition:
+        cond_ids = select(ConditionAlias.condition_id).where(
+            ConditionAlias.alias.in_(_fold(f.condition))
+        )
+        where.append(s.id.in_(
+            select(StudyCondition.study_id).where(StudyCondition.condition_id.in_(cond_ids))
+        ))
+    if f.intervention:
+        int_ids = select(InterventionAlias.intervention_id).where(
+            InterventionAlias.alias.in_(_fold(f.intervention))
+        )
+        where.append(s.id.in_(
+            select(ArmIntervention.study_id).where(ArmIntervention.intervention_id.in_(int_ids))
+        ))
+    if f.intervention_type:
+        int_ids = select(Intervention.id).where(Intervention.type.in_(f.intervention_type))
+        where.append(s.id.in_(
+            select(ArmIntervention.study_id).where(ArmIntervention.intervention_id.in_(int_ids))
+        ))
+    for column, values in ((s.phase, f.phase), (s.overall_status, f.status),
+                           (s.study_type, f.study_type), (s.allocation, f.allocation),
+                           (s.masking, f.masking)):
+        if values:
+            where.append(column.in_(values))
+    if f.country:
+        where.append(s.id.in_(
+            select(StudyCountry.study_id).where(func.lower(StudyCountry.country).in_(
+                _fold(f.country)))
+        ))
+    if f.sponsor:
+        where.append(func.lower(s.sponsor).in_(_fold(f.sponsor)))
+    if f.registry_id:
+        where.append(s.id.in_(
+            select(RegistryId.study_id).where(RegistryId.identifier.in_(f.registry_id))
+        ))
+    if f.instrument:
+        where.append(s.id.in_(
+            select(OutcomeMeasure.study_id).where(
+                func.lower(OutcomeMeasure.instrument).in_(_fold(f.instrument)))
+        ))
+    if f.min_enrollment is not None:
+        where.append(s.enrollment >= f.min_enrollment)
+    if f.max_enrollment is not None:
+        where.append(s.enrollment <= f.max_enrollment)
+    if f.start_year_min is not None:
+        where.append(s.start_date_sort >= f.start_year_min * 10_000)
+    if f.start_year_max is not None:
+        where.append(and_(s.start_date_sort > 0,
+                          s.start_date_sort < (f.start_year_max + 1) * 10_000))
+    if f.min_follow_up_months is not None:
+        where.append(s.follow_up_months_max >= f.min_follow_up_months)
+    if f.min_effect_size is not None:
+        effect = select(EffectEstimate.study_id).where(
+            EffectEstimate.effect_type.in_(STANDARDIZED_EFFECTS),
+            func.abs(EffectEstimate.value) >= f.min_effect_size,
+        )
+        if not f.include_retracted:
+            effect = effect.where(EffectEstimate.retracted == false())
+        where.append(s.id.in_(effect))
+    if f.has_results is not None:
+        where.append(s.has_results == f.has_results)
+    if f.retraction_status:
+        pubs = select(StudyPublication.study_id).join(Publication).where(
+            Publication.retraction_status.in_(f.retraction_status)
+        )
+        where.append(s.id.in_(pubs))
+    if f.include_retracted is False:
+        where.append(s.retracted == false())
+    if f.q:
+        where.append(_text_match(f.q, dialect))
+    return where
+
+
+def _text_match(q: str, dialect: str) -> ColumnElement[bool]:
+    s = Study.__table__.c
+    if dialect == "postgresql":
+        config = literal_column(f"'{PG_CONFIG}'")
+        return func.to_tsvector(config, s.search_text).bool_op("@@")(
+            func.websearch_to_tsquery(config, q)
+        )
+    match = fts5_query(q)
+    if not match:
+        return false()
+    return s.id.in_(
+        select(literal_column("rowid")).select_from(text(FTS_TABLE)).where(
+            text(f"{FTS_TABLE} MATCH :fts_query").bindparams(fts_query=match)
+        )
+    )
+
+
+def sort_column(sort: str) -> tuple[ColumnElement[Any], bool]:
+    """The column a sort name orders by (never null) and whether it descends."""
+    s = Study.__table__.c
+    name = sort.removeprefix("-")
+    column: ColumnElement[Any] = {
+        "key": s.key,
+        "start_date": s.start_date_sort,
+        "completion_date": func.coalesce(s.completion_date, ""),
+        "enrollment": func.coalesce(s.enrollment, -1),
+        "title": s.title,
+        "updated_at": s.updated_at,
+    }[name]
+    return column, sort.startswith("-")
+
+
+def study_select(f: StudyFilter, dialect: str) -> Select[Any]:
+    """SELECT every study column for the studies a filter matches (unordered)."""
+    return select(Study.__table__).where(*study_conditions(f, dialect))
+
+
+def study_ids_select(f: StudyFilter, dialect: str) -> Select[Any]:
+    return select(Study.id).where(*study_conditions(f, dialect))
+
+
+def count_select(f: StudyFilter, dialect: str) -> Select[Any]:
+    return select(func.count()).select_from(Study).where(*study_conditions(f, dialect))

@@ -1,0 +1,96 @@
+"""Base model, shared field types and the response envelopes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+MAX_ITEMS = 1000
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("NUL characters are not allowed")
+    return value
+
+
+Text = Annotated[str, StringConstraints(min_length=1, max_length=20_000), AfterValidator(_no_nul)]
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
+    AfterValidator(_no_nul),
+]
+Short = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+    AfterValidator(_no_nul),
+]
+Key = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
+Url = Annotated[
+    str, StringConstraints(max_length=2000, pattern=r"^https?://[^\s\x00]+$"),
+]
+Count = Annotated[int, Field(ge=0, le=100_000_000)]
+Months = Annotated[float, Field(ge=0, le=1200)]
+
+_PARTIAL_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+
+
+def _check_partial_date(value: str) -> str:
+    m = _PARTIAL_DATE.match(value)
+    if not m:
+        raise ValueError("expected a date as YYYY, YYYY-MM or YYYY-MM-DD")
+    year, month, day = int(m[1]), int(m[2] or 1), int(m[3] or 1)
+    try:
+        dt.date(year, month, day)
+    except ValueError as exc:
+        raise ValueError(f"impossible date: {exc}") from None
+    return value
+
+
+PartialDate = Annotated[str, AfterValidator(_check_partial_date)]
+
+
+def partial_date_sort_key(value: str | None) -> int:
+    """YYYYMMDD as an integer, missing parts as 00; 0 when unknown (sorts last descending)."""
+    if not value:
+        return 0
+    parts = value.split("-")
+    year = int(parts[0])
+    month = int(parts[1]) if len(parts) > 1 else 0
+    day = int(parts[2]) if len(parts) > 2 else 0
+    return year * 10_000 + month * 100 + day
+
+
+def Items(item: Any) -> Any:  # noqa: N802 - reads like a type
+    """A list of at most MAX_ITEMS items."""
+    return Annotated[list[item], Field(default_factory=list, max_length=MAX_ITEMS)]
+
+
+class ApiModel(BaseModel):
+    """Strict input: unknown fields, NaN and Infinity are refused."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, use_enum_values=False)
+
+
+class ReadModel(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_page_token: str | None = None
+    total_count: int | None = None
+
+
+class ProblemDetail(BaseModel):
+    """An RFC 9457 problem document."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    errors: list[dict[str, Any]] | None = None

@@ -1,0 +1,140 @@
+"""The filter models: the one declaration of each filter set, bound as query parameters.
+
+Enumerated and identifier filters take repeated or comma-separated values; free names
+(condition, intervention, country, sponsor, instrument) take repeated values only, because
+names such as "Korea, Republic of" contain commas.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from app.enums import (
+    Allocation,
+    EffectType,
+    InterventionType,
+    Masking,
+    OverallStatus,
+    Phase,
+    RetractionStatus,
+    StudyType,
+)
+
+STUDY_SORTS = ("key", "start_date", "completion_date", "enrollment", "title", "updated_at")
+STUDY_INCLUDES = ("arms", "outcomes", "timepoints", "publications", "effects")
+
+
+def _split_commas(value: Any) -> Any:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = [value]
+    out: list[str] = []
+    for item in value:
+        out.extend(part.strip() for part in str(item).split(",") if part.strip())
+    return out
+
+
+def _strip(value: Any) -> Any:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = [value]
+    return [str(v).strip() for v in value if str(v).strip()]
+
+
+class StudyFilter(BaseModel):
+    """Which studies: every filter optional, AND between filters, OR within one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    condition: list[str] = Field([], description="condition name or synonym")
+    intervention: list[str] = Field([], description="intervention name or synonym")
+    intervention_type: list[InterventionType] = []
+    phase: list[Phase] = []
+    status: list[OverallStatus] = []
+    study_type: list[StudyType] = []
+    allocation: list[Allocation] = []
+    masking: list[Masking] = []
+    country: list[str] = []
+    sponsor: list[str] = []
+    registry_id: list[str] = Field([], description="NCT id or other registry identifier")
+    instrument: list[str] = Field([], description="outcome instrument, e.g. CAPS-5")
+    min_enrollment: int | None = Field(None, ge=0)
+    max_enrollment: int | None = Field(None, ge=0)
+    start_year_min: int | None = Field(None, ge=1800, le=2200)
+    start_year_max: int | None = Field(None, ge=1800, le=2200)
+    min_follow_up_months: float | None = Field(None, ge=0, le=1200)
+    min_effect_size: float | None = Field(
+        None, ge=0, description="a standardized effect (d, g, SMD) of at least this magnitude"
+    )
+    has_results: bool | None = None
+    retraction_status: list[RetractionStatus] = Field(
+        [], description="studies with a publication of this retraction status"
+    )
+    include_retracted: bool | None = Field(
+        None,
+        description="lists show retracted studies unless false; effect-size filters leave "
+        "retracted results out unless true",
+    )
+    q: str | None = Field(None, min_length=1, max_length=200, description="free text")
+
+    _split = field_validator(
+        "intervention_type", "phase", "status", "study_type", "allocation", "masking",
+        "registry_id", "retraction_status", mode="before",
+    )(_split_commas)
+    _names = field_validator(
+        "condition", "intervention", "country", "sponsor", "instrument", mode="before"
+    )(_strip)
+
+    @field_validator("q")
+    @classmethod
+    def _no_nul(cls, v: str | None) -> str | None:
+        if v is not None and "\x00" in v:
+            raise ValueError("NUL characters are not allowed")
+        return v
+
+
+class StudyListParams(StudyFilter):
+    """The study filter plus shaping and paging of the list."""
+
+    sort: str = Field("key", description="one of " + ", ".join(STUDY_SORTS) + "; '-' for descending")
+    fields: list[str] = Field([], description="sparse fieldset: top-level keys to return")
+    include: list[str] = Field([], description="nested parts: " + ", ".join(STUDY_INCLUDES))
+    page_size: int = Field(50, ge=1, le=1000)
+    page_token: str | None = Field(None, max_length=2000)
+    count_total: bool = False
+
+    _shaping = field_validator("fields", "include", mode="before")(_split_commas)
+
+    @field_validator("sort")
+    @classmethod
+    def _known_sort(cls, v: str) -> str:
+        if v.removeprefix("-") not in STUDY_SORTS:
+            raise ValueError(f"sort must be one of {', '.join(STUDY_SORTS)}, optionally with '-'")
+        return v
+
+    @field_validator("include")
+    @classmethod
+    def _known_include(cls, v: list[str]) -> list[str]:
+        unknown = sorted(set(v) - set(STUDY_INCLUDES))
+        if unknown:
+            raise ValueError(f"unknown include {unknown}; known: {', '.join(STUDY_INCLUDES)}")
+        return v
+
+    def study_filter(self) -> StudyFilter:
+        return StudyFilter.model_validate(
+            self.model_dump(include=set(StudyFilter.model_fields), exclude_unset=True)
+        )
+
+
+class OutcomeFilter(StudyFilter):
+    """Which effect estimates: the study filter plus outcome-level criteria."""
+
+    effect_type: list[EffectType] = []
+    timepoint_months_min: float | None = Field(None, ge=0)
+    timepoint_months_max: float | None = Field(None, ge=0)
+
+    _split_effect = field_validator("effect_type", mode="before")(_split_commas)

@@ -1,0 +1,258 @@
+"""Study documents as JSON-ready dicts, assembled from a page of study rows.
+
+Every nested part is read with one query per table for the whole page (`study_id IN …`), so
+a page costs the same number of statements whatever it holds.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import (
+    Arm,
+    ArmIntervention,
+    EffectEstimate,
+    Intervention,
+    OutcomeMeasure,
+    OutcomeResult,
+    Provenance,
+    Publication,
+    RegistryId,
+    Study,
+    StudyCondition,
+    StudyKeyword,
+    StudyPublication,
+    StudyRelation,
+    Timepoint,
+)
+
+STUDY_FIELDS = (
+    "key", "title", "acronym", "study_type", "phase", "overall_status", "allocation",
+    "intervention_model", "masking", "primary_purpose", "start_date", "completion_date",
+    "enrollment", "enrollment_type", "population", "summary", "sponsor", "countries", "notes",
+)
+META_FIELDS = ("retracted", "has_results", "follow_up_months_max", "version", "created_at",
+               "updated_at")
+LIST_EXTRA = ("registry_ids", "conditions", "interventions")
+ALL_PARTS = frozenset({"arms", "outcomes", "timepoints", "publications", "effects"})
+
+PUBLICATION_FIELDS = ("doi", "pmid", "title", "journal", "year", "volume", "pages",
+                      "first_author", "citation", "url", "retraction_status", "retraction_date",
+                      "retraction_notice", "retraction_reason")
+ARM_FIELDS = ("label", "arm_type", "description", "n_randomized", "n_completed")
+TIMEPOINT_FIELDS = ("label", "anchor", "months", "months_min", "months_max", "months_mean",
+                    "months_sd", "n_assessed", "n_eligible", "controlled", "is_follow_up",
+                    "notes")
+OUTCOME_FIELDS = ("name", "instrument", "role", "unit", "lower_is_better", "description",
+                  "notes")
+RESULT_FIELDS = ("n", "mean", "sd", "se", "change_mean", "change_sd", "change_se", "ci_low",
+                 "ci_high", "count", "denominator", "raw", "notes", "retracted")
+EFFECT_FIELDS = ("effect_type", "value", "ci_low", "ci_high", "ci_level", "se", "p_value",
+                 "p_value_relation", "analysis_population", "notes", "origin", "retracted")
+
+
+def list_item_keys() -> tuple[str, ...]:
+    return STUDY_FIELDS + LIST_EXTRA + META_FIELDS
+
+
+def _group(rows: Iterable[Any], key: str = "study_id") -> dict[int, list[Any]]:
+    out: dict[int, list[Any]] = defaultdict(list)
+    for row in rows:
+        out[getattr(row, key)].append(row)
+    return out
+
+
+def _pick(row: Any, fields: Iterable[str]) -> dict[str, Any]:
+    return {f: getattr(row, f) for f in fields}
+
+
+class _Sources:
+    """The provenance rows of a page of studies, handed out by what they source."""
+
+    def __init__(self, session: Session, ids: list[int], refs: dict[tuple[int, int], str]):
+        p = Provenance.__table__.c
+        rows = session.execute(select(p).where(p.study_id.in_(ids)).order_by(p.id)).all()
+        self._by: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
+        for r in rows:
+            item = {"publication": refs.get((r.study_id, r.publication_id))
+                    if r.publication_id is not None else None,
+                    "registry": r.registry_record, "source_url": r.source_url,
+                    "locator": r.locator}
+            for column, kind in ((r.arm_id, "arm"), (r.timepoint_id, "timepoint"),
+                                 (r.outcome_result_id, "result"),
+                                 (r.effect_estimate_id, "effect")):
+                if column is not None:
+                    self._by[(kind, column)].append(item)
+                    break
+            else:
+                self._by[("study", r.study_id)].append(item)
+
+    def of(self, kind: str, ident: int) -> list[dict[str, Any]]:
+        return self._by.get((kind, ident), [])
+
+
+def assemble(session: Session, rows: list[Mapping[str, Any]] | list[Any],
+             parts: frozenset[str] | set[str] = frozenset(), *, detail: bool = False
+             ) -> list[dict[str, Any]]:
+    """Render study rows (all study columns) as documents with the requested nested parts."""
+    if not rows:
+        return []
+    ids = [r.id for r in rows]
+    docs: dict[int, dict[str, Any]] = {}
+    for r in rows:
+        doc = _pick(r, STUDY_FIELDS)
+        doc["countries"] = list(r.countries or [])
+        docs[r.id] = doc
+
+    rid = RegistryId.__table__.c
+    reg = _group(session.execute(
+        select(rid.study_id, rid.registry, rid.identifier).where(rid.study_id.in_(ids))
+        .order_by(rid.id)).all())
+    sc = StudyCondition.__table__.c
+    cond = _group(session.execute(
+        select(sc.study_id, sc.label).where(sc.study_id.in_(ids))
+        .order_by(sc.study_id, sc.position)).all())
+    ai, iv = ArmIntervention.__table__.c, Intervention.__table__.c
+    ints = _group(session.execute(
+        select(ai.study_id, iv.name).join(Intervention.__table__, iv.id == ai.intervention_id)
+        .where(ai.study_id.in_(ids)).order_by(ai.study_id, ai.arm_id, ai.position)).all())
+    for sid, doc in docs.items():
+        doc["registry_ids"] = [{"registry": x.registry, "identifier": x.identifier}
+                               for x in reg.get(sid, [])]
+        doc["conditions"] = [x.label for x in cond.get(sid, [])]
+        doc["interventions"] = list(dict.fromkeys(x.name for x in ints.get(sid, [])))
+
+    if detail:
+        parts = ALL_PARTS
+        _add_detail_extras(session, ids, docs)
+    if parts:
+        _add_parts(session, ids, docs, set(parts), detail)
+
+    for r in rows:
+        doc = docs[r.id]
+        doc.update(_pick(r, META_FIELDS))
+    return [docs[i] for i in ids]
+
+
+def _add_detail_extras(session: Session, ids: list[int], docs: dict[int, dict[str, Any]]) -> None:
+    kw = StudyKeyword.__table__.c
+    keywords = _group(session.execute(
+        select(kw.study_id, kw.keyword).where(kw.study_id.in_(ids)).order_by(kw.position)).all())
+    rel, st = StudyRelation.__table__.c, Study.__table__.c
+    outgoing = _group(session.execute(
+        select(rel.study_id, rel.relation_type, st.key).join(Study.__table__, st.id == rel.target_study_id)
+        .where(rel.study_id.in_(ids)).order_by(rel.id)).all())
+    incoming = _group(session.execute(
+        select(rel.target_study_id, rel.relation_type, st.key)
+        .join(Study.__table__, st.id == rel.study_id)
+        .where(rel.target_study_id.in_(ids), st.deleted_at.is_(None)).order_by(rel.id)).all(),
+        key="target_study_id")
+    for sid, doc in docs.items():
+        doc["keywords"] = [x.keyword for x in keywords.get(sid, [])]
+        doc["relations"] = [{"relation_type": x.relation_type, "target": x.key}
+                            for x in outgoing.get(sid, [])]
+        doc["referenced_by"] = [{"relation_type": x.relation_type, "study": x.key}
+                                for x in incoming.get(sid, [])]
+
+
+def _add_parts(session: Session, ids: list[int], docs: dict[int, dict[str, Any]],
+               parts: set[str], detail: bool) -> None:
+    sp, pub = StudyPublication.__table__.c, Publication.__table__.c
+    pub_rows = session.execute(
+        select(sp.study_id, sp.ref, sp.role, sp.publication_id, Publication.__table__)
+        .join(Publication.__table__, pub.id == sp.publication_id).where(sp.study_id.in_(ids))
+        .order_by(sp.study_id, sp.position)).all()
+    refs = {(r.study_id, r.publication_id): r.ref for r in pub_rows}
+    sources = _Sources(session, ids, refs)
+    if detail:
+        for sid, doc in docs.items():
+            doc["sources"] = sources.of("study", sid)
+    if "publications" in parts:
+        grouped = _group(pub_rows)
+        for sid, doc in docs.items():
+            doc["publications"] = [
+                {"ref": r.ref, "role": r.role, "id": r.publication_id,
+                 **_pick(r, PUBLICATION_FIELDS)} for r in grouped.get(sid, [])]
+
+    a = Arm.__table__.c
+    arm_rows = session.execute(select(a).where(a.study_id.in_(ids))
+                               .order_by(a.study_id, a.position)).all()
+    arm_label = {r.id: r.label for r in arm_rows}
+    t = Timepoint.__table__.c
+    tp_rows = session.execute(select(t).where(t.study_id.in_(ids))
+                              .order_by(t.study_id, t.position)).all()
+    tp_by_id = {r.id: r for r in tp_rows}
+
+    if "arms" in parts:
+        ai, iv = ArmIntervention.__table__.c, Intervention.__table__.c
+        arm_ints = _group(session.execute(
+            select(ai, iv.name.label("intervention_name"), iv.type.label("intervention_type"))
+            .join(Intervention.__table__, iv.id == ai.intervention_id).where(ai.study_id.in_(ids))
+            .order_by(ai.arm_id, ai.position)).all(), key="arm_id")
+        grouped = _group(arm_rows)
+        for sid, doc in docs.items():
+            doc["arms"] = [{
+                **_pick(r, ARM_FIELDS),
+                "interventions": [{
+                    "name": x.label, "intervention": x.intervention_name,
+                    "type": x.intervention_type, "dose_mg": x.dose_mg,
+                    "dose_text": x.dose_text, "sessions": x.sessions, "notes": x.notes,
+                } for x in arm_ints.get(r.id, [])],
+                "notes": r.notes,
+                "sources": sources.of("arm", r.id),
+            } for r in grouped.get(sid, [])]
+    if "timepoints" in parts:
+        grouped = _group(tp_rows)
+        for sid, doc in docs.items():
+            doc["timepoints"] = [{**_pick(r, TIMEPOINT_FIELDS),
+                                  "follow_up_months": r.follow_up_months,
+                                  "sources": sources.of("timepoint", r.id)}
+                                 for r in grouped.get(sid, [])]
+    if not parts & {"outcomes", "effects"}:
+        return
+    o = OutcomeMeasure.__table__.c
+    om_rows = session.execute(select(o).where(o.study_id.in_(ids))
+                              .order_by(o.study_id, o.position)).all()
+    e = EffectEstimate.__table__.c
+    eff_rows = session.execute(select(e).where(e.study_id.in_(ids))
+                               .order_by(e.outcome_measure_id, e.position, e.id)).all()
+    effects = _group(eff_rows, key="outcome_measure_id")
+
+    def effect_doc(x: Any) -> dict[str, Any]:
+        return {"experimental_arm": arm_label[x.experimental_arm_id],
+                "comparator_arm": arm_label.get(x.comparator_arm_id),
+                "timepoint": tp_by_id[x.timepoint_id].label,
+                **_pick(x, EFFECT_FIELDS), "sources": sources.of("effect", x.id)}
+
+    if "outcomes" in parts:
+        om_ids = [r.id for r in om_rows]
+        res = OutcomeResult.__table__.c
+        results = _group(session.execute(
+            select(res).where(res.outcome_measure_id.in_(om_ids))
+            .order_by(res.outcome_measure_id, res.position)).all() if om_ids else [],
+            key="outcome_measure_id")
+        grouped = _group(om_rows)
+        for sid, doc in docs.items():
+            doc["outcome_measures"] = [{
+                **_pick(r, OUTCOME_FIELDS),
+                "results": [{"arm": arm_label[x.arm_id],
+                             "timepoint": tp_by_id[x.timepoint_id].label,
+                             **_pick(x, RESULT_FIELDS), "sources": sources.of("result", x.id)}
+                            for x in results.get(r.id, [])],
+                "effects": [effect_doc(x) for x in effects.get(r.id, [])],
+            } for r in grouped.get(sid, [])]
+    if "effects" in parts:
+        om_by_id = {r.id: r for r in om_rows}
+        grouped_eff = _group(eff_rows)
+        for sid, doc in docs.items():
+            doc["effects"] = [{
+                "outcome": om_by_id[x.outcome_measure_id].name,
+                "instrument": om_by_id[x.outcome_measure_id].instrument,
+                "timepoint_months": tp_by_id[x.timepoint_id].follow_up_months,
+                **effect_doc(x),
+            } for x in grouped_eff.get(sid, [])]

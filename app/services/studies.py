@@ -1,0 +1,334 @@
+"""Studies: listing, reading and writing whole documents.
+
+A document is written in one transaction with its audit entry; derived columns (sort keys,
+follow-up length, retraction flags, search text) are recomputed on every write.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.enums import RetractionStatus
+from app.errors import BadRequest, Conflict, Gone, NotFound, UnprocessableContent
+from app.models import (
+    Arm,
+    ArmIntervention,
+    EffectEstimate,
+    OutcomeMeasure,
+    OutcomeResult,
+    Provenance,
+    Publication,
+    RegistryId,
+    Study,
+    StudyCondition,
+    StudyCountry,
+    StudyKeyword,
+    StudyPublication,
+    StudyRelation,
+    Timepoint,
+)
+from app.queries.pagination import Cursor, decode_cursor, encode_cursor, keyset
+from app.queries.studies import count_select, sort_column, study_select
+from app.schemas.common import partial_date_sort_key
+from app.schemas.filters import StudyListParams
+from app.schemas.study import PublicationIn, SourceIn, StudyCreate
+from app.services import audit, documents, vocab
+from app.types import utcnow
+
+
+@dataclass
+class PageResult:
+    items: list[dict[str, Any]]
+    next_page_token: str | None
+    total_count: int | None
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def _cursor_value(sort: str, value: Any) -> Any:
+    """Turn a decoded cursor value back into the sort column's type."""
+    name = sort.removeprefix("-")
+    try:
+        if name in ("start_date", "enrollment"):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError
+            return value
+        if name == "updated_at":
+            return dt.datetime.fromisoformat(value)
+        if not isinstance(value, str):
+            raise TypeError
+        return value
+    except (TypeError, ValueError):
+        raise BadRequest("page_token is not a token this API issued") from None
+
+
+def list_page(session: Session, params: StudyListParams) -> PageResult:
+    """One page of the studies a filter matches, in a stable keyset order."""
+    unknown = sorted(set(params.fields) - set(documents.list_item_keys())
+                     - set(params.include) - {"outcome_measures"})
+    if unknown:
+        raise UnprocessableContent(
+            f"unknown field {unknown[0]!r}",
+            errors=[{"loc": ["query", "fields"], "msg": f"unknown field {f!r}",
+                     "type": "value_error"} for f in unknown])
+    dialect = _dialect(session)
+    f = params.study_filter()
+    column, descending = sort_column(params.sort)
+    cursor = None
+    if params.page_token:
+        cursor = decode_cursor(params.page_token, params.sort)
+        cursor = Cursor(cursor.sort, _cursor_value(params.sort, cursor.value), cursor.id)
+    stmt = keyset(study_select(f, dialect).add_columns(column.label("_sort")),
+                  column, Study.__table__.c.id, descending, cursor, params.page_size)
+    rows = session.execute(stmt).all()
+    more = len(rows) > params.page_size
+    rows = rows[: params.page_size]
+    items = documents.assemble(session, rows, set(params.include))
+    if params.fields:
+        keep = set(params.fields) | {"key"}
+        items = [{k: v for k, v in item.items() if k in keep} for item in items]
+    token = None
+    if more:
+        last = rows[-1]
+        value = last._sort
+        if isinstance(value, dt.datetime):
+            value = value.isoformat()
+        token = encode_cursor(Cursor(params.sort, value, last.id))
+    total = session.scalar(count_select(f, dialect)) if params.count_total else None
+    return PageResult(items, token, total)
+
+
+def get_row(session: Session, key: str) -> Any:
+    """The study row for a key; 404 when unknown, 410 when deleted."""
+    row = session.execute(select(Study.__table__).where(Study.key == key)).first()
+    if row is None:
+        raise NotFound(f"no study with key {key!r}")
+    if row.deleted_at is not None:
+        raise Gone(f"study {key!r} was deleted", deleted_at=row.deleted_at.isoformat())
+    return row
+
+
+def etag_of(row: Any) -> str:
+    return f'"{row.id}-{row.version}"'
+
+
+def get_version(session: Session, key: str) -> Any:
+    """Just enough of a study to answer a conditional request."""
+    row = session.execute(
+        select(Study.id, Study.version, Study.deleted_at, Study.key).where(Study.key == key)
+    ).first()
+    if row is None:
+        raise NotFound(f"no study with key {key!r}")
+    if row.deleted_at is not None:
+        raise Gone(f"study {key!r} was deleted", deleted_at=row.deleted_at.isoformat())
+    return row
+
+
+def read(session: Session, key: str) -> dict[str, Any]:
+    """The whole study document with everything nested."""
+    return documents.assemble(session, [get_row(session, key)], detail=True)[0]
+
+
+# ---------------------------------------------------------------- writing
+
+
+def _find_publication(session: Session, p: PublicationIn) -> Publication | None:
+    for column, value in ((Publication.doi, p.doi), (Publication.pmid, p.pmid)):
+        if value:
+            found = session.scalar(select(Publication).where(column == value))
+            if found is not None:
+                return found
+    return None
+
+
+PUBLICATION_ATTRS = ("doi", "pmid", "title", "journal", "year", "volume", "pages",
+                     "first_author", "citation", "url", "retraction_status", "retraction_date",
+                     "retraction_notice", "retraction_reason")
+
+
+def _publication(session: Session, p: PublicationIn) -> Publication:
+    """The stored publication this entry denotes; new ones are created. A publication that is
+    already stored must be described the same way: a correction goes through its own route."""
+    found = _find_publication(session, p)
+    given = p.model_dump(include=set(PUBLICATION_ATTRS))
+    if found is None:
+        created = Publication(**given)
+        session.add(created)
+        session.flush()
+        return created
+    differing = [a for a in PUBLICATION_ATTRS if getattr(found, a) != given[a]]
+    if differing:
+        raise Conflict(
+            f"publication {p.ref!r} is already stored with other values for "
+            f"{', '.join(differing)}", publication_id=found.id, fields=differing)
+    return found
+
+
+def _check_unique(session: Session, doc: StudyCreate, own_id: int | None = None) -> None:
+    existing = session.execute(select(Study.key, Study.id).where(Study.key == doc.key)).first()
+    if existing is not None and existing.id != own_id:
+        raise Conflict(f"a study with key {doc.key!r} already exists",
+                       existing_study=existing.key, location=f"/api/v1/studies/{existing.key}")
+    for r in doc.registry_ids:
+        hit = session.execute(
+            select(Study.key, Study.id).join(RegistryId)
+            .where(RegistryId.registry_name == r.registry, RegistryId.identifier == r.identifier)
+        ).first()
+        if hit is not None and hit.id != own_id:
+            raise Conflict(f"registry id {r.registry} {r.identifier} belongs to study {hit.key!r}",
+                           existing_study=hit.key, location=f"/api/v1/studies/{hit.key}")
+
+
+def _retracted(sources: list[SourceIn], pubs: dict[str, Publication]) -> bool:
+    """A number is retracted when every source it has is a retracted publication."""
+    return bool(sources) and all(
+        s.publication is not None
+        and pubs[s.publication].retraction_status == RetractionStatus.RETRACTED
+        for s in sources
+    )
+
+
+def _search_text(doc: StudyCreate, intervention_names: list[str]) -> str:
+    parts = [doc.title, doc.acronym, doc.summary, doc.population, *doc.conditions,
+             *doc.keywords, *intervention_names,
+             *(o.name for o in doc.outcome_measures),
+             *(o.instrument for o in doc.outcome_measures),
+             *(r.identifier for r in doc.registry_ids)]
+    return " ".join(p for p in parts if p)
+
+
+def populate(session: Session, study: Study, doc: StudyCreate) -> None:
+    """Build every child row of `study` from the document (the study has no children yet)."""
+    pubs: dict[str, Publication] = {}
+    for position, p in enumerate(doc.publications):
+        pub = _publication(session, p)
+        pubs[p.ref] = pub
+        session.add(StudyPublication(study_id=study.id, publication_id=pub.id, ref=p.ref,
+                                     role=p.role, position=position))
+
+    def add_sources(sources: list[SourceIn], **subject: Any) -> None:
+        for s in sources:
+            session.add(Provenance(
+                study_id=study.id, publication=pubs[s.publication] if s.publication else None,
+                registry_record=s.registry, source_url=s.source_url, locator=s.locator,
+                **subject))
+
+    add_sources(doc.sources)
+    for r in doc.registry_ids:
+        session.add(RegistryId(study_id=study.id, registry_name=r.registry,
+                               identifier=r.identifier))
+    for rel in doc.relations:
+        target = session.execute(select(Study.id, Study.deleted_at)
+                                 .where(Study.key == rel.target)).first()
+        if target is None or target.deleted_at is not None:
+            raise UnprocessableContent(
+                f"relations: no study with key {rel.target!r}",
+                errors=[{"loc": ["body", "relations"], "msg": f"unknown study {rel.target!r}",
+                         "type": "value_error"}])
+        session.add(StudyRelation(study_id=study.id, relation_type=rel.relation_type,
+                                  target_study_id=target.id))
+    seen_conditions: set[int] = set()
+    for position, name in enumerate(doc.conditions):
+        condition = vocab.upsert_condition(session, name)
+        if condition.id in seen_conditions:
+            raise UnprocessableContent(f"conditions: {name!r} names a condition listed twice")
+        seen_conditions.add(condition.id)
+        session.add(StudyCondition(study_id=study.id, condition_id=condition.id,
+                                   position=position, label=name))
+    for position, word in enumerate(doc.keywords):
+        session.add(StudyKeyword(study_id=study.id, keyword=word, position=position))
+    for country in dict.fromkeys(doc.countries):
+        session.add(StudyCountry(study_id=study.id, country=country))
+
+    arms: dict[str, Arm] = {}
+    intervention_names: list[str] = []
+    for position, a in enumerate(doc.arms):
+        arm = Arm(study_id=study.id, position=position, label=a.label, arm_type=a.arm_type,
+                  description=a.description, n_randomized=a.n_randomized,
+                  n_completed=a.n_completed, notes=a.notes)
+        session.add(arm)
+        arms[a.label] = arm
+        for ipos, ai in enumerate(a.interventions):
+            intervention = vocab.upsert_intervention(session, ai.name, ai.type)
+            intervention_names.append(intervention.name)
+            session.add(ArmIntervention(
+                arm=arm, intervention_id=intervention.id, study_id=study.id, position=ipos,
+                label=ai.name, dose_mg=ai.dose_mg, dose_text=ai.dose_text,
+                sessions=ai.sessions, notes=ai.notes))
+        add_sources(a.sources, arm=arm)
+
+    timepoints: dict[str, Timepoint] = {}
+    for position, t in enumerate(doc.timepoints):
+        tp = Timepoint(study_id=study.id, position=position,
+                       follow_up_months=t.months if t.months is not None else t.months_mean,
+                       **t.model_dump(exclude={"sources"}))
+        session.add(tp)
+        timepoints[t.label] = tp
+        add_sources(t.sources, timepoint=tp)
+
+    has_results = False
+    for position, o in enumerate(doc.outcome_measures):
+        om = OutcomeMeasure(study_id=study.id, position=position,
+                            **o.model_dump(exclude={"results", "effects"}))
+        session.add(om)
+        for rpos, r in enumerate(o.results):
+            result = OutcomeResult(
+                outcome_measure=om, arm=arms[r.arm], timepoint=timepoints[r.timepoint],
+                position=rpos, retracted=_retracted(r.sources, pubs),
+                **r.model_dump(exclude={"arm", "timepoint", "sources"}))
+            session.add(result)
+            add_sources(r.sources, outcome_result=result)
+            has_results = True
+        for epos, e in enumerate(o.effects):
+            effect = EffectEstimate(
+                study_id=study.id, outcome_measure=om,
+                experimental_arm=arms[e.experimental_arm],
+                comparator_arm=arms[e.comparator_arm] if e.comparator_arm else None,
+                timepoint=timepoints[e.timepoint], position=epos,
+                retracted=_retracted(e.sources, pubs),
+                **e.model_dump(exclude={"experimental_arm", "comparator_arm", "timepoint",
+                                        "sources"}))
+            session.add(effect)
+            add_sources(e.sources, effect_estimate=effect)
+            has_results = True
+
+    months = [m for t in doc.timepoints
+              for m in (t.months if t.months is not None else t.months_mean,) if m is not None]
+    study.follow_up_months_max = max(months) if months else None
+    study.has_results = has_results
+    study.retracted = bool(pubs) and all(
+        p.retraction_status == RetractionStatus.RETRACTED for p in pubs.values())
+    study.search_text = _search_text(doc, list(dict.fromkeys(intervention_names)))
+
+
+def apply_scalars(study: Study, doc: StudyCreate) -> None:
+    for name in documents.STUDY_FIELDS:
+        setattr(study, name, getattr(doc, name))
+    study.countries = list(doc.countries)
+    study.start_date_sort = partial_date_sort_key(doc.start_date)
+
+
+def create(session: Session, doc: StudyCreate, *, actor_id: int | None,
+           reason: str | None = None, commit: bool = True) -> dict[str, Any]:
+    """Store a new study with everything nested, and its audit entry, in one transaction."""
+    _check_unique(session, doc)
+    now = utcnow()
+    study = Study(version=1, created_at=now, updated_at=now)
+    apply_scalars(study, doc)
+    session.add(study)
+    session.flush()
+    populate(session, study, doc)
+    session.flush()
+    after = read(session, doc.key)
+    audit.record(session, actor_id=actor_id, action="create", entity="study",
+                 entity_key=doc.key, version=1, before=None, after=after, reason=reason)
+    if commit:
+        session.commit()
+    return after

@@ -1,0 +1,69 @@
+"""Interventions and conditions, found by name or synonym (case-insensitive)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.enums import InterventionType
+from app.errors import UnprocessableContent
+from app.models import Condition, ConditionAlias, Intervention, InterventionAlias
+
+
+def fold(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
+def _aliases(name: str, synonyms: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(fold(x) for x in [name, *synonyms]))
+
+
+def find_intervention(session: Session, name: str) -> Intervention | None:
+    return session.scalar(
+        select(Intervention).join(InterventionAlias)
+        .where(InterventionAlias.alias == fold(name))
+    )
+
+
+def find_condition(session: Session, name: str) -> Condition | None:
+    return session.scalar(
+        select(Condition).join(ConditionAlias).where(ConditionAlias.alias == fold(name))
+    )
+
+
+def upsert_intervention(session: Session, name: str, type_: InterventionType | None,
+                        synonyms: Iterable[str] = (), description: str | None = None
+                        ) -> Intervention:
+    """The intervention a name or synonym denotes, created (type OTHER unless given) if new."""
+    found = find_intervention(session, name)
+    if found is not None:
+        if type_ is not None and found.type != type_:
+            raise UnprocessableContent(
+                f"intervention {name!r} is stored as {found.type.value}, not {type_.value}")
+        wanted = _aliases(name, synonyms)
+        taken = set(session.scalars(
+            select(InterventionAlias.alias).where(InterventionAlias.alias.in_(wanted))))
+        session.add_all(InterventionAlias(intervention_id=found.id, alias=alias)
+                        for alias in wanted if alias not in taken)
+        return found
+    created = Intervention(name=name, type=type_ or InterventionType.OTHER,
+                           synonyms=list(synonyms), description=description)
+    created.aliases = [InterventionAlias(alias=a) for a in _aliases(name, synonyms)]
+    session.add(created)
+    session.flush()
+    return created
+
+
+def upsert_condition(session: Session, name: str, synonyms: Iterable[str] = (),
+                     mesh_term: str | None = None) -> Condition:
+    """The condition a name or synonym denotes, created if new."""
+    found = find_condition(session, name)
+    if found is not None:
+        return found
+    created = Condition(name=name, mesh_term=mesh_term, synonyms=list(synonyms))
+    created.aliases = [ConditionAlias(alias=a) for a in _aliases(name, synonyms)]
+    session.add(created)
+    session.flush()
+    return created

@@ -1,0 +1,38 @@
+"""A page costs a fixed number of SQL statements, whatever it holds (no N+1)."""
+
+from __future__ import annotations
+
+API = "/api/v1"
+
+
+def _statements_for(client, counter, url):
+    counter.statements.clear()
+    response = client.get(url)
+    assert response.status_code == 200, response.text
+    return len(counter.statements), response.json()["items"]
+
+
+def test_list_page_with_includes_runs_a_constant_number_of_statements(client, count_statements):
+    url = f"{API}/studies?page_size=50&include=arms,outcomes"
+    n_full, items_full = _statements_for(client, count_statements, url)
+    n_one, items_one = _statements_for(client, count_statements,
+                                       f"{API}/studies?page_size=1&include=arms,outcomes")
+    n_small, _ = _statements_for(client, count_statements,
+                                 f"{API}/studies?page_size=50&include=arms,outcomes"
+                                 "&registry_id=NCT03537014")
+    assert len(items_full) > 10 and len(items_one) == 1
+    assert sum(len(i["arms"]) for i in items_full) > 20
+    assert n_full == n_one == n_small
+
+
+def test_detail_read_runs_a_constant_number_of_statements(client, count_statements):
+    n_big, big = _statements_for_detail(client, count_statements, "NCT03537014")
+    n_small, small = _statements_for_detail(client, count_statements, "NCT00090064")
+    assert n_big == n_small
+
+
+def _statements_for_detail(client, counter, key):
+    counter.statements.clear()
+    response = client.get(f"{API}/studies/{key}")
+    assert response.status_code == 200
+    return len(counter.statements), response.json()
