@@ -20,7 +20,8 @@ def _url() -> str:
     return config.attributes.get("database_url") or get_settings().database_url
 
 
-def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+def include_object(obj: Any, name: str | None, type_: str, reflected: bool,
+                   compare_to: Any) -> bool:
     # Full-text search objects are dialect-specific and managed by hand in migrations.
     return not is_search_object(name, type_)
 

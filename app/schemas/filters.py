@@ -100,7 +100,9 @@ class StudyFilter(BaseModel):
 class StudyListParams(StudyFilter):
     """The study filter plus shaping and paging of the list."""
 
-    sort: str = Field("key", description="one of " + ", ".join(STUDY_SORTS) + "; '-' for descending")
+    sort: str = Field(
+        "key", description="one of " + ", ".join(STUDY_SORTS) + "; '-' for descending"
+    )
     fields: list[str] = Field([], description="sparse fieldset: top-level keys to return")
     include: list[str] = Field([], description="nested parts: " + ", ".join(STUDY_INCLUDES))
     page_size: int = Field(50, ge=1, le=1000)

@@ -167,7 +167,8 @@ class OutcomeResultIn(ApiModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> OutcomeResultIn:
-        if self.count is not None and self.denominator is not None and self.count > self.denominator:
+        if (self.count is not None and self.denominator is not None
+                and self.count > self.denominator):
             raise ValueError("count is greater than denominator")
         if self.ci_low is not None and self.ci_high is not None and self.ci_low > self.ci_high:
             raise ValueError("ci_low is greater than ci_high")

@@ -145,7 +145,8 @@ def _add_detail_extras(session: Session, ids: list[int], docs: dict[int, dict[st
         select(kw.study_id, kw.keyword).where(kw.study_id.in_(ids)).order_by(kw.position)).all())
     rel, st = StudyRelation.__table__.c, Study.__table__.c
     outgoing = _group(session.execute(
-        select(rel.study_id, rel.relation_type, st.key).join(Study.__table__, st.id == rel.target_study_id)
+        select(rel.study_id, rel.relation_type, st.key)
+        .join(Study.__table__, st.id == rel.target_study_id)
         .where(rel.study_id.in_(ids)).order_by(rel.id)).all())
     incoming = _group(session.execute(
         select(rel.target_study_id, rel.relation_type, st.key)
