@@ -60,9 +60,10 @@ def test_seed_refuses_a_number_without_a_source(tmp_path, db_session):
     shutil.copytree(SEED, copy)
     path = copy / "studies" / "NCT03537014.json"
     doc = json.loads(path.read_text())
-    for om in doc["outcome_measures"]:
-        for effect in om["effects"]:
-            effect["sources"] = []
+    effects = [e for om in doc["outcome_measures"] for e in om.get("effects", [])]
+    assert effects
+    for effect in effects:
+        effect["sources"] = []
     path.write_text(json.dumps(doc))
     before = _counts(db_session)
     with pytest.raises(SeedError, match="sources"):
