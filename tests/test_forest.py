@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+import pytest
+
 from tests.evidence_helpers import API, MAPP_KEYS, POOLED_KEYS
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -56,7 +58,7 @@ def test_boxes_are_sized_by_weight(client):
     weights = [s["weight_random"] for s in meta["studies"]]
     biggest = weights.index(max(weights))
     for area, weight in zip(areas, weights, strict=True):
-        assert area / areas[biggest] == __import__("pytest").approx(
+        assert area / areas[biggest] == pytest.approx(
             weight / weights[biggest], abs=0.05)
 
 
