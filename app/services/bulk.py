@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Table, func, select, text
+from sqlalchemy import JSON, Table, func, select, text
 from sqlalchemy.orm import Session
 
 from app.enums import InterventionType, RetractionStatus
@@ -45,7 +45,7 @@ from app.schemas.study import SourceIn, StudyCreate
 from app.services import documents
 from app.services.studies import PUBLICATION_ATTRS, search_text
 from app.services.vocab import fold
-from app.types import utcnow
+from app.types import UTCDateTime, utcnow
 
 # Insert order: every table after the tables it refers to.
 TABLES: list[Table] = [m.__table__ for m in (  # type: ignore[misc]
@@ -306,18 +306,30 @@ def _plan_study(plan: _Plan, line: int, doc: StudyCreate, targets: dict[str, int
     plan.rows[Study.__table__.name].append(study)
 
 
+def _converters(table: Table, dialect: Any) -> list[tuple[str, Any]]:
+    """(column name, converter or None) per column. Plain values go to the driver as they are:
+    enumeration members are `str` already, booleans and dates the drivers adapt themselves;
+    only JSON and timestamps need the column type's own conversion."""
+    out = []
+    for column in table.columns:
+        processor = None
+        if isinstance(column.type, JSON | UTCDateTime):
+            processor = column.type._cached_bind_processor(dialect)  # noqa: SLF001
+        out.append((column.name, processor))
+    return out
+
+
 def _insert(conn: Any, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Many rows at once, converted by each column's own bind processor, straight to the
-    driver: the per-row parameter handling of a compiled statement costs more than the insert."""
+    """Many rows at once, straight to the driver: the per-row parameter handling of a
+    compiled statement costs more than the insert itself."""
     dialect = conn.dialect
-    columns = list(table.columns)
-    processors = [c.type._cached_bind_processor(dialect) for c in columns]  # noqa: SLF001
-    names = [c.name for c in columns]
-    params = [
-        tuple(p(row.get(n)) if p is not None else row.get(n) for n, p in zip(names, processors,
-                                                                             strict=True))
-        for row in rows
-    ]
+    converters = _converters(table, dialect)
+    names = [name for name, _ in converters]
+    if any(p is not None for _, p in converters):
+        params = [tuple(row.get(n) if p is None else p(row.get(n)) for n, p in converters)
+                  for row in rows]
+    else:
+        params = [tuple(row.get(n) for n in names) for row in rows]
     quoted = ", ".join(dialect.identifier_preparer.quote(n) for n in names)
     target = f"{dialect.identifier_preparer.quote(table.name)} ({quoted})"
     cursor = conn.connection.driver_connection.cursor()
