@@ -28,14 +28,21 @@ def is_sqlite(url: str) -> bool:
 
 def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5,
                 pool_timeout: float = 5.0, busy_timeout_ms: int = 5000,
-                echo: bool = False) -> Engine:
-    """An engine for SQLite (WAL, foreign keys, busy timeout) or PostgreSQL (pre-ping pool)."""
-    kwargs: dict[str, Any] = {"echo": echo}
+                connect_timeout: int = 2, echo: bool = False) -> Engine:
+    """An engine for SQLite (WAL, foreign keys, busy timeout) or PostgreSQL (pre-ping pool).
+
+    On PostgreSQL every checkout pings the connection (a restarted server's dead connections are
+    replaced, not handed out) and connecting gives up after `connect_timeout` seconds, so while
+    the server is away requests fail fast with 503 instead of hanging.
+    """
+    # Bound values never appear in error messages (and so in logs): they may hold a key.
+    kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": not echo}
     if is_sqlite(url):
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": busy_timeout_ms / 1000}
     else:
         kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout,
-                      pool_pre_ping=True)
+                      pool_pre_ping=True,
+                      connect_args={"connect_timeout": max(int(connect_timeout), 1)})
     engine = create_engine(url, **kwargs)
     if is_sqlite(url):
         _configure_sqlite(engine, busy_timeout_ms)
