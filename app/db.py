@@ -64,7 +64,21 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
+        immediate = conn.get_execution_options().get(WRITE_OPTION)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+WRITE_OPTION = "evidencedb_writes"
+
+
+def writer(engine: Engine) -> Engine:
+    """The engine for sessions that write. On SQLite their transactions begin IMMEDIATE: they
+    take the write lock first (waiting up to the busy timeout for another writer) instead of
+    reading a snapshot that another writer's commit makes stale, which SQLite refuses at once
+    with "database is locked" whatever the timeout. The same engine elsewhere."""
+    if is_sqlite(str(engine.url)):
+        return engine.execution_options(**{WRITE_OPTION: True})
+    return engine
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

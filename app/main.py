@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from app import __version__, metrics
 from app.api.router import api_router, root_router
 from app.config import Settings, get_settings
-from app.db import make_engine, make_sessionmaker
+from app.db import make_engine, make_sessionmaker, writer
 from app.errors import install_handlers
 from app.observability import RequestObservability, configure_logging
 
@@ -48,10 +48,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.sessionmaker = make_sessionmaker(writer(engine))
     app.state.read_engine = read_engine
-    app.state.read_sessionmaker = (make_sessionmaker(read_engine) if read_engine is not engine
-                                   else app.state.sessionmaker)
+    app.state.read_sessionmaker = make_sessionmaker(read_engine)
     app.state.engines = {"primary": engine} | (
         {"replica": read_engine} if read_engine is not engine else {})
     app.add_middleware(RequestObservability)
