@@ -263,6 +263,7 @@ def test_sigterm_lets_requests_in_flight_finish(postgres_only, database_url, eng
                 t.start()
             waiting = 0
             for _ in range(200):  # until all three are waiting on the lock
+                conn.exec_driver_sql("SELECT pg_stat_clear_snapshot()")
                 waiting = conn.exec_driver_sql(
                     "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                     "AND wait_event_type = 'Lock'").scalar()
