@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     cors_origins: list[str] = []
     log_sql: bool = False
     log_level: str = "INFO"
+    # Per-worker memory for cached read responses; 0 turns the cache off.
+    response_cache_bytes: int = 32 * 1024 * 1024
 
 
 @lru_cache

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 
 from app import __version__, metrics
 from app.api.router import api_router, root_router
+from app.cache import DataVersion, ResponseCache
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, writer
 from app.errors import install_handlers
@@ -53,8 +54,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.read_sessionmaker = make_sessionmaker(read_engine)
     app.state.engines = {"primary": engine} | (
         {"replica": read_engine} if read_engine is not engine else {})
-    app.add_middleware(RequestObservability)
     install_handlers(app)
     app.include_router(api_router)
     app.include_router(root_router)
+    if settings.response_cache_bytes > 0 and not settings.require_read_key:
+        # Cached reads are keyed on the version of the database reads come from.
+        app.add_middleware(ResponseCache, version=DataVersion(read_engine),
+                           max_bytes=settings.response_cache_bytes)
+    # Outermost, so that answers from the cache are logged and counted too.
+    app.add_middleware(RequestObservability)
     return app

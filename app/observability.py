@@ -18,6 +18,7 @@ import uuid
 from typing import Any
 
 from starlette.datastructures import MutableHeaders
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import metrics
@@ -85,12 +86,13 @@ def route_template(scope: Scope) -> str:
     """The matched route's path with its parameters as placeholders (`/api/v1/studies/{key}`).
 
     The route knows its own path; the prefixes of the routers it was included through are what
-    the concrete path has in front of the route's rendered path.
+    the concrete path has in front of the route's rendered path. A request answered before
+    routing (from the response cache) is matched against the application's path templates.
     """
     route = scope.get("route")
     own = getattr(route, "path_format", None)
     if not isinstance(own, str):
-        return UNMATCHED_ROUTE
+        return _match_template(scope)
     rendered = own
     for name, value in (scope.get("path_params") or {}).items():
         rendered = rendered.replace("{" + name + "}", str(value))
@@ -98,6 +100,20 @@ def route_template(scope: Scope) -> str:
     if rendered and path.endswith(rendered):
         return path[: len(path) - len(rendered)] + own
     return own
+
+
+def _match_template(scope: Scope) -> str:
+    app = scope.get("app")
+    state = getattr(app, "state", None)
+    if state is None or not hasattr(app, "openapi"):
+        return UNMATCHED_ROUTE
+    templates = getattr(state, "route_templates", None)
+    if templates is None:
+        paths = sorted(app.openapi().get("paths", {}), key=lambda p: (p.count("{"), p))
+        templates = [(compile_path(p)[0], p) for p in paths]
+        state.route_templates = templates
+    path = scope.get("path", "")
+    return next((t for regex, t in templates if regex.match(path)), UNMATCHED_ROUTE)
 
 
 class RequestObservability:

@@ -8,7 +8,10 @@ import logging
 import re
 
 import pytest
+from fastapi.testclient import TestClient
 
+from app.config import Settings
+from app.main import create_app
 from app.observability import JsonFormatter
 
 SECRETS = ["sk-live-8f3a1c9d", "query-secret-77e1", "cookie-secret-5b2", "key-param-secret-9c"]
@@ -90,3 +93,18 @@ def test_problem_responses_carry_the_request_id_too(client):
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.headers["X-Request-ID"] == "r-404"
+
+
+def test_answers_from_the_response_cache_are_logged_with_their_route(database_url, engine,
+                                                                     log_lines):
+    app = create_app(Settings(database_url=database_url, response_cache_bytes=1 << 20))
+    with TestClient(app) as client:
+        first = client.get("/api/v1/studies/NCT00090064")
+        second = client.get("/api/v1/studies/NCT00090064")
+    assert first.status_code == second.status_code == 200
+    assert second.headers.get("x-cache") == "hit"
+    assert second.headers["X-Request-ID"] != first.headers["X-Request-ID"]
+    entries = access_entries(log_lines())[-2:]
+    assert [(e["route"], e["status"]) for e in entries] == [
+        ("/api/v1/studies/{key}", 200), ("/api/v1/studies/{key}", 200)]
+    assert entries[1]["request_id"] == second.headers["X-Request-ID"]
