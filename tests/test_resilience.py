@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -96,6 +98,11 @@ def throwaway_postgres(postgres_only) -> Iterator[ThrowawayPostgres]:
     bindir = postgres_bin()
     if bindir is None:
         pytest.skip("the PostgreSQL server binaries (initdb, pg_ctl) are not installed")
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root and there is no postgres user to run initdb as")
     cluster = ThrowawayPostgres(bindir)
     try:
         cluster.init()
@@ -294,3 +301,18 @@ def test_sigterm_lets_requests_in_flight_finish(postgres_only, database_url, eng
     # uvicorn re-raises the signal once it has shut down cleanly.
     assert returncode in (0, -signal.SIGTERM)
     assert "Application shutdown complete" in output
+
+
+def test_an_exhausted_pool_answers_503_then_recovers(postgres_only, database_url, engine):
+    app = create_app(Settings(database_url=database_url, pool_size=1, max_overflow=0,
+                              pool_timeout_s=0.2, response_cache_bytes=0))
+    with TestClient(app, raise_server_exceptions=False) as c:
+        held = app.state.engine.connect()  # the only connection the pool may open
+        try:
+            response = c.get("/api/v1/studies")
+            assert response.status_code == 503
+            assert response.headers["content-type"].startswith(PROBLEM)
+            assert response.headers["Retry-After"] == "1"
+        finally:
+            held.close()
+        assert c.get("/api/v1/studies").status_code == 200
