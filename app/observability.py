@@ -17,6 +17,7 @@ import time
 import uuid
 from typing import Any
 
+import orjson
 from starlette.datastructures import MutableHeaders
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -34,8 +35,6 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per record: time (UTC), level, logger, then the record's fields."""
 
     def format(self, record: logging.LogRecord) -> str:
-        import orjson
-
         when = dt.datetime.fromtimestamp(record.created, dt.UTC)
         entry: dict[str, Any] = {
             "time": when.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
