@@ -57,7 +57,20 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
+        immediate = conn.get_execution_options().get(WRITE_OPTION)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+WRITE_OPTION = "evidencedb_write"
+
+
+def begin_write(session: Session) -> None:
+    """Start a write transaction. SQLite takes its write lock first (BEGIN IMMEDIATE), so
+    concurrent writers queue behind the busy timeout instead of failing on a stale snapshot;
+    PostgreSQL relies on row locks taken by the write itself."""
+    if session.in_transaction():
+        session.commit()
+    session.connection(execution_options={WRITE_OPTION: True})
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

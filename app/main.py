@@ -12,6 +12,7 @@ from app.api.router import api_router, root_router
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.errors import install_handlers
+from app.limits import LimitsMiddleware
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     install_handlers(app)
+    app.add_middleware(LimitsMiddleware, settings=settings)
     app.include_router(api_router)
     app.include_router(root_router)
     return app

@@ -10,14 +10,26 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from app.enums import RetractionStatus
-from app.errors import BadRequest, Conflict, Gone, NotFound, UnprocessableContent
+from app.errors import (
+    BadRequest,
+    Conflict,
+    Gone,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+    UnprocessableContent,
+    validation_errors,
+)
 from app.models import (
+    ApiKey,
     Arm,
     ArmIntervention,
+    AuditEntry,
     EffectEstimate,
     OutcomeMeasure,
     OutcomeResult,
@@ -37,7 +49,8 @@ from app.queries.studies import count_select, sort_column, study_select
 from app.schemas.common import partial_date_sort_key
 from app.schemas.filters import StudyListParams
 from app.schemas.study import PublicationIn, SourceIn, StudyCreate
-from app.services import audit, documents, vocab
+from app.services import audit, documents, vocab, writes
+from app.services.writes import Outcome, WriteRequest
 from app.types import utcnow
 
 
@@ -332,3 +345,225 @@ def create(session: Session, doc: StudyCreate, *, actor_id: int | None,
     if commit:
         session.commit()
     return after
+
+
+def location_of(key: str) -> str:
+    return f"/api/v1/studies/{key}"
+
+
+def _created(session: Session, doc: StudyCreate, req: WriteRequest) -> Outcome:
+    after = create(session, doc, actor_id=req.actor_id, reason=req.reason, commit=False)
+    return Outcome(201, after, {"Location": location_of(doc.key),
+                                "ETag": f'"{_study_id(session, doc.key)}-1"'})
+
+
+def _study_id(session: Session, key: str) -> int:
+    return session.scalar(select(Study.id).where(Study.key == key))  # type: ignore[return-value]
+
+
+def post(session: Session, doc: StudyCreate, req: WriteRequest) -> Outcome:
+    """Add a study with everything nested: all of it and its audit entry, or nothing."""
+    return writes.perform(session, req, doc.model_dump(mode="json"),
+                          lambda: _created(session, doc, req))
+
+
+def _expected_version(row: Any, if_match: str | None) -> int:
+    if if_match is None or not if_match.strip():
+        raise PreconditionRequired(
+            "this write needs an If-Match header with the study's current ETag "
+            "(read the study to get it)")
+    tags = [t.strip().removeprefix("W/") for t in if_match.split(",")]
+    if "*" in tags:
+        raise PreconditionRequired("If-Match must name the study's ETag; * is not accepted")
+    if etag_of(row) not in tags:
+        raise PreconditionFailed("the study changed since that ETag was read; read it again "
+                                 "and reapply the change")
+    return int(row.version)
+
+
+def _lock(session: Session, key: str, if_match: str | None) -> Any:
+    """The study row, locked for this transaction, if it still has the version If-Match names.
+
+    The conditional UPDATE is the atomic check: on PostgreSQL a concurrent writer waits for
+    the row lock and then finds the version moved; on SQLite writers already run one at a time.
+    """
+    row = get_row(session, key)
+    expected = _expected_version(row, if_match)
+    s = Study.__table__.c
+    hit = session.execute(update(Study.__table__)
+                          .where(s.id == row.id, s.version == expected, s.deleted_at.is_(None))
+                          .values(version=s.version))
+    if hit.rowcount != 1:
+        raise PreconditionFailed("the study changed since that ETag was read; read it again "
+                                 "and reapply the change")
+    return row
+
+
+def _delete_children(session: Session, study_id: int) -> None:
+    """Remove every part of a study, leaving the study row (its id, key and created_at)."""
+    om_ids = select(OutcomeMeasure.id).where(OutcomeMeasure.study_id == study_id)
+    session.execute(delete(Provenance).where(Provenance.study_id == study_id))
+    session.execute(delete(EffectEstimate).where(EffectEstimate.study_id == study_id))
+    session.execute(delete(OutcomeResult).where(OutcomeResult.outcome_measure_id.in_(om_ids)))
+    for model in (OutcomeMeasure, Timepoint, ArmIntervention, Arm, StudyCondition, StudyKeyword,
+                  StudyCountry, RegistryId, StudyRelation, StudyPublication):
+        session.execute(delete(model).where(model.study_id == study_id))  # type: ignore[attr-defined]
+
+
+def _replace(session: Session, row: Any, doc: StudyCreate, req: WriteRequest,
+             action: str) -> Outcome:
+    if doc.key != row.key:
+        raise UnprocessableContent(
+            "key: the key in the body must be the key in the URL; a study's key never changes",
+            errors=[{"loc": ["body", "key"], "msg": "differs from the key in the URL",
+                     "type": "value_error"}])
+    before = read(session, row.key)
+    _check_unique(session, doc, own_id=row.id)
+    _delete_children(session, row.id)
+    study = session.get(Study, row.id)
+    assert study is not None
+    apply_scalars(study, doc)
+    study.version = row.version + 1
+    study.updated_at = utcnow()
+    session.flush()
+    populate(session, study, doc)
+    session.flush()
+    after = read(session, row.key)
+    audit.record(session, actor_id=req.actor_id, action=action, entity="study",
+                 entity_key=row.key, version=study.version, before=before, after=after,
+                 reason=req.reason)
+    return Outcome(200, after, {"ETag": f'"{row.id}-{study.version}"',
+                                "Location": location_of(row.key)})
+
+
+def replace(session: Session, key: str, doc: StudyCreate, if_match: str | None,
+            req: WriteRequest) -> Outcome:
+    """Replace a whole study (If-Match required); its key and creation time stay."""
+    def action() -> Outcome:
+        return _replace(session, _lock(session, key, if_match), doc, req, "replace")
+
+    return writes.perform(session, req, {"if_match": if_match, "body": doc.model_dump(mode="json")},
+                          action)
+
+
+def _item_model(annotation: Any) -> type[BaseModel] | None:
+    args = getattr(annotation, "__args__", ())
+    if getattr(annotation, "__origin__", None) is list and args:
+        item = args[0]
+        if isinstance(item, type) and issubclass(item, BaseModel):
+            return item
+    return None
+
+
+def input_document(model: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
+    """A stored document cut down to the fields the input model accepts."""
+    out: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        if name not in data:
+            continue
+        value = data[name]
+        item = _item_model(info.annotation)
+        if item is not None and isinstance(value, list):
+            value = [input_document(item, v) if isinstance(v, dict) else v for v in value]
+        out[name] = value
+    return out
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396: objects merge key by key, null removes a key, anything else replaces."""
+    if not isinstance(patch, dict):
+        return patch
+    out = dict(target) if isinstance(target, dict) else {}
+    for name, value in patch.items():
+        if value is None:
+            out.pop(name, None)
+        else:
+            out[name] = merge_patch(out.get(name), value)
+    return out
+
+
+def patch(session: Session, key: str, changes: dict[str, Any], if_match: str | None,
+          req: WriteRequest) -> Outcome:
+    """Apply a JSON merge patch to the stored document, validate it whole, then replace."""
+    def action() -> Outcome:
+        row = _lock(session, key, if_match)
+        merged = merge_patch(input_document(StudyCreate, read(session, key)), changes)
+        try:
+            doc = StudyCreate.model_validate(merged)
+        except ValidationError as exc:
+            errors = validation_errors(exc.errors())
+            for e in errors:
+                e["loc"] = ["body", *e["loc"]]
+            where = ".".join(str(p) for p in errors[0]["loc"])
+            raise UnprocessableContent(f"{where}: {errors[0]['msg']}", errors=errors) from None
+        return _replace(session, row, doc, req, "update")
+
+    return writes.perform(session, req, {"if_match": if_match, "body": changes}, action)
+
+
+def remove(session: Session, key: str, if_match: str | None, req: WriteRequest) -> Outcome:
+    """Soft-delete a study: gone from lists and reads (410), its history kept."""
+    def action() -> Outcome:
+        row = _lock(session, key, if_match)
+        before = read(session, key)
+        study = session.get(Study, row.id)
+        assert study is not None
+        now = utcnow()
+        study.deleted_at = now
+        study.updated_at = now
+        study.version = row.version + 1
+        audit.record(session, actor_id=req.actor_id, action="delete", entity="study",
+                     entity_key=key, version=study.version, before=before, after=None,
+                     reason=req.reason)
+        return Outcome(204, None, {})
+
+    return writes.perform(session, req, {"if_match": if_match}, action)
+
+
+# ---------------------------------------------------------------- history
+
+
+def _actor(entry: Any) -> dict[str, Any] | None:
+    if entry.actor_id is None:
+        return None
+    return {"id": entry.actor_id, "name": entry.actor_name}
+
+
+def history(session: Session, key: str, page_size: int, page_token: str | None) -> PageResult:
+    """The audit entries of a study, oldest first: who changed what, when and why."""
+    a = AuditEntry.__table__.c
+    stmt = (select(a.id, a.at, a.action, a.version, a.actor_id, a.reason, a.changes,
+                   ApiKey.name.label("actor_name"))
+            .outerjoin(ApiKey, ApiKey.id == a.actor_id)
+            .where(a.entity == "study", a.entity_key == key))
+    cursor = decode_cursor(page_token, "history") if page_token else None
+    if cursor is not None:
+        if isinstance(cursor.value, bool) or not isinstance(cursor.value, int):
+            raise BadRequest("page_token is not a token this API issued")
+        stmt = stmt.where(a.id > cursor.value)
+    rows = session.execute(stmt.order_by(a.id).limit(page_size + 1)).all()
+    if not rows and cursor is None:
+        raise NotFound(f"no study with key {key!r} has any history")
+    more = len(rows) > page_size
+    rows = rows[:page_size]
+    items = [{"id": r.id, "at": r.at, "action": r.action, "version": r.version,
+              "actor": _actor(r), "reason": r.reason, "changes": r.changes} for r in rows]
+    token = encode_cursor(Cursor("history", rows[-1].id, rows[-1].id)) if more else None
+    return PageResult(items, token, None)
+
+
+def read_as_of(session: Session, key: str, as_of: dt.datetime) -> dict[str, Any]:
+    """The study as the newest audit entry at or before `as_of` recorded it."""
+    if as_of.tzinfo is None:
+        as_of = as_of.replace(tzinfo=dt.UTC)
+    a = AuditEntry.__table__.c
+    entry = session.execute(
+        select(a.snapshot, a.action, a.at)
+        .where(a.entity == "study", a.entity_key == key, a.at <= as_of)
+        .order_by(a.at.desc(), a.id.desc()).limit(1)).first()
+    if entry is None:
+        raise NotFound(f"study {key!r} did not exist at {as_of.isoformat()}")
+    if entry.snapshot is None:
+        raise Gone(f"study {key!r} had been deleted by {as_of.isoformat()}",
+                   deleted_at=entry.at.isoformat())
+    return entry.snapshot
