@@ -45,7 +45,10 @@ def _principal(request: Request, session: SessionDep) -> Principal | None:
     return principal
 
 
-def _require(role: Role):  # noqa: ANN202 - a dependency factory
+def _require(role: Role, *, touch: bool = False):  # noqa: ANN202 - a dependency factory
+    """A dependency admitting keys of `role` or above. Writes record the key's use inside
+    their own transaction, so a refused or invalid write changes nothing at all."""
+
     def dependency(request: Request, session: SessionDep) -> Principal:
         principal = _principal(request, session)
         if principal is None:
@@ -53,7 +56,8 @@ def _require(role: Role):  # noqa: ANN202 - a dependency factory
         if RANK[principal.role] < RANK[role]:
             raise Forbidden(f"this request needs a {role.value.lower()} key; "
                             f"the key given is a {principal.role.value.lower()} key")
-        keys.touch(session, principal)
+        if touch:
+            keys.touch(session, principal)
         return principal
 
     return dependency
@@ -63,7 +67,7 @@ def read_access(request: Request, session: SessionDep) -> Principal | None:
     """Reads: anyone, or any valid key when the settings require one."""
     if not request.app.state.settings.require_read_key:
         return None
-    return _require(Role.READER)(request, session)
+    return _require(Role.READER, touch=True)(request, session)
 
 
 CuratorDep = Annotated[Principal, Depends(_require(Role.CURATOR))]

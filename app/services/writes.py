@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.db import begin_write
 from app.errors import UnprocessableContent
-from app.models import IdempotencyRecord
+from app.models import ApiKey, IdempotencyRecord
 from app.types import utcnow
 
 
@@ -70,6 +70,8 @@ def perform(session: Session, req: WriteRequest, payload: Any,
         session.rollback()
         return Outcome(200, {"dry_run": True, "would_status": outcome.status,
                              "result": outcome.body})
+    session.execute(update(ApiKey).where(ApiKey.id == req.actor_id)
+                    .values(last_used_at=utcnow()))
     if keyed:
         session.add(IdempotencyRecord(
             actor_id=req.actor_id, idempotency_key=req.idempotency_key, method=req.method,

@@ -87,7 +87,7 @@ def patch_study(key: str, changes: MergePatch, session: SessionDep, write: Write
 
 
 @router.delete("/{key}", status_code=204, response_class=Response,
-               responses=problems(401, 403, 404, 409, 410, 412, 422, 428, 429))
+               responses=problems(400, 401, 403, 404, 409, 410, 412, 413, 422, 428, 429))
 def delete_study(key: str, session: SessionDep, write: WriteDep,
                  if_match: IfMatch = None) -> Response:
     """Withdraw a study: gone from lists, 410 on read, its history kept."""
