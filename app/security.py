@@ -67,7 +67,9 @@ def read_access(request: Request, session: SessionDep) -> Principal | None:
     """Reads: anyone, or any valid key when the settings require one."""
     if not request.app.state.settings.require_read_key:
         return None
-    return _require(Role.READER, touch=True)(request, session)
+    # A write records its key's use in its own transaction (see _require).
+    touch = request.method in ("GET", "HEAD")
+    return _require(Role.READER, touch=touch)(request, session)
 
 
 CuratorDep = Annotated[Principal, Depends(_require(Role.CURATOR))]

@@ -120,7 +120,7 @@ def snapshot(connection: Connection) -> Callable[[], dict[str, Any]]:
     return lambda: db_state(connection)
 
 
-def _scratch(database_url: str, tmp_path: Any, suffix: str) -> Iterator[str]:
+def scratch_database(database_url: str, tmp_path: Any, suffix: str) -> Iterator[str]:
     if is_sqlite(database_url):
         yield f"sqlite:///{tmp_path / f'{suffix}.sqlite3'}"
         return
@@ -142,4 +142,4 @@ def _scratch(database_url: str, tmp_path: Any, suffix: str) -> Iterator[str]:
 def scratch_db(database_url: str, tmp_path: Any, request: pytest.FixtureRequest) -> Iterator[str]:
     """An empty database of the test database's kind, dropped afterwards."""
     suffix = "cur_" + hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:8]
-    yield from _scratch(database_url, tmp_path, suffix)
+    yield from scratch_database(database_url, tmp_path, suffix)
