@@ -264,3 +264,26 @@ def test_document_copy_is_not_mutated_by_builders():
     a = study_document("x")
     b = copy.deepcopy(a)
     assert a == b
+
+
+def seeded_keys() -> list[str]:
+    import json
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parent.parent / "seed_data" / "studies"
+    return sorted(json.loads(p.read_text())["key"] for p in folder.glob("*.json"))
+
+
+@pytest.mark.parametrize("key", seeded_keys())
+def test_patching_one_field_of_a_seeded_study_keeps_everything_else(client, curator, key):
+    before = client.get(f"{API}/studies/{key}")
+    response = client.patch(f"{API}/studies/{key}", json={"notes": "checked by a curator"},
+                            headers={**curator, "If-Match": before.headers["etag"]})
+    assert response.status_code == 200, response.text
+    after = client.get(f"{API}/studies/{key}").json()
+    volatile = {"notes", "version", "updated_at"}
+    old = {k: v for k, v in before.json().items() if k not in volatile}
+    new = {k: v for k, v in after.items() if k not in volatile}
+    assert new == old
+    assert after["notes"] == "checked by a curator"
+    assert after["version"] == before.json()["version"] + 1

@@ -166,11 +166,17 @@ PUBLICATION_ATTRS = ("doi", "pmid", "title", "journal", "year", "volume", "pages
                      "retraction_notice", "retraction_reason")
 
 
-def _publication(session: Session, p: PublicationIn) -> Publication:
+def _publication(session: Session, p: PublicationIn, linked: int | None = None) -> Publication:
     """The stored publication this entry denotes; new ones are created. A publication that is
-    already stored must be described the same way: a correction goes through its own route."""
+    already stored must be described the same way: a correction goes through its own route.
+    `linked` is the publication the study already had under this ref (a rewrite keeps it when
+    the entry, lacking DOI and PMID, still describes it exactly)."""
     found = _find_publication(session, p)
     given = p.model_dump(include=set(PUBLICATION_ATTRS))
+    if found is None and linked is not None and not (p.doi or p.pmid):
+        before = session.get(Publication, linked)
+        if before is not None and all(getattr(before, a) == given[a] for a in PUBLICATION_ATTRS):
+            return before
     if found is None:
         created = Publication(**given)
         session.add(created)
@@ -217,11 +223,13 @@ def _search_text(doc: StudyCreate, intervention_names: list[str]) -> str:
     return " ".join(p for p in parts if p)
 
 
-def populate(session: Session, study: Study, doc: StudyCreate) -> None:
-    """Build every child row of `study` from the document (the study has no children yet)."""
+def populate(session: Session, study: Study, doc: StudyCreate,
+             linked: dict[str, int] | None = None) -> None:
+    """Build every child row of `study` from the document (the study has no children yet).
+    `linked` maps the refs of the publications the study had before a rewrite to their ids."""
     pubs: dict[str, Publication] = {}
     for position, p in enumerate(doc.publications):
-        pub = _publication(session, p)
+        pub = _publication(session, p, (linked or {}).get(p.ref))
         pubs[p.ref] = pub
         session.add(StudyPublication(study_id=study.id, publication_id=pub.id, ref=p.ref,
                                      role=p.role, position=position))
@@ -419,6 +427,9 @@ def _replace(session: Session, row: Any, doc: StudyCreate, req: WriteRequest,
                      "type": "value_error"}])
     before = read(session, row.key)
     _check_unique(session, doc, own_id=row.id)
+    linked = dict(session.execute(
+        select(StudyPublication.ref, StudyPublication.publication_id)
+        .where(StudyPublication.study_id == row.id)).all())
     _delete_children(session, row.id)
     study = session.get(Study, row.id)
     assert study is not None
@@ -426,7 +437,7 @@ def _replace(session: Session, row: Any, doc: StudyCreate, req: WriteRequest,
     study.version = row.version + 1
     study.updated_at = utcnow()
     session.flush()
-    populate(session, study, doc)
+    populate(session, study, doc, linked)
     session.flush()
     after = read(session, row.key)
     audit.record(session, actor_id=req.actor_id, action=action, entity="study",
