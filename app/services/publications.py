@@ -77,11 +77,15 @@ def retract(session: Session, publication_id: int, data: RetractionCreate,
         if pub.retraction_status == data.status:
             raise Conflict(f"publication {publication_id} is already marked {data.status}",
                            retraction_status=data.status)
+        ids = list(session.scalars(
+            select(StudyPublication.study_id)
+            .where(StudyPublication.publication_id == publication_id)
+            .order_by(StudyPublication.study_id)))
+        # Lock the studies first, as their own writers do, so none is rewritten meanwhile.
+        session.execute(update(Study.__table__).where(Study.id.in_(ids))
+                        .values(version=Study.version))
         study_rows = session.execute(
-            select(Study.__table__).join(StudyPublication,
-                                         StudyPublication.study_id == Study.id)
-            .where(StudyPublication.publication_id == publication_id).order_by(Study.id)).all()
-        ids = [row.id for row in study_rows]
+            select(Study.__table__).where(Study.id.in_(ids)).order_by(Study.id)).all()
         before_docs = documents.assemble(session, study_rows, detail=True)
         before_pub = publication_document(pub)
         now = utcnow()

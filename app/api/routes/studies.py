@@ -66,7 +66,8 @@ def get_study_history(request: Request, key: str, session: SessionDep,
 
 
 @router.post("", status_code=201, response_class=JSONBytes,
-             responses=problems(400, 401, 403, 409, 413, 422, 429))
+             responses={200: {"description": "dry run: every check passed, nothing written"},
+                        **problems(400, 401, 403, 409, 413, 422, 429)})
 def create_study(doc: StudyCreate, session: SessionDep, write: WriteDep) -> Response:
     """Add a study with everything nested in one transaction; answers with the stored study."""
     return outcome_response(studies.post(session, doc, write))
