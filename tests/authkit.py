@@ -60,28 +60,35 @@ def leaked(text_: str) -> list[str]:
 
 
 @pytest.fixture
-def no_key_leaks(request: pytest.FixtureRequest,
-                 caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    """Fail when a created key appears in the logs or in a response of this test."""
-    caplog.set_level(logging.DEBUG)
-    seen: list[str] = []
+def response_log() -> list[str]:
+    """The headers and bodies of every response this test's clients received."""
+    return []
 
+
+def recorder(log: list[str]) -> Callable[[Any], None]:
     def record(response: Any) -> None:
         response.read()
-        seen.append(str(response.headers))
-        seen.append(response.text)
+        log.append(str(response.headers))
+        log.append(response.text)
 
-    clients = [request.getfixturevalue(name) for name in ("client",)
-               if name in request.fixturenames]
-    for c in clients:
-        c.event_hooks["response"].append(record)
-    yield
-    assert not leaked(caplog.text), "a key was logged"
-    assert not leaked("\n".join(seen)), "a key was sent back in a response"
+    return record
 
 
 @pytest.fixture
-def client_with(settings: Settings, connection: Connection) -> Iterator[Callable[..., TestClient]]:
+def no_key_leaks(request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture,
+                 response_log: list[str]) -> Iterator[None]:
+    """Fail when a created key appears in the logs or in a response of this test."""
+    caplog.set_level(logging.DEBUG)
+    if "client" in request.fixturenames:
+        request.getfixturevalue("client").event_hooks["response"].append(recorder(response_log))
+    yield
+    assert not leaked(caplog.text), "a key was logged"
+    assert not leaked("\n".join(response_log)), "a key was sent back in a response"
+
+
+@pytest.fixture
+def client_with(settings: Settings, connection: Connection,
+                response_log: list[str]) -> Iterator[Callable[..., TestClient]]:
     """A client for an app built with changed settings, on the test's transaction."""
     made: list[tuple[Any, TestClient]] = []
 
@@ -95,6 +102,7 @@ def client_with(settings: Settings, connection: Connection) -> Iterator[Callable
 
         application.dependency_overrides[get_session] = _session
         c = TestClient(application, raise_server_exceptions=False)
+        c.event_hooks["response"].append(recorder(response_log))
         c.__enter__()
         made.append((application, c))
         return c

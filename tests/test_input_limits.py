@@ -160,3 +160,12 @@ def test_rate_limit_per_key_counts_each_key_apart(client_with, make_key):
     assert int(refused.headers["retry-after"]) >= 1
     assert limited.get(url, headers=second).status_code == 200
     assert limited.get(url).status_code == 200
+
+
+def test_overlong_change_reason_is_422_naming_the_header(client, curator, snapshot):
+    before = snapshot()
+    response = client.post(f"{API}/studies", json=study_document("reason", "NCT09999985"),
+                           headers={**curator, "X-Change-Reason": "x" * 2001})
+    assert response.status_code == 422
+    assert ["header", "x-change-reason"] in [e["loc"] for e in response.json()["errors"]]
+    assert snapshot() == before
