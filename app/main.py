@@ -41,10 +41,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     install_handlers(app)
-    app.add_middleware(LimitsMiddleware, settings=settings)
     app.include_router(api_router)
     app.include_router(root_router)
     if settings.response_cache_bytes > 0 and not settings.require_read_key:
         app.add_middleware(ResponseCache, version=DataVersion(engine),
                            max_bytes=settings.response_cache_bytes)
+    # Outermost: limits apply to every request, cached answers included.
+    app.add_middleware(LimitsMiddleware, settings=settings)
     return app
