@@ -152,3 +152,30 @@ def test_server_refuses_an_endless_chunked_body_before_its_end(server: Server):
             reply += data
     assert reply.startswith(b"HTTP/1.1 413"), reply[:200]
     assert b"application/problem+json" in reply
+
+
+def test_the_same_keyed_post_sent_twice_at_once_creates_one_study(server: Server):
+    auth = bearer(server.token)
+    for round_ in range(5):
+        key = f"twin-{round_}"
+        doc = study_document(key, f"NCT0999980{round_}")
+        barrier = threading.Barrier(2)
+        answers: list[httpx.Response] = []
+
+        def send(doc: dict = doc, key: str = key, barrier: threading.Barrier = barrier,
+                 answers: list[httpx.Response] = answers) -> None:
+            with httpx.Client(base_url=server.url, timeout=60) as own:
+                barrier.wait()
+                answers.append(own.post(f"{API}/studies", json=doc,
+                                        headers={**auth, "Idempotency-Key": f"post-{key}"}))
+
+        threads = [threading.Thread(target=send) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert [r.status_code for r in answers] == [201, 201], [r.text for r in answers]
+        assert answers[0].json() == answers[1].json()
+        with httpx.Client(base_url=server.url, timeout=60) as c:
+            history = c.get(f"{API}/studies/{key}/history").json()["items"]
+        assert [h["action"] for h in history] == ["create"]

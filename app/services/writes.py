@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.db import begin_write
@@ -46,36 +47,53 @@ def _request_hash(req: WriteRequest, payload: Any) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
+def _stored(session: Session, req: WriteRequest) -> IdempotencyRecord | None:
+    return session.scalar(select(IdempotencyRecord).where(
+        IdempotencyRecord.actor_id == req.actor_id,
+        IdempotencyRecord.idempotency_key == req.idempotency_key))
+
+
+def _replay(stored: IdempotencyRecord, request_hash: str) -> Outcome:
+    if stored.request_hash != request_hash:
+        raise UnprocessableContent(
+            "this Idempotency-Key was already used with another request",
+            errors=[{"loc": ["header", "idempotency-key"],
+                     "msg": "already used with another request",
+                     "type": "idempotency_key_reused"}])
+    return Outcome(stored.status, orjson.loads(stored.body),
+                   {**stored.headers, "Idempotent-Replayed": "true"})
+
+
 def perform(session: Session, req: WriteRequest, payload: Any,
             action: Callable[[], Outcome]) -> Outcome:
     """Run `action` as one write transaction (see the module docstring)."""
     begin_write(session)
     keyed = req.idempotency_key is not None and not req.dry_run
     request_hash = _request_hash(req, payload) if keyed else ""
-    if keyed:
-        stored = session.scalar(select(IdempotencyRecord).where(
-            IdempotencyRecord.actor_id == req.actor_id,
-            IdempotencyRecord.idempotency_key == req.idempotency_key))
-        if stored is not None:
-            if stored.request_hash != request_hash:
-                raise UnprocessableContent(
-                    "this Idempotency-Key was already used with another request",
-                    errors=[{"loc": ["header", "idempotency-key"],
-                             "msg": "already used with another request",
-                             "type": "idempotency_key_reused"}])
-            return Outcome(stored.status, orjson.loads(stored.body),
-                           {**stored.headers, "Idempotent-Replayed": "true"})
-    outcome = action()
-    if req.dry_run:
+    if keyed and (stored := _stored(session, req)) is not None:
+        return _replay(stored, request_hash)
+    try:
+        outcome = action()
+        if req.dry_run:
+            session.rollback()
+            return Outcome(200, {"dry_run": True, "would_status": outcome.status,
+                                 "result": outcome.body})
+        session.execute(update(ApiKey).where(ApiKey.id == req.actor_id)
+                        .values(last_used_at=utcnow()))
+        if keyed:
+            session.add(IdempotencyRecord(
+                actor_id=req.actor_id, idempotency_key=req.idempotency_key, method=req.method,
+                path=req.path, request_hash=request_hash, status=outcome.status,
+                headers=outcome.headers, body=orjson.dumps(outcome.body), created_at=utcnow()))
+        session.commit()
+    except IntegrityError:
+        # The same keyed request, sent twice at once, collided with its twin (PostgreSQL,
+        # where writers do not queue): answer as the twin did.
+        if not keyed:
+            raise
         session.rollback()
-        return Outcome(200, {"dry_run": True, "would_status": outcome.status,
-                             "result": outcome.body})
-    session.execute(update(ApiKey).where(ApiKey.id == req.actor_id)
-                    .values(last_used_at=utcnow()))
-    if keyed:
-        session.add(IdempotencyRecord(
-            actor_id=req.actor_id, idempotency_key=req.idempotency_key, method=req.method,
-            path=req.path, request_hash=request_hash, status=outcome.status,
-            headers=outcome.headers, body=orjson.dumps(outcome.body), created_at=utcnow()))
-    session.commit()
+        stored = _stored(session, req)
+        if stored is None:
+            raise
+        return _replay(stored, request_hash)
     return outcome
