@@ -88,7 +88,9 @@ def server(scratch_module_db: str, tmp_path_factory: pytest.TempPathFactory) -> 
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=20)
-    assert not leaked(log.read_text()), "a key was logged by the server"
+    output = log.read_text()
+    assert f"{API}/studies" in output, "the server's access log was captured"
+    assert not leaked(output), "a key was logged by the server"
 
 
 def test_two_patches_with_the_same_if_match_never_both_win(server: Server):
