@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
@@ -26,10 +26,8 @@ from app.errors import (
     validation_errors,
 )
 from app.models import (
-    ApiKey,
     Arm,
     ArmIntervention,
-    AuditEntry,
     EffectEstimate,
     OutcomeMeasure,
     OutcomeResult,
@@ -49,7 +47,7 @@ from app.queries.studies import count_select, sort_column, study_select
 from app.schemas.common import partial_date_sort_key
 from app.schemas.filters import StudyListParams
 from app.schemas.study import PublicationIn, SourceIn, StudyCreate
-from app.services import audit, documents, vocab, writes
+from app.services import audit, documents, patching, vocab, writes
 from app.services.writes import Outcome, WriteRequest
 from app.types import utcnow
 
@@ -457,48 +455,13 @@ def replace(session: Session, key: str, doc: StudyCreate, if_match: str | None,
                           action)
 
 
-def _item_model(annotation: Any) -> type[BaseModel] | None:
-    args = getattr(annotation, "__args__", ())
-    if getattr(annotation, "__origin__", None) is list and args:
-        item = args[0]
-        if isinstance(item, type) and issubclass(item, BaseModel):
-            return item
-    return None
-
-
-def input_document(model: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
-    """A stored document cut down to the fields the input model accepts."""
-    out: dict[str, Any] = {}
-    for name, info in model.model_fields.items():
-        if name not in data:
-            continue
-        value = data[name]
-        item = _item_model(info.annotation)
-        if item is not None and isinstance(value, list):
-            value = [input_document(item, v) if isinstance(v, dict) else v for v in value]
-        out[name] = value
-    return out
-
-
-def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7396: objects merge key by key, null removes a key, anything else replaces."""
-    if not isinstance(patch, dict):
-        return patch
-    out = dict(target) if isinstance(target, dict) else {}
-    for name, value in patch.items():
-        if value is None:
-            out.pop(name, None)
-        else:
-            out[name] = merge_patch(out.get(name), value)
-    return out
-
-
 def patch(session: Session, key: str, changes: dict[str, Any], if_match: str | None,
           req: WriteRequest) -> Outcome:
     """Apply a JSON merge patch to the stored document, validate it whole, then replace."""
     def action() -> Outcome:
         row = _lock(session, key, if_match)
-        merged = merge_patch(input_document(StudyCreate, read(session, key)), changes)
+        merged = patching.merge_patch(
+            patching.input_document(StudyCreate, read(session, key)), changes)
         try:
             doc = StudyCreate.model_validate(merged)
         except ValidationError as exc:
@@ -529,52 +492,3 @@ def remove(session: Session, key: str, if_match: str | None, req: WriteRequest) 
         return Outcome(204, None, {})
 
     return writes.perform(session, req, {"if_match": if_match}, action)
-
-
-# ---------------------------------------------------------------- history
-
-
-def _actor(entry: Any) -> dict[str, Any] | None:
-    if entry.actor_id is None:
-        return None
-    return {"id": entry.actor_id, "name": entry.actor_name}
-
-
-def history(session: Session, key: str, page_size: int, page_token: str | None) -> PageResult:
-    """The audit entries of a study, oldest first: who changed what, when and why."""
-    a = AuditEntry.__table__.c
-    stmt = (select(a.id, a.at, a.action, a.version, a.actor_id, a.reason, a.changes,
-                   ApiKey.name.label("actor_name"))
-            .outerjoin(ApiKey, ApiKey.id == a.actor_id)
-            .where(a.entity == "study", a.entity_key == key))
-    cursor = decode_cursor(page_token, "history") if page_token else None
-    if cursor is not None:
-        if isinstance(cursor.value, bool) or not isinstance(cursor.value, int):
-            raise BadRequest("page_token is not a token this API issued")
-        stmt = stmt.where(a.id > cursor.value)
-    rows = session.execute(stmt.order_by(a.id).limit(page_size + 1)).all()
-    if not rows and cursor is None:
-        raise NotFound(f"no study with key {key!r} has any history")
-    more = len(rows) > page_size
-    rows = rows[:page_size]
-    items = [{"id": r.id, "at": r.at, "action": r.action, "version": r.version,
-              "actor": _actor(r), "reason": r.reason, "changes": r.changes} for r in rows]
-    token = encode_cursor(Cursor("history", rows[-1].id, rows[-1].id)) if more else None
-    return PageResult(items, token, None)
-
-
-def read_as_of(session: Session, key: str, as_of: dt.datetime) -> dict[str, Any]:
-    """The study as the newest audit entry at or before `as_of` recorded it."""
-    if as_of.tzinfo is None:
-        as_of = as_of.replace(tzinfo=dt.UTC)
-    a = AuditEntry.__table__.c
-    entry = session.execute(
-        select(a.snapshot, a.action, a.at)
-        .where(a.entity == "study", a.entity_key == key, a.at <= as_of)
-        .order_by(a.at.desc(), a.id.desc()).limit(1)).first()
-    if entry is None:
-        raise NotFound(f"study {key!r} did not exist at {as_of.isoformat()}")
-    if entry.snapshot is None:
-        raise Gone(f"study {key!r} had been deleted by {as_of.isoformat()}",
-                   deleted_at=entry.at.isoformat())
-    return entry.snapshot

@@ -12,7 +12,7 @@ from app.api.responses import JSONBytes, page_response, problems
 from app.schemas.filters import StudyListParams
 from app.schemas.study import StudyCreate
 from app.security import WriteDep
-from app.services import studies
+from app.services import audit, studies
 from app.services.writes import Outcome
 
 router = APIRouter(prefix="/studies", tags=["studies"])
@@ -47,7 +47,7 @@ def get_study(key: str, session: SessionDep,
                   description="ISO timestamp: the study as it was then")] = None) -> Response:
     """Read one study with its arms, timepoints, outcomes, effects and sources."""
     if as_of is not None:
-        return JSONBytes(studies.read_as_of(session, key, as_of))
+        return JSONBytes(audit.as_of(session, "study", key, as_of))
     etag = studies.etag_of(studies.get_version(session, key))
     if if_none_match is not None and etag in [t.strip() for t in if_none_match.split(",")]:
         return Response(status_code=304, headers={"ETag": etag})
@@ -60,9 +60,8 @@ def get_study_history(request: Request, key: str, session: SessionDep,
                       page_token: Annotated[str | None, Query(max_length=500)] = None
                       ) -> Response:
     """List every change to a study, oldest first: when, who, what changed and why."""
-    page = studies.history(session, key, page_size, page_token)
-    return page_response(page.items, page.next_page_token, None,
-                         next_page_url(request, page.next_page_token))
+    items, token = audit.history(session, "study", key, page_size, page_token)
+    return page_response(items, token, None, next_page_url(request, token))
 
 
 @router.post("", status_code=201, response_class=JSONBytes,
