@@ -2,11 +2,14 @@
 
 from fastapi import APIRouter
 
-from app.api.routes import catalog, ops, studies
+from app.api.routes import catalog, compat, imports, ops, studies
 
 api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(studies.router)
 api_router.include_router(catalog.router)
+api_router.include_router(imports.router)
 
 root_router = APIRouter()
 root_router.include_router(ops.router)
+root_router.include_router(compat.ctgov_router)
+root_router.include_router(compat.fhir_router)
