@@ -890,6 +890,30 @@ EFFECT_PARAM = {"COHENS_D": "Cohen's d", "HEDGES_G": "Hedges' g",
                 "RISK_DIFFERENCE": "Risk Difference (RD)"}
 
 
+def describe_timepoint(tp: dict[str, Any]) -> str:
+    """A timepoint as registry-style time-frame text: label, months and anchor."""
+    months = tp.get("months")
+    parts = []
+    if months is not None:
+        parts.append(f"{months:g} months")
+    elif tp.get("months_min") is not None and tp.get("months_max") is not None:
+        mean = tp.get("months_mean")
+        parts.append(f"{tp['months_min']:g} to {tp['months_max']:g} months"
+                     + (f" (mean {mean:g})" if mean is not None else ""))
+    elif tp.get("months_mean") is not None:
+        parts.append(f"mean {tp['months_mean']:g} months")
+    if parts and tp.get("anchor"):
+        parts[-1] += " after " + str(tp["anchor"]).lower().replace("_", " ")
+    if tp.get("is_follow_up"):
+        parts.append("follow-up")
+    return tp["label"] + (f" ({'; '.join(parts)})" if parts else "")
+
+
+def _frames(labels: list[str], doc: dict[str, Any]) -> str:
+    tps = {t["label"]: t for t in doc.get("timepoints") or []}
+    return "; ".join(describe_timepoint(tps[x]) if x in tps else x for x in labels)
+
+
 def _phases(phase: str | None) -> list[str]:
     if not phase:
         return []
@@ -938,7 +962,7 @@ def from_document(doc: dict[str, Any]) -> dict[str, Any]:
             + [e["timepoint"] for e in om.get("effects") or []]))
         key = om["role"] if om["role"] in ("PRIMARY", "SECONDARY") else "OTHER"
         outcomes[key].append({"measure": om["name"], "description": om.get("description"),
-                              "timeFrame": "; ".join(frames) or None})
+                              "timeFrame": _frames(frames, doc) or None})
     design_info = {"allocation": doc.get("allocation"),
                    "interventionModel": doc.get("intervention_model"),
                    "primaryPurpose": doc.get("primary_purpose"),
@@ -1022,7 +1046,8 @@ def _results_section(doc: dict[str, Any]) -> dict[str, Any] | None:
                     "lowerLimit": str(r["ci_low"]) if r.get("ci_low") is not None else None,
                     "upperLimit": str(r["ci_high"]) if r.get("ci_high") is not None else None,
                 }))
-            classes.append({"title": frame, "categories": [{"measurements": measurements}]})
+            classes.append({"title": _frames([frame], doc),
+                            "categories": [{"measurements": measurements}]})
         analyses = []
         for e in effects:
             groups = [group_of[e["experimental_arm"]]]
@@ -1039,14 +1064,14 @@ def _results_section(doc: dict[str, Any]) -> dict[str, Any] | None:
                 "ciLowerLimit": str(e["ci_low"]) if e.get("ci_low") is not None else None,
                 "ciUpperLimit": str(e["ci_high"]) if e.get("ci_high") is not None else None,
                 "pValue": (f"{'' if rel == '=' else rel}{p}" if p is not None else None),
-                "groupDescription": f"Time frame: {e['timepoint']}",
+                "groupDescription": f"Time frame: {_frames([e['timepoint']], doc)}",
                 "estimateComment": e.get("notes"),
             }))
         measures.append(_drop_empty({
             "type": om["role"] if om["role"] in ("PRIMARY", "SECONDARY") else
             "OTHER_PRE_SPECIFIED",
             "title": om["name"], "description": om.get("description"),
-            "unitOfMeasure": om.get("unit"), "timeFrame": "; ".join(frames),
+            "unitOfMeasure": om.get("unit"), "timeFrame": _frames(frames, doc),
             "groups": [{"id": group_of[label], "title": label} for label in used],
             "classes": classes, "analyses": analyses,
         }))

@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from app import __version__
+from app.interop.ctgov import describe_timepoint
 
 FHIR_VERSION = "5.0.0"
 MEDIA_TYPE = "application/fhir+json"
@@ -163,7 +164,7 @@ def research_study(doc: dict[str, Any]) -> dict[str, Any]:
                          OBJECTIVE_CODES.get(om["role"], "exploratory"))],
         "description": "; ".join(x for x in (
             om.get("instrument") and f"instrument: {om['instrument']}", om.get("description"),
-            _timepoints_text(om)) if x),
+            _timepoints_text(om, doc)) if x),
     } for om in doc.get("outcome_measures") or []]
     artifacts = [a for p in doc.get("publications") or [] for a in _publication_artifacts(p)]
     resource = {
@@ -202,10 +203,12 @@ def research_study(doc: dict[str, Any]) -> dict[str, Any]:
     return _clean(resource)
 
 
-def _timepoints_text(om: dict[str, Any]) -> str | None:
+def _timepoints_text(om: dict[str, Any], doc: dict[str, Any]) -> str | None:
+    tps = {t["label"]: t for t in doc.get("timepoints") or []}
     labels = list(dict.fromkeys([r["timepoint"] for r in om.get("results") or []]
                                 + [e["timepoint"] for e in om.get("effects") or []]))
-    return "timepoints: " + ", ".join(labels) if labels else None
+    return "timepoints: " + "; ".join(describe_timepoint(tps[x]) for x in labels
+                                      if x in tps) if labels else None
 
 
 def evidence_id(effect_id: int) -> str:
@@ -253,8 +256,7 @@ def evidence(doc: dict[str, Any], effect: dict[str, Any], effect_id: int) -> dic
     n = _sample_size(doc, effect)
     timepoint = next((t for t in doc.get("timepoints") or []
                       if t["label"] == effect["timepoint"]), {})
-    months = timepoint.get("follow_up_months")
-    when = effect["timepoint"] + (f" ({months:g} months)" if months is not None else "")
+    when = describe_timepoint(timepoint) if timepoint else effect["timepoint"]
     comparator = effect.get("comparator_arm")
     outcome = effect["outcome"] + (f" ({effect['instrument']})" if effect.get("instrument")
                                    else "")
