@@ -694,8 +694,10 @@ class _Mapper:
                               sources=[self.source(loc)])
                 measure["results"].append(result)
             out.append(measure)
-        target = ", ".join(repr(x["name"]) for x in out)
-        self.report.map(base, f"outcome_measures: {target} ({role}, "
+        target = f"outcome_measures: {str(om['title'])!r}"
+        if split:
+            target += ", one per class and category: " + ", ".join(repr(x["name"]) for x in out)
+        self.report.map(base, f"{target} ({role}, "
                               f"{sum(len(x['results']) for x in out)} results)")
         for ai, analysis in enumerate(om.get("analyses") or []):
             path = f"{base}.analyses[{ai}]"
