@@ -223,3 +223,13 @@ def test_unknown_or_invalid_parameters_are_refused_with_400(client, params):
     assert response.status_code == 400, response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["status"] == 400
+
+
+def test_study_list_filters_by_registry(client):
+    seeds = [json.loads(p.read_text()) for p in SEED.glob("*.json")]
+    with_protocol = sorted(d["key"] for d in seeds
+                           if any(r["registry"] == "PROTOCOL" for r in d["registry_ids"]))
+    assert with_protocol
+    body = client.get("/api/v1/studies", params={"registry": "PROTOCOL",
+                                                 "page_size": 1000}).json()
+    assert sorted(x["key"] for x in body["items"]) == with_protocol
