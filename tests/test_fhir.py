@@ -236,3 +236,26 @@ def test_bad_search_parameters_are_400_operation_outcomes(client, url, params):
     assert response.status_code == 400
     assert response.headers["content-type"] == FHIR_JSON
     OperationOutcome.model_validate(response.json())
+
+
+def _statements(client, counter, url):
+    counter.statements.clear()
+    response = client.get(url)
+    assert response.status_code == 200, response.text
+    return len(counter.statements), response.json()
+
+
+def test_dialect_pages_run_a_constant_number_of_statements(client, count_statements):
+    n_many, many = _statements(client, count_statements, "/fhir/ResearchStudy?_count=50")
+    n_one, one = _statements(client, count_statements, "/fhir/ResearchStudy?_count=1")
+    assert len(many["entry"]) > 10 and len(one["entry"]) == 1
+    assert n_many == n_one
+    e_many, evidence = _statements(client, count_statements, "/fhir/Evidence?_count=50")
+    e_one, _ = _statements(client, count_statements, "/fhir/Evidence?_count=1")
+    assert len(evidence["entry"]) > 5
+    assert e_many == e_one
+    c_many, studies = _statements(client, count_statements,
+                                  "/ctgov/api/v2/studies?pageSize=50")
+    c_one, _ = _statements(client, count_statements, "/ctgov/api/v2/studies?pageSize=1")
+    assert len(studies["studies"]) > 5
+    assert c_many == c_one
