@@ -425,3 +425,19 @@ def scratch_database(tmp_path, database_url):
         with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def test_participant_flow_gives_the_arms_their_sizes(client, curator):
+    flow = record("NCT02210780")["resultsSection"]["participantFlowModule"]
+    [period] = flow["periods"]
+    milestones = {m["type"]: {a["groupId"]: int(a["numSubjects"]) for a in m["achievements"]}
+                  for m in period["milestones"]}
+    titles = {g["id"]: g["title"] for g in flow["groups"]}
+    import_record(client, curator, raw("NCT02210780"))
+    arms = {a["label"]: a for a in _study(client, "NCT02210780")["arms"]}
+    for group, title in titles.items():
+        assert arms[title]["n_randomized"] == milestones["STARTED"][group]
+        assert arms[title]["n_completed"] == milestones["COMPLETED"][group]
+        assert {s["locator"] for s in arms[title]["sources"]} == {
+            "resultsSection.participantFlowModule.periods[0].milestones[0]",
+            "resultsSection.participantFlowModule.periods[0].milestones[1]"}

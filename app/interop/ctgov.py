@@ -589,6 +589,42 @@ class _Mapper:
         arms.append(arm)
         return label
 
+    def participant_flow(self) -> None:
+        """Arm sizes from the participant flow: STARTED in the first period as randomized,
+        COMPLETED in the last period as completed."""
+        results = self.record.get("resultsSection")
+        flow = results.get("participantFlowModule") if isinstance(results, dict) else None
+        if not isinstance(flow, dict):
+            return
+        base = "resultsSection.participantFlowModule"
+        groups = {g["id"]: self._arm_for_group(str(g.get("title") or g["id"]),
+                                               g.get("description"))
+                  for g in flow.get("groups") or [] if isinstance(g, dict) and g.get("id")}
+        periods = [p for p in flow.get("periods") or [] if isinstance(p, dict)]
+        arms = {a["label"]: a for a in self.doc["arms"]}
+        for target, kind, index in (("n_randomized", "STARTED", 0),
+                                    ("n_completed", "COMPLETED", len(periods) - 1)):
+            if not periods:
+                break
+            milestones = periods[index].get("milestones") or []
+            for mi, milestone in enumerate(milestones):
+                if not isinstance(milestone, dict) or milestone.get("type") != kind:
+                    continue
+                path = f"{base}.periods[{index}].milestones[{mi}]"
+                for a in milestone.get("achievements") or []:
+                    number = parse_number(a.get("numSubjects")) if isinstance(a, dict) else None
+                    if a.get("groupId") not in groups or number is None or number < 0 \
+                            or number != int(number):
+                        continue
+                    arm = arms[groups[a["groupId"]]]
+                    arm[target] = int(number)
+                    arm.setdefault("sources", [])
+                    if not any(x["locator"] == path for x in arm["sources"]):
+                        arm["sources"].append(self.source(path))
+                self.report.map(path, f"arms[].{target} ({kind} in period "
+                                      f"{periods[index].get('title') or index + 1!r})")
+                break
+
     def timepoint(self, time_frame: str | None, path: str) -> str:
         text = (time_frame or "").strip() or "time frame not stated"
         label = _clip(text, MAX_NAME) or "time frame not stated"
@@ -643,7 +679,7 @@ class _Mapper:
         self.doc["outcome_measures"] = measures
         self.doc["timepoints"] = list(self.timepoints.values())
         if isinstance(results, dict):
-            for key in ("participantFlowModule", "baselineCharacteristicsModule",
+            for key in ("baselineCharacteristicsModule",
                         "adverseEventsModule", "moreInfoModule"):
                 if results.get(key):
                     self.report.skip(f"resultsSection.{key}",
@@ -769,6 +805,7 @@ class _Mapper:
         self.locations()
         self.references()
         self.arms()
+        self.participant_flow()
         self.outcomes()
         self.doc["sources"] = [self.source("protocolSection")]
         if self.notes:
