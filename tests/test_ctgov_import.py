@@ -93,9 +93,11 @@ def test_second_import_of_a_record_updates_the_study_instead_of_duplicating_it(
     assert [a["label"] for a in study["arms"]] == [a["label"] for a in arms]
     listed = client.get("/api/v1/studies", params={"registry_id": "NCT02210780"}).json()
     assert [x["key"] for x in listed["items"]] == ["NCT02210780"]
-    actions = db_session.scalars(select(AuditEntry.action).where(
+    entries = db_session.execute(select(AuditEntry.action, AuditEntry.reason).where(
         AuditEntry.entity_key == "NCT02210780").order_by(AuditEntry.id)).all()
-    assert actions == ["create", "import-update"]
+    assert [tuple(e) for e in entries] == [
+        ("create", "imported from ClinicalTrials.gov record NCT02210780"),
+        ("import-update", "imported from ClinicalTrials.gov record NCT02210780")]
 
 
 def test_update_with_a_stale_if_match_is_refused_with_412(client, curator):
@@ -183,7 +185,7 @@ def test_mapping_report_of_nct00763412_lists_its_nine_outcome_measures(client, c
     for i, measure in enumerate(measures):
         assert repr(measure["title"]) in listed[f"{base}[{i}]"]
     skipped = {s["path"] for s in report["skipped"]}
-    assert "resultsSection.adverseEventsModule" in skipped
+    assert "resultsSection.baselineCharacteristicsModule" in skipped
     assert all(s["reason"] for s in report["skipped"])
 
 
@@ -441,3 +443,18 @@ def test_participant_flow_gives_the_arms_their_sizes(client, curator):
         assert {s["locator"] for s in arms[title]["sources"]} == {
             "resultsSection.participantFlowModule.periods[0].milestones[0]",
             "resultsSection.participantFlowModule.periods[0].milestones[1]"}
+
+
+def test_adverse_events_become_safety_outcomes_with_counts_per_arm(client, curator):
+    ae = record("NCT02210780")["resultsSection"]["adverseEventsModule"]
+    import_record(client, curator, raw("NCT02210780"))
+    study = _study(client, "NCT02210780")
+    serious = _outcome(study, "Participants with serious adverse events")
+    assert serious["role"] == "SAFETY"
+    arms = {a["label"] for a in study["arms"]}
+    got = {(r["arm"], r["count"], r["denominator"]) for r in serious["results"]}
+    expected = {(g["title"], g["seriousNumAffected"], g["seriousNumAtRisk"])
+                for g in ae["eventGroups"]}
+    assert got == expected
+    assert {r["arm"] for r in serious["results"]} <= arms
+    assert {r["timepoint"] for r in serious["results"]} == {ae["timeFrame"]}

@@ -656,6 +656,8 @@ class _Mapper:
             if isinstance(om, dict) and om.get("title"):
                 covered.add(_fold(om["title"]))
                 measures.extend(self.result_measure(i, om))
+        if isinstance(results, dict) and isinstance(results.get("adverseEventsModule"), dict):
+            measures.extend(self.adverse_events(results["adverseEventsModule"]))
         m, p = self.module("outcomesModule"), "protocolSection.outcomesModule"
         for key, role in (("primaryOutcomes", "PRIMARY"), ("secondaryOutcomes", "SECONDARY"),
                           ("otherOutcomes", "OTHER")):
@@ -679,11 +681,51 @@ class _Mapper:
         self.doc["outcome_measures"] = measures
         self.doc["timepoints"] = list(self.timepoints.values())
         if isinstance(results, dict):
-            for key in ("baselineCharacteristicsModule",
-                        "adverseEventsModule", "moreInfoModule"):
+            for key in ("baselineCharacteristicsModule", "moreInfoModule"):
                 if results.get(key):
                     self.report.skip(f"resultsSection.{key}",
                                      "kept in the stored record; not mapped to evidence tables")
+
+    def adverse_events(self, ae: dict[str, Any]) -> list[dict[str, Any]]:
+        """Participants with deaths, serious and other adverse events per group: SAFETY
+        outcomes with a count and denominator per arm."""
+        base = "resultsSection.adverseEventsModule"
+        groups = [g for g in ae.get("eventGroups") or [] if isinstance(g, dict) and g.get("id")]
+        if not groups:
+            return []
+        tp = self.timepoint(ae.get("timeFrame"), f"{base}.timeFrame")
+        arms = {g["id"]: self._arm_for_group(str(g.get("title") or g["id"]),
+                                             g.get("description")) for g in groups}
+        out = []
+        for prefix, title in (("deaths", "All-cause mortality"),
+                              ("serious", "Participants with serious adverse events"),
+                              ("other", "Participants with other (not serious) adverse "
+                                        "events")):
+            results = []
+            for i, g in enumerate(groups):
+                affected = parse_number(g.get(f"{prefix}NumAffected"))
+                at_risk = parse_number(g.get(f"{prefix}NumAtRisk"))
+                if (affected is None or at_risk is None or affected < 0
+                        or affected != int(affected) or at_risk != int(at_risk)
+                        or affected > at_risk):
+                    continue
+                results.append({
+                    "arm": arms[g["id"]], "timepoint": tp, "count": int(affected),
+                    "denominator": int(at_risk), "n": int(at_risk),
+                    "raw": f"{g.get(f'{prefix}NumAffected')}/{g.get(f'{prefix}NumAtRisk')}",
+                    "sources": [self.source(f"{base}.eventGroups[{i}].{prefix}NumAffected")]})
+            if not results:
+                continue
+            name = _unique_label(title, self.outcome_names)
+            out.append({"name": name, "role": "SAFETY", "unit": "participants",
+                        "lower_is_better": True, "results": results})
+            self.report.map(f"{base}.eventGroups[].{prefix}NumAffected",
+                            f"outcome_measures: {name!r} (SAFETY, {len(results)} results)")
+        for key in ("seriousEvents", "otherEvents"):
+            if ae.get(key):
+                self.report.skip(f"{base}.{key}", "events by term are kept in the stored "
+                                                  "record; the counts per group are mapped")
+        return out
 
     def result_measure(self, i: int, om: dict[str, Any]) -> list[dict[str, Any]]:
         base = f"resultsSection.outcomeMeasuresModule.outcomeMeasures[{i}]"

@@ -168,7 +168,8 @@ def _update(session: Session, study: Study, record: dict[str, Any], doc: StudyCr
     session.flush()
     after = studies.read(session, doc.key)
     audit.record(session, actor_id=actor_id, action="import-update", entity="study",
-                 entity_key=doc.key, version=study.version, before=before, after=after)
+                 entity_key=doc.key, version=study.version, before=before, after=after,
+                 reason=f"imported from ClinicalTrials.gov record {ctgov.nct_id(record)}")
     return study.version
 
 
@@ -201,7 +202,8 @@ def import_records(session: Session, body: Any, *, actor_id: int | None,
                 raise PreconditionFailed("If-Match does not name the study's current ETag",
                                          current_etag=current)
         if study is None:
-            created = studies.create(session, doc, actor_id=actor_id, commit=False)
+            created = studies.create(session, doc, actor_id=actor_id, commit=False,
+                                     reason=f"imported from ClinicalTrials.gov record {nct}")
             stored = _target(session, nct)
             assert stored is not None
             stored.source_record = record
