@@ -458,3 +458,24 @@ def test_adverse_events_become_safety_outcomes_with_counts_per_arm(client, curat
     assert got == expected
     assert {r["arm"] for r in serious["results"]} <= arms
     assert {r["timepoint"] for r in serious["results"]} == {ae["timeFrame"]}
+
+
+def test_a_protocol_code_another_study_holds_is_left_out_with_a_reason(client, curator):
+    ident = copy.deepcopy(record("NCT00973089")["protocolSection"]["identificationModule"])
+    ident["orgStudyIdInfo"] = {"id": "MAPP1"}
+    response = import_record(client, curator,
+                             changed("NCT00973089", identificationModule=ident))
+    assert response.status_code == 201, response.text
+    report = response.json()["imported"][0]["report"]
+    assert {"path": "registry_ids: PROTOCOL MAPP1",
+            "reason": "already the identifier of study 'NCT03537014'"} in report["skipped"]
+    assert _study(client, "NCT00973089")["registry_ids"] == [
+        {"registry": "NCT", "identifier": "NCT00973089"}]
+
+
+def test_time_frames_differing_only_in_case_share_one_timepoint(client, curator):
+    rec = changed("NCT00973089", outcomesModule={
+        "primaryOutcomes": [{"measure": "A", "timeFrame": "Week 16"}],
+        "secondaryOutcomes": [{"measure": "B", "timeFrame": "week 16"}]})
+    assert import_record(client, curator, rec).status_code == 201
+    assert [t["label"] for t in _study(client, "NCT00973089")["timepoints"]] == ["Week 16"]

@@ -628,8 +628,8 @@ class _Mapper:
     def timepoint(self, time_frame: str | None, path: str) -> str:
         text = (time_frame or "").strip() or "time frame not stated"
         label = _clip(text, MAX_NAME) or "time frame not stated"
-        if label in self.timepoints:
-            return label
+        if label.casefold() in self.timepoints:
+            return str(self.timepoints[label.casefold()]["label"])
         tp: dict[str, Any] = {"label": label, "sources": [self.source(path)]}
         parsed = parse_time_frame(text)
         if parsed is not None:
@@ -641,7 +641,7 @@ class _Mapper:
         anchor = _anchor(text)
         if anchor:
             tp["anchor"] = anchor
-        self.timepoints[label] = tp
+        self.timepoints[label.casefold()] = tp
         return label
 
     def outcomes(self) -> None:

@@ -68,9 +68,25 @@ def _invalid(where: str, exc: ValidationError) -> UnprocessableContent:
 
 
 def _reconcile(session: Session, doc: dict[str, Any], report: ctgov.Report) -> None:
-    """Fit the mapped document to what is already stored: conditions that the vocabulary
-    already knows under another name are listed once, intervention types that disagree with
-    the vocabulary give way to it, and publications already stored are used as stored."""
+    """Fit the mapped document to what is already stored: secondary identifiers that another
+    study holds are left out (sponsors' protocol codes are not unique across sponsors),
+    conditions that the vocabulary already knows under another name are listed once,
+    intervention types that disagree with the vocabulary give way to it, and publications
+    already stored are used as stored."""
+    own = _target(session, doc["key"])
+    kept = []
+    for r in doc.get("registry_ids", []):
+        holder = session.scalar(
+            select(Study.key).join(RegistryId)
+            .where(RegistryId.registry_name == r["registry"],
+                   RegistryId.identifier == r["identifier"]))
+        if r["registry"] != "NCT" and holder is not None and (own is None
+                                                               or holder != own.key):
+            report.skip(f"registry_ids: {r['registry']} {r['identifier']}",
+                        f"already the identifier of study {holder!r}")
+            continue
+        kept.append(r)
+    doc["registry_ids"] = kept
     seen: set[int] = set()
     conditions = []
     for name in doc.get("conditions", []):
