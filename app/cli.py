@@ -1,12 +1,17 @@
-"""The `evidencedb` command: serve, migrate, seed."""
+"""The `evidencedb` command: serve, migrate, seed, bulk-load, and manage API keys."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from app.config import get_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 def _migrate(url: str) -> None:
@@ -49,6 +54,7 @@ def cmd_import_ctgov(args: argparse.Namespace) -> None:
     from app.db import make_engine, make_sessionmaker
     from app.errors import ProblemError
     from app.services import importer
+    from app.services.writes import WriteRequest
 
     files: list[Path] = []
     for name in args.paths:
@@ -64,7 +70,9 @@ def cmd_import_ctgov(args: argparse.Namespace) -> None:
             with sessions() as session:
                 try:
                     body = json.loads(path.read_text(encoding="utf-8"))
-                    results = importer.import_records(session, body, actor_id=None)
+                    outcome = importer.import_records(session, body, WriteRequest(
+                        actor_id=None, method="CLI", path="import-ctgov"))  # type: ignore[arg-type]
+                    results = outcome.body["imported"]
                 except (OSError, ValueError) as exc:
                     failed += 1
                     print(f"{path}: refused: {exc}", file=sys.stderr)
@@ -75,8 +83,9 @@ def cmd_import_ctgov(args: argparse.Namespace) -> None:
                     print(f"{path}: refused ({exc.status}): {exc.detail}", file=sys.stderr)
                     continue
             for r in results:
-                print(f"{path}: {r.nct_id} {r.action} as {r.key} (version {r.version}; "
-                      f"{len(r.report['mapped'])} mapped, {len(r.report['skipped'])} skipped)")
+                print(f"{path}: {r['nct_id']} {r['action']} as {r['key']} "
+                      f"(version {r['version']}; {len(r['report']['mapped'])} mapped, "
+                      f"{len(r['report']['skipped'])} skipped)")
     finally:
         engine.dispose()
     if failed:
@@ -100,8 +109,99 @@ def cmd_serve(args: argparse.Namespace) -> None:
     url = get_settings().database_url
     _migrate(url)
     _seed(url, only_if_empty=True)
+    # No uvicorn access log: the service logs each request as JSON, without the query string.
     uvicorn.run("app.main:create_app", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_level=args.log_level)
+                workers=args.workers, log_level=args.log_level, access_log=False,
+                timeout_graceful_shutdown=args.graceful_timeout)
+
+
+def cmd_load(args: argparse.Namespace) -> None:
+    import time
+
+    from app.db import make_engine, make_sessionmaker
+    from app.services import bulk
+
+    url = get_settings().database_url
+    _migrate(url)
+    engine = make_engine(url)
+    report = bulk.LoadReport()
+    progress = sys.stderr.isatty()
+    started = time.monotonic()
+    cache = bulk.new_vocab_cache()
+    try:
+        with open(args.file, "rb") as lines, make_sessionmaker(engine)() as session:
+            for batch in bulk.batches(lines, args.batch_size, report.errors):
+                try:
+                    report.loaded += bulk.load_batch(session, batch, source=args.file,
+                                                     actor_id=None, vocab_cache=cache)
+                    report.batches += 1
+                except bulk.BatchError as exc:
+                    report.errors.append(exc)
+                if progress:
+                    rate = report.loaded / max(time.monotonic() - started, 1e-9)
+                    print(f"\r{report.loaded} studies loaded ({rate:,.0f}/s)", end="",
+                          file=sys.stderr, flush=True)
+    finally:
+        engine.dispose()
+    if progress:
+        print(file=sys.stderr)
+    for error in report.errors:
+        print(f"{args.file}: {error} (its batch was not loaded)", file=sys.stderr)
+    print(f"loaded {report.loaded} studies in {time.monotonic() - started:.1f} s "
+          f"({report.batches} batches, {len(report.errors)} rejected)")
+    if report.errors:
+        sys.exit(1)
+
+
+@contextmanager
+def _key_session() -> Iterator[Session]:
+    from app.db import make_engine, make_sessionmaker
+
+    url = get_settings().database_url
+    _migrate(url)
+    engine = make_engine(url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def cmd_keys_create(args: argparse.Namespace) -> None:
+    from app.enums import Role
+    from app.services import keys
+
+    with _key_session() as session:
+        key, token = keys.create(session, name=args.name, role=Role(args.role.upper()))
+        print(f"created {key.role.value.lower()} key {key.id} {key.name!r} "
+              f"(prefix {key.prefix}); it is shown once, here:")
+    print(token)
+
+
+def cmd_keys_list(_: argparse.Namespace) -> None:
+    from app.services import keys
+
+    with _key_session() as session:
+        rows = keys.list_all(session)
+    print(f"{'id':>4}  {'prefix':<12}  {'role':<7}  {'created':<20}  {'last used':<20}  "
+          f"{'revoked':<20}  name")
+    for k in rows:
+        def when(value: object) -> str:
+            return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else "-"  # type: ignore[attr-defined]
+
+        print(f"{k.id:>4}  {k.prefix:<12}  {k.role.value.lower():<7}  {when(k.created_at):<20}  "
+              f"{when(k.last_used_at):<20}  {when(k.revoked_at):<20}  {k.name}")
+
+
+def cmd_keys_revoke(args: argparse.Namespace) -> None:
+    from app.services import keys
+
+    with _key_session() as session:
+        try:
+            key = keys.revoke(session, args.prefix)
+        except keys.KeyProblem as exc:
+            sys.exit(f"not revoked: {exc}")
+        print(f"revoked key {key.id} {key.name!r} (prefix {key.prefix})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -112,6 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--log-level", default="info")
+    serve.add_argument("--graceful-timeout", type=int, default=20, metavar="SECONDS",
+                       help="on SIGTERM, how long requests in flight may take to finish")
     serve.set_defaults(func=cmd_serve)
     sub.add_parser("migrate", help="apply every migration").set_defaults(func=cmd_migrate)
     sub.add_parser("seed", help="load the curated seed data (idempotent)").set_defaults(
@@ -120,6 +222,21 @@ def build_parser() -> argparse.ArgumentParser:
                          help="import ClinicalTrials.gov API v2 study records (files or folders)")
     imp.add_argument("paths", nargs="+", metavar="PATH")
     imp.set_defaults(func=cmd_import_ctgov)
+    load = sub.add_parser("load", help="bulk-load study documents, one JSON per line")
+    load.add_argument("file")
+    load.add_argument("--batch-size", type=int, default=1000)
+    load.set_defaults(func=cmd_load)
+    keys = sub.add_parser("keys", help="create, list and revoke API keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    create = keys_sub.add_parser("create", help="create a key and print it once")
+    create.add_argument("--role", required=True, choices=["reader", "curator", "admin"])
+    create.add_argument("--name", required=True, help="whose key this is, e.g. an email")
+    create.set_defaults(func=cmd_keys_create)
+    keys_sub.add_parser("list", help="list keys (never their secret)").set_defaults(
+        func=cmd_keys_list)
+    revoke = keys_sub.add_parser("revoke", help="revoke the key with this prefix")
+    revoke.add_argument("prefix")
+    revoke.set_defaults(func=cmd_keys_revoke)
     return parser
 
 

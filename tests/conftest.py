@@ -28,6 +28,7 @@ from app.main import create_app
 from app.services.seed import seed
 
 ROOT = Path(__file__).resolve().parent.parent
+pytest_plugins = ["tests.authkit"]
 
 
 def _test_url(tmp_dir: Path) -> str:
@@ -90,7 +91,10 @@ def connection(engine: Engine) -> Iterator[Connection]:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, seed_dir=ROOT / "seed_data")
+    # The response cache reads the committed data version, which the rolled-back test
+    # transactions never change: it is tested on its own database in test_cache.py.
+    return Settings(database_url=database_url, seed_dir=ROOT / "seed_data",
+                    response_cache_bytes=0)
 
 
 @pytest.fixture
@@ -118,6 +122,37 @@ def app(settings: Settings, connection: Connection) -> Iterator[Any]:
 def client(app: Any) -> Iterator[TestClient]:
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
+
+
+@pytest.fixture
+def scratch_databases(tmp_path: Path, database_url: str) -> Iterator[Any]:
+    """A factory of empty databases beside the test database (same kind), whose writes
+    really commit; they are dropped after the test."""
+    made: list[str] = []
+    admin = None if is_sqlite(database_url) else make_engine(database_url)
+
+    def make(suffix: str) -> str:
+        if admin is None:
+            return f"sqlite:///{tmp_path / f'{suffix}.sqlite3'}"
+        name = f"{admin.url.database}_{suffix}"
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        made.append(name)
+        return admin.url.set(database=name).render_as_string(hide_password=False)
+
+    yield make
+    if admin is not None:
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for name in made:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def scratch_url(scratch_databases: Any) -> str:
+    """One empty scratch database."""
+    return scratch_databases("scratch")
 
 
 class StatementCounter:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +11,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from app.enums import Role
-from app.models import ApiKey
-from app.types import utcnow
+from app.services import keys
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,12 +54,10 @@ def changed(name: str, **changes: Any) -> dict[str, Any]:
 
 def key_headers(db_session: Session, role: Role = Role.CURATOR, *,
                 revoked: bool = False) -> dict[str, str]:
-    """An API key row (only its SHA-256 stored) and the header that presents it."""
-    token = secrets.token_urlsafe(32)
-    db_session.add(ApiKey(name=f"test {role.value.lower()}", prefix=token[:8],
-                          key_hash=hashlib.sha256(token.encode()).hexdigest(), role=role,
-                          revoked_at=utcnow() if revoked else None))
-    db_session.commit()
+    """A new API key of this role (stored as its digest only) and the header presenting it."""
+    _, token = keys.create(db_session, name=f"test {role.value.lower()}", role=role)
+    if revoked:
+        keys.revoke(db_session, token[:keys.PREFIX_LENGTH])
     return {"Authorization": f"Bearer {token}"}
 
 

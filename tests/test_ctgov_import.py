@@ -5,9 +5,8 @@ from __future__ import annotations
 import copy
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
-from app.db import is_sqlite, make_engine
 from app.enums import Role
 from app.models import AuditEntry
 from tests.interop_support import (
@@ -389,12 +388,11 @@ def test_the_raw_record_is_kept_verbatim(client, curator):
     assert served == record("NCT03630471")
 
 
-def test_the_import_command_reads_files_and_folders(tmp_path, monkeypatch, capsys,
-                                                    scratch_database):
+def test_the_import_command_reads_files_and_folders(monkeypatch, capsys, scratch_databases):
     from app.cli import main
     from app.config import get_settings
 
-    monkeypatch.setenv("EVIDENCEDB_DATABASE_URL", scratch_database)
+    monkeypatch.setenv("EVIDENCEDB_DATABASE_URL", scratch_databases("import"))
     get_settings.cache_clear()
     try:
         assert REFERENCE_DIR is not None
@@ -408,25 +406,6 @@ def test_the_import_command_reads_files_and_folders(tmp_path, monkeypatch, capsy
         assert "NCT00973089 updated as NCT00973089 (version 2" in capsys.readouterr().out
     finally:
         get_settings.cache_clear()
-
-
-@pytest.fixture
-def scratch_database(tmp_path, database_url):
-    """An empty database of the test run's kind; the command migrates it itself."""
-    if is_sqlite(database_url):
-        yield f"sqlite:///{tmp_path / 'import.sqlite3'}"
-        return
-    admin = make_engine(database_url)
-    name = f"{admin.url.database}_import"
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin.url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def test_participant_flow_gives_the_arms_their_sizes(client, curator):
@@ -479,3 +458,24 @@ def test_time_frames_differing_only_in_case_share_one_timepoint(client, curator)
         "secondaryOutcomes": [{"measure": "B", "timeFrame": "week 16"}]})
     assert import_record(client, curator, rec).status_code == 201
     assert [t["label"] for t in _study(client, "NCT00973089")["timepoints"]] == ["Week 16"]
+
+
+def test_a_dry_run_reports_the_mapping_and_writes_nothing(client, curator):
+    before = _study_count(client)
+    response = client.post("/api/v1/import/ctgov?dry_run=true", content=raw("NCT00763412"),
+                           headers={**curator, "Content-Type": "application/json"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["dry_run"] is True and body["would_status"] == 201
+    assert body["result"]["imported"][0]["report"]["mapped"]
+    assert _study_count(client) == before
+    assert client.get("/api/v1/studies/NCT00763412").status_code == 404
+
+
+def test_a_retried_import_with_the_same_idempotency_key_is_replayed(client, curator):
+    headers = {**curator, "Content-Type": "application/json", "Idempotency-Key": "import-1"}
+    first = client.post("/api/v1/import/ctgov", content=raw("NCT00973089"), headers=headers)
+    again = client.post("/api/v1/import/ctgov", content=raw("NCT00973089"), headers=headers)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.headers["idempotent-replayed"] == "true"
+    assert _study(client, "NCT00973089")["version"] == 1

@@ -8,35 +8,19 @@ The raw record is kept verbatim in `study.source_record`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.errors import Conflict, PreconditionFailed, UnprocessableContent, validation_errors
 from app.interop import ctgov
-from app.models import (
-    Arm,
-    ArmIntervention,
-    EffectEstimate,
-    OutcomeMeasure,
-    OutcomeResult,
-    Provenance,
-    Publication,
-    RegistryId,
-    Study,
-    StudyCondition,
-    StudyCountry,
-    StudyKeyword,
-    StudyPublication,
-    StudyRelation,
-    Timepoint,
-)
+from app.models import Publication, RegistryId, Study
 from app.schemas.study import StudyCreate
-from app.services import audit, studies, vocab
-from app.types import utcnow
+from app.services import studies, vocab, writes
+from app.services.writes import Outcome, WriteRequest
 
 
 @dataclass
@@ -156,81 +140,59 @@ def _target(session: Session, nct: str) -> Study | None:
     return study
 
 
-def _clear_children(session: Session, study_id: int) -> None:
-    """Delete every row the study document owns, so `populate` can build it anew."""
-    measures = select(OutcomeMeasure.id).where(OutcomeMeasure.study_id == study_id)
-    session.execute(delete(Provenance).where(Provenance.study_id == study_id))
-    session.execute(delete(EffectEstimate).where(EffectEstimate.study_id == study_id))
-    session.execute(delete(OutcomeResult).where(OutcomeResult.outcome_measure_id.in_(measures)))
-    for model in (OutcomeMeasure, Timepoint, ArmIntervention, Arm, StudyPublication,
-                  StudyKeyword, StudyCountry, StudyCondition, RegistryId):
-        session.execute(delete(model).where(model.study_id == study_id))
-    session.execute(delete(StudyRelation).where(StudyRelation.study_id == study_id))
+def _write(session: Session, record: dict[str, Any], doc: StudyCreate,
+           report: ctgov.Report, req: WriteRequest, if_match: str | None) -> ImportResult:
+    nct = ctgov.nct_id(record)
+    req = replace(req, reason=req.reason or f"imported from ClinicalTrials.gov record {nct}")
+    study = _target(session, nct)
+    if study is not None and study.deleted_at is not None:
+        raise Conflict(f"study {study.key!r} with {nct} was deleted", existing_study=study.key)
+    if study is not None and study.source_record is None:
+        raise Conflict(
+            f"{nct} is the curated study {study.key!r}; a registry import would replace "
+            "curated evidence, so it is refused", existing_study=study.key,
+            location=studies.location_of(study.key))
+    if study is None:
+        if if_match is not None:
+            raise PreconditionFailed(f"If-Match names a version, but no study holds {nct}")
+        studies.create(session, doc, actor_id=req.actor_id, reason=req.reason, commit=False)
+        created = _target(session, nct)
+        assert created is not None
+        created.source_record = record
+        session.flush()
+        return ImportResult(nct, created.id, created.key, "created", 1, report.as_dict())
+    if doc.key != study.key:
+        doc = doc.model_copy(update={"key": study.key})
+    # Without If-Match the import updates the version it read, atomically (see _lock).
+    row = studies._lock(session, study.key, if_match or studies.etag_of(study))
+    outcome = studies._replace(session, row, doc, req, "import-update")
+    updated = session.get(Study, row.id)
+    assert updated is not None
+    updated.source_record = record
     session.flush()
+    return ImportResult(nct, row.id, row.key, "updated", outcome.body["version"],
+                        report.as_dict())
 
 
-def _update(session: Session, study: Study, record: dict[str, Any], doc: StudyCreate,
-            actor_id: int | None) -> int:
-    before = studies.read(session, study.key)
-    studies._check_unique(session, doc, own_id=study.id)
-    _clear_children(session, study.id)
-    session.expire(study)
-    studies.apply_scalars(study, doc)
-    study.source_record = record
-    study.version = study.version + 1
-    study.updated_at = utcnow()
-    session.flush()
-    studies.populate(session, study, doc)
-    session.flush()
-    after = studies.read(session, doc.key)
-    audit.record(session, actor_id=actor_id, action="import-update", entity="study",
-                 entity_key=doc.key, version=study.version, before=before, after=after,
-                 reason=f"imported from ClinicalTrials.gov record {ctgov.nct_id(record)}")
-    return study.version
-
-
-def import_records(session: Session, body: Any, *, actor_id: int | None,
-                   if_match: str | None = None) -> list[ImportResult]:
-    """Create or update one study per record, in one transaction with an audit entry each.
+def import_records(session: Session, body: Any, req: WriteRequest,
+                   if_match: str | None = None) -> Outcome:
+    """Create or update one study per record, all in one transaction with an audit entry
+    each; idempotent retries and dry runs as for every write.
 
     A study that was curated by hand (it has no stored registry record) is never overwritten
     by a registry record: that is a 409. `if_match`, when given, must name the current ETag of
     the one study a single-record import updates.
     """
-    prepared = prepare(session, body)
-    results: list[ImportResult] = []
-    for record, doc, report in prepared:
-        nct = ctgov.nct_id(record)
-        study = _target(session, nct)
-        if study is not None and study.deleted_at is not None:
-            raise Conflict(f"study {study.key!r} with {nct} was deleted; restore it first",
-                           existing_study=study.key)
-        if study is not None and study.source_record is None:
-            raise Conflict(
-                f"{nct} is the curated study {study.key!r}; a registry import would replace "
-                "curated evidence, so it is refused", existing_study=study.key,
-                location=f"/api/v1/studies/{study.key}")
-        if study is not None and study.key != doc.key:
-            doc = doc.model_copy(update={"key": study.key})
-        if if_match is not None and len(prepared) == 1:
-            current = studies.etag_of(study) if study is not None else None
-            if current is None or current not in [t.strip() for t in if_match.split(",")]:
-                raise PreconditionFailed("If-Match does not name the study's current ETag",
-                                         current_etag=current)
-        if study is None:
-            created = studies.create(session, doc, actor_id=actor_id, commit=False,
-                                     reason=f"imported from ClinicalTrials.gov record {nct}")
-            stored = _target(session, nct)
-            assert stored is not None
-            stored.source_record = record
-            results.append(ImportResult(nct, stored.id, created["key"], "created", 1,
-                                        report.as_dict()))
-        else:
-            version = _update(session, study, record, doc, actor_id)
-            results.append(ImportResult(nct, study.id, study.key, "updated", version,
-                                        report.as_dict()))
-    session.commit()
-    return results
+    def action() -> Outcome:
+        prepared = prepare(session, body)
+        if if_match is not None and len(prepared) != 1:
+            raise UnprocessableContent("If-Match applies to an import of one record")
+        results = [_write(session, record, doc, report, req, if_match)
+                   for record, doc, report in prepared]
+        return Outcome(status_of(results), {"imported": [r.as_dict() for r in results]},
+                       headers_of(results))
+
+    return writes.perform(session, req, body, action)
 
 
 def status_of(results: list[ImportResult]) -> int:
@@ -242,4 +204,4 @@ def headers_of(results: list[ImportResult]) -> dict[str, str]:
     """Location and ETag of the study a single-record import wrote."""
     if len(results) != 1:
         return {}
-    return {"Location": f"/api/v1/studies/{results[0].key}", "ETag": results[0].etag}
+    return {"Location": studies.location_of(results[0].key), "ETag": results[0].etag}
