@@ -259,3 +259,39 @@ def test_dialect_pages_run_a_constant_number_of_statements(client, count_stateme
     c_one, _ = _statements(client, count_statements, "/ctgov/api/v2/studies?pageSize=1")
     assert len(studies["studies"]) > 5
     assert c_many == c_one
+
+
+def test_dialects_need_a_key_when_the_settings_require_one_for_reads(settings, connection,
+                                                                    db_session):
+    from collections.abc import Iterator
+
+    from fastapi.testclient import TestClient
+    from sqlalchemy.orm import Session
+
+    from app.api.deps import get_session
+    from app.main import create_app
+
+    application = create_app(settings.model_copy(update={"require_read_key": True}))
+
+    def _session() -> Iterator[Session]:
+        with Session(bind=connection, join_transaction_mode="create_savepoint",
+                     expire_on_commit=False, autoflush=False) as session:
+            yield session
+
+    application.dependency_overrides[get_session] = _session
+    reader = key_headers(db_session, Role.READER)
+    try:
+        with TestClient(application, raise_server_exceptions=False) as strict:
+            refused = strict.get("/fhir/ResearchStudy/NCT03537014")
+            assert refused.status_code == 401
+            assert refused.headers["www-authenticate"] == "Bearer"
+            assert OperationOutcome.model_validate(refused.json()).issue[0].code == "login"
+            ctgov = strict.get("/ctgov/api/v2/studies/NCT03537014")
+            assert ctgov.status_code == 401
+            assert ctgov.headers["content-type"] == "application/problem+json"
+            assert strict.get("/fhir/metadata").status_code == 200
+            for url in ("/fhir/ResearchStudy/NCT03537014", "/fhir/Evidence",
+                        "/ctgov/api/v2/studies/NCT03537014"):
+                assert strict.get(url, headers=reader).status_code == 200, url
+    finally:
+        application.state.engine.dispose()

@@ -366,7 +366,7 @@ def capability_statement(base: str) -> dict[str, Any]:
 
 
 def operation_outcome(status: int, detail: str) -> dict[str, Any]:
-    code = {400: "invalid", 404: "not-found", 410: "deleted", 422: "invalid"}.get(
-        status, "exception")
+    code = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 410: "deleted",
+            422: "invalid"}.get(status, "exception")
     return {"resourceType": "OperationOutcome",
             "issue": [{"severity": "error", "code": code, "diagnostics": detail}]}

@@ -13,6 +13,7 @@ from app.api.responses import JSONBytes, problems
 from app.errors import ProblemError
 from app.interop import fhir
 from app.schemas.interop import CtgovQuery, CtgovStudyQuery, FhirEvidenceQuery, FhirStudyQuery
+from app.security import read_access
 from app.services import compat
 
 
@@ -31,7 +32,7 @@ class FhirRoute(APIRoute):
                 return await handler(request)
             except ProblemError as exc:
                 return FhirJSON(fhir.operation_outcome(exc.status, exc.detail),
-                                status_code=exc.status)
+                                status_code=exc.status, headers=exc.headers or None)
 
         return route
 
@@ -42,7 +43,10 @@ def _query(model: Any) -> Any:
     return Depends(parse)
 
 
-ctgov_router = APIRouter(prefix="/ctgov/api/v2", tags=["ClinicalTrials.gov API v2"])
+# Reads: public unless the settings require a reader key (the capability statement stays open).
+READ = [Depends(read_access)]
+ctgov_router = APIRouter(prefix="/ctgov/api/v2", tags=["ClinicalTrials.gov API v2"],
+                         dependencies=READ)
 fhir_router = APIRouter(prefix="/fhir", tags=["FHIR R5"], route_class=FhirRoute)
 
 
@@ -90,20 +94,20 @@ def _bundle(request: Request, page: compat.Page) -> FhirJSON:
                                 next_url, page.total))
 
 
-@fhir_router.get("/ResearchStudy", response_class=FhirJSON)
+@fhir_router.get("/ResearchStudy", response_class=FhirJSON, dependencies=READ)
 def fhir_search_studies(request: Request, session: SessionDep,
                         query: Annotated[FhirStudyQuery, _query(FhirStudyQuery)]) -> Response:
     """Search studies as ResearchStudy resources, in a searchset Bundle."""
     return _bundle(request, compat.fhir_studies(session, query))
 
 
-@fhir_router.get("/ResearchStudy/{ident}", response_class=FhirJSON)
+@fhir_router.get("/ResearchStudy/{ident}", response_class=FhirJSON, dependencies=READ)
 def fhir_read_study(ident: str, session: SessionDep) -> Response:
     """Read one study as a ResearchStudy resource."""
     return FhirJSON(compat.fhir_study(session, ident))
 
 
-@fhir_router.get("/Evidence", response_class=FhirJSON)
+@fhir_router.get("/Evidence", response_class=FhirJSON, dependencies=READ)
 def fhir_search_evidence(request: Request, session: SessionDep,
                          query: Annotated[FhirEvidenceQuery, _query(FhirEvidenceQuery)]
                          ) -> Response:
@@ -111,7 +115,7 @@ def fhir_search_evidence(request: Request, session: SessionDep,
     return _bundle(request, compat.fhir_evidence_page(session, query))
 
 
-@fhir_router.get("/Evidence/{ident}", response_class=FhirJSON)
+@fhir_router.get("/Evidence/{ident}", response_class=FhirJSON, dependencies=READ)
 def fhir_read_evidence(ident: str, session: SessionDep) -> Response:
     """Read one effect estimate as an Evidence resource."""
     return FhirJSON(compat.fhir_evidence(session, ident))
