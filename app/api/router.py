@@ -2,15 +2,27 @@
 
 from fastapi import APIRouter, Depends
 
-from app.api.routes import catalog, evidence, exchange, ops, publications, studies
+from app.api.routes import (
+    catalog,
+    compat,
+    evidence,
+    exchange,
+    imports,
+    ops,
+    publications,
+    studies,
+)
 from app.security import read_access
 
 api_router = APIRouter(prefix="/api/v1", dependencies=[Depends(read_access)])
 api_router.include_router(studies.router)
 api_router.include_router(publications.router)
 api_router.include_router(catalog.router)
+api_router.include_router(imports.router)
 api_router.include_router(evidence.router)
 api_router.include_router(exchange.router)
 
 root_router = APIRouter()
 root_router.include_router(ops.router)
+root_router.include_router(compat.ctgov_router)
+root_router.include_router(compat.fhir_router)
