@@ -30,14 +30,11 @@ class FacetValue(BaseModel):
     count: int
 
 
-class Facet(BaseModel):
-    param: str = Field(description="the /studies parameter that selects one value")
-    values: list[FacetValue]
-
-
 class Facets(BaseModel):
     total: int = Field(description="studies the filter matches")
-    facets: dict[str, Facet]
+    facets: dict[str, list[FacetValue]] = Field(description="values, most frequent first")
+    params: dict[str, str] = Field(
+        description="per facet, the /studies parameter that selects one of its values")
 
 
 class PooledSummary(BaseModel):

@@ -23,11 +23,13 @@ def facets(session: Session, params: FacetParams) -> dict[str, Any]:
     f = StudyFilter.model_validate(
         params.model_dump(include=set(StudyFilter.model_fields), exclude_unset=True))
     out: dict[str, Any] = {}
+    params_of: dict[str, str] = {}
     for name in dict.fromkeys(params.facet or FACETS):
         param = FACET_PARAMS[name]
         own = f.model_copy(update={param: StudyFilter.model_fields[param].get_default()})
         rows = session.execute(facet_select(name, own, dialect)
                                .limit(params.facet_limit)).all()
-        out[name] = {"param": param,
-                     "values": [{"value": r.value, "count": r.count} for r in rows]}
-    return {"total": session.scalar(count_select(f, dialect)), "facets": out}
+        out[name] = [{"value": r.value, "count": r.count} for r in rows]
+        params_of[name] = param
+    return {"total": session.scalar(count_select(f, dialect)), "facets": out,
+            "params": params_of}
