@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from app.api.routes import catalog, ops, studies
+from app.api.routes import catalog, dashboard, ops, studies
 
 api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(studies.router)
@@ -10,3 +10,4 @@ api_router.include_router(catalog.router)
 
 root_router = APIRouter()
 root_router.include_router(ops.router)
+root_router.include_router(dashboard.router)
