@@ -11,6 +11,7 @@ from sqlalchemy import (
     false,
     func,
     literal_column,
+    or_,
     select,
     text,
 )
@@ -30,7 +31,7 @@ from app.models import (
     StudyCountry,
     StudyPublication,
 )
-from app.schemas.filters import StudyFilter
+from app.schemas.filters import FOLLOW_UP_BOUNDS, FollowUpBucket, StudyFilter
 from app.search import FTS_TABLE, PG_CONFIG, fts5_query
 
 
@@ -93,6 +94,8 @@ def study_conditions(f: StudyFilter, dialect: str) -> list[ColumnElement[bool]]:
                           s.start_date_sort < (f.start_year_max + 1) * 10_000))
     if f.min_follow_up_months is not None:
         where.append(s.follow_up_months_max >= f.min_follow_up_months)
+    if f.follow_up:
+        where.append(or_(*(_follow_up_bucket(b) for b in f.follow_up)))
     if f.min_effect_size is not None:
         effect = select(EffectEstimate.study_id).where(
             EffectEstimate.effect_type.in_(STANDARDIZED_EFFECTS),
@@ -113,6 +116,17 @@ def study_conditions(f: StudyFilter, dialect: str) -> list[ColumnElement[bool]]:
     if f.q:
         where.append(_text_match(f.q, dialect))
     return where
+
+
+def _follow_up_bucket(bucket: FollowUpBucket) -> ColumnElement[bool]:
+    months = Study.__table__.c.follow_up_months_max
+    if bucket == FollowUpBucket.NONE:
+        return months.is_(None)
+    low, high = FOLLOW_UP_BOUNDS[bucket]
+    terms = [months >= low] if low is not None else [months.is_not(None)]
+    if high is not None:
+        terms.append(months < high)
+    return and_(*terms)
 
 
 def _text_match(q: str, dialect: str) -> ColumnElement[bool]:

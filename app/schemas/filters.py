@@ -7,7 +7,8 @@ names such as "Korea, Republic of" contain commas.
 
 from __future__ import annotations
 
-from typing import Any
+from enum import StrEnum
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -16,11 +17,30 @@ from app.enums import (
     EffectType,
     InterventionType,
     Masking,
+    Origin,
+    OutcomeRole,
     OverallStatus,
     Phase,
     RetractionStatus,
     StudyType,
 )
+
+
+class FollowUpBucket(StrEnum):
+    """Length of a study's longest follow-up (`follow_up_months_max`), in months."""
+
+    UNDER_6 = "UNDER_6"
+    FROM_6_TO_12 = "6_TO_12"
+    FROM_12_TO_24 = "12_TO_24"
+    FROM_24 = "24_PLUS"
+    NONE = "NONE"
+
+
+# [low, high) in months; NONE is a study without a timed follow-up.
+FOLLOW_UP_BOUNDS: dict[FollowUpBucket, tuple[float | None, float | None]] = {
+    FollowUpBucket.UNDER_6: (None, 6), FollowUpBucket.FROM_6_TO_12: (6, 12),
+    FollowUpBucket.FROM_12_TO_24: (12, 24), FollowUpBucket.FROM_24: (24, None),
+}
 
 STUDY_SORTS = ("key", "start_date", "completion_date", "enrollment", "title", "updated_at")
 STUDY_INCLUDES = ("arms", "outcomes", "timepoints", "publications", "effects")
@@ -67,6 +87,8 @@ class StudyFilter(BaseModel):
     start_year_min: int | None = Field(None, ge=1800, le=2200)
     start_year_max: int | None = Field(None, ge=1800, le=2200)
     min_follow_up_months: float | None = Field(None, ge=0, le=1200)
+    follow_up: list[FollowUpBucket] = Field(
+        [], description="longest follow-up: UNDER_6, 6_TO_12, 12_TO_24, 24_PLUS months or NONE")
     min_effect_size: float | None = Field(
         None, ge=0, description="a standardized effect (d, g, SMD) of at least this magnitude"
     )
@@ -83,7 +105,7 @@ class StudyFilter(BaseModel):
 
     _split = field_validator(
         "intervention_type", "phase", "status", "study_type", "allocation", "masking",
-        "registry_id", "retraction_status", mode="before",
+        "registry_id", "follow_up", "retraction_status", mode="before",
     )(_split_commas)
     _names = field_validator(
         "condition", "intervention", "country", "sponsor", "instrument", mode="before"
@@ -133,10 +155,37 @@ class StudyListParams(StudyFilter):
 
 
 class OutcomeFilter(StudyFilter):
-    """Which effect estimates: the study filter plus outcome-level criteria."""
+    """Which effect estimates: the study filter plus outcome-level criteria.
 
+    `instrument` here also narrows the estimates to outcomes on that instrument, and
+    `include_retracted` defaults to false: retracted results are left out unless asked for.
+    """
+
+    study: list[str] = Field([], description="study key (repeat for several)")
     effect_type: list[EffectType] = []
+    origin: list[Origin] = Field([], description="REPORTED by the source or COMPUTED by us")
+    role: list[OutcomeRole] = Field([], description="outcome role, e.g. PRIMARY")
     timepoint_months_min: float | None = Field(None, ge=0)
     timepoint_months_max: float | None = Field(None, ge=0)
 
-    _split_effect = field_validator("effect_type", mode="before")(_split_commas)
+    _split_effect = field_validator("study", "effect_type", "origin", "role",
+                                    mode="before")(_split_commas)
+
+    def study_filter(self) -> StudyFilter:
+        """The study part, keeping studies whose results are retracted (the estimates'
+        own flags decide, so a pooling can say what it left out)."""
+        data = self.model_dump(include=set(StudyFilter.model_fields), exclude_unset=True)
+        data["include_retracted"] = True if self.include_retracted else None
+        return StudyFilter.model_validate(data)
+
+
+class OutcomeListParams(OutcomeFilter):
+    page_size: int = Field(50, ge=1, le=1000)
+    page_token: str | None = Field(None, max_length=2000)
+
+
+class MetaAnalysisParams(OutcomeFilter):
+    method: Literal["DL", "REML"] = Field(
+        "DL", description="τ² estimator: DerSimonian–Laird (default) or REML")
+    hartung_knapp: bool = Field(False, description="Hartung–Knapp adjusted CI and test (t)")
+    ci_level: float = Field(0.95, gt=0.5, lt=1)

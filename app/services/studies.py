@@ -37,7 +37,7 @@ from app.queries.studies import count_select, sort_column, study_select
 from app.schemas.common import partial_date_sort_key
 from app.schemas.filters import StudyListParams
 from app.schemas.study import PublicationIn, SourceIn, StudyCreate
-from app.services import audit, documents, vocab
+from app.services import audit, documents, evidence, vocab
 from app.types import utcnow
 
 
@@ -306,6 +306,7 @@ def populate(session: Session, study: Study, doc: StudyCreate) -> None:
     study.retracted = bool(pubs) and all(
         p.retraction_status == RetractionStatus.RETRACTED for p in pubs.values())
     study.search_text = _search_text(doc, list(dict.fromkeys(intervention_names)))
+    evidence.add_computed_effects(session, study.id)
 
 
 def apply_scalars(study: Study, doc: StudyCreate) -> None:

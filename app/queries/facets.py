@@ -1,0 +1,93 @@
+"""Facet counts as SQL: each groups the studies a StudyFilter matches by one attribute."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, case, distinct, func, literal_column, select
+
+from app.models import (
+    ArmIntervention,
+    Condition,
+    Intervention,
+    Publication,
+    Study,
+    StudyCondition,
+    StudyCountry,
+    StudyPublication,
+)
+from app.queries.studies import study_conditions, study_ids_select
+from app.schemas.filters import FOLLOW_UP_BOUNDS, FollowUpBucket, StudyFilter
+
+# The /studies parameter each facet's values are given to.
+FACET_PARAMS = {"phase": "phase", "status": "status", "study_type": "study_type",
+                "allocation": "allocation", "masking": "masking",
+                "intervention": "intervention", "intervention_type": "intervention_type",
+                "condition": "condition", "country": "country",
+                "retraction_status": "retraction_status", "follow_up": "follow_up",
+                "has_results": "has_results"}
+
+
+def _follow_up_bucket() -> Any:
+    months = Study.__table__.c.follow_up_months_max
+    # Literal constants, so GROUP BY repeats the very expression the SELECT has.
+    whens = []
+    for bucket, (low, high) in FOLLOW_UP_BOUNDS.items():
+        term = (months < literal_column(str(high)) if high is not None
+                else months >= literal_column(str(low)))
+        whens.append((term, literal_column(f"'{bucket.value}'")))
+    return case(*whens, else_=literal_column(f"'{FollowUpBucket.NONE.value}'"))
+
+
+def facet_select(name: str, f: StudyFilter, dialect: str) -> Select[Any]:
+    """(value, count) rows of one facet, most frequent first."""
+    if name in _STUDY_COLUMNS:
+        column = _follow_up_bucket() if name == "follow_up" else _STUDY_COLUMNS[name]
+        count = func.count()
+        stmt = (select(column.label("value"), count.label("count"))
+                .where(*study_conditions(f, dialect)).where(column.is_not(None))
+                .group_by(column))
+        return stmt.order_by(count.desc(), column)
+    ids = study_ids_select(f, dialect)
+    ai, iv = ArmIntervention.__table__.c, Intervention.__table__.c
+    sc, c = StudyCondition.__table__.c, Condition.__table__.c
+    sp, pub = StudyPublication.__table__.c, Publication.__table__.c
+    country = StudyCountry.__table__.c
+    if name in ("intervention", "intervention_type"):
+        value = iv.name if name == "intervention" else iv.type
+        count = func.count(distinct(ai.study_id))
+        stmt = (select(value.label("value"), count.label("count"))
+                .select_from(ArmIntervention.__table__)
+                .join(Intervention.__table__, iv.id == ai.intervention_id)
+                .where(ai.study_id.in_(ids)).group_by(value))
+    elif name == "condition":
+        value = c.name
+        count = func.count(distinct(sc.study_id))
+        stmt = (select(value.label("value"), count.label("count"))
+                .select_from(StudyCondition.__table__)
+                .join(Condition.__table__, c.id == sc.condition_id)
+                .where(sc.study_id.in_(ids)).group_by(c.id, c.name))
+    elif name == "country":
+        # The filter matches countries case-insensitively, so the facet groups them so too.
+        value = func.min(country.country)
+        count = func.count(distinct(country.study_id))
+        stmt = (select(value.label("value"), count.label("count"))
+                .where(country.study_id.in_(ids)).group_by(func.lower(country.country)))
+    elif name == "retraction_status":
+        value = pub.retraction_status
+        count = func.count(distinct(sp.study_id))
+        stmt = (select(value.label("value"), count.label("count"))
+                .select_from(StudyPublication.__table__)
+                .join(Publication.__table__, pub.id == sp.publication_id)
+                .where(sp.study_id.in_(ids)).group_by(value))
+    else:
+        raise ValueError(f"unknown facet {name!r}")
+    return stmt.order_by(count.desc(), value)
+
+
+_STUDY_COLUMNS: dict[str, Any] = {
+    "phase": Study.__table__.c.phase, "status": Study.__table__.c.overall_status,
+    "study_type": Study.__table__.c.study_type, "allocation": Study.__table__.c.allocation,
+    "masking": Study.__table__.c.masking, "has_results": Study.__table__.c.has_results,
+    "follow_up": None,
+}

@@ -1,0 +1,114 @@
+"""Facet counts and meta-analysis: query parameters and response shapes."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from app.schemas.filters import StudyFilter, _split_commas
+
+FacetName = Literal[
+    "phase", "status", "study_type", "allocation", "masking", "intervention",
+    "intervention_type", "condition", "country", "retraction_status", "follow_up",
+    "has_results",
+]
+FACETS: tuple[str, ...] = FacetName.__args__  # type: ignore[attr-defined]
+
+
+class FacetParams(StudyFilter):
+    """The study filter plus which facets to count (all when none is named)."""
+
+    facet: list[FacetName] = Field([], description="facet to count; repeat for several")
+    facet_limit: int = Field(100, ge=1, le=1000, description="most values per facet")
+
+    _split_facet = field_validator("facet", mode="before")(_split_commas)
+
+
+class FacetValue(BaseModel):
+    value: Any
+    count: int
+
+
+class Facet(BaseModel):
+    param: str = Field(description="the /studies parameter that selects one value")
+    values: list[FacetValue]
+
+
+class Facets(BaseModel):
+    total: int = Field(description="studies the filter matches")
+    facets: dict[str, Facet]
+
+
+class PooledSummary(BaseModel):
+    estimate: float
+    se: float
+    ci_low: float
+    ci_high: float
+    z: float | None
+    p_value: float
+
+
+class PredictionInterval(BaseModel):
+    low: float
+    high: float
+    df: int
+
+
+class MetaAnalysisStudy(BaseModel):
+    id: int
+    label: str
+    study_key: str
+    study_title: str
+    outcome: str
+    instrument: str | None
+    timepoint: str
+    experimental_arm: str
+    comparator_arm: str | None
+    value: float
+    ci_low: float | None
+    ci_high: float | None
+    yi: float = Field(description="the value on the pooling scale (log for ratios)")
+    se: float = Field(description="standard error on the pooling scale")
+    se_source: Literal["reported", "from_ci", "from_sample_sizes"]
+    se_derived: bool
+    pooled_ci_low: float
+    pooled_ci_high: float
+    n_experimental: int | None
+    n_comparator: int | None
+    origin: str
+    retracted: bool
+    weight_fixed: float = Field(description="percent")
+    weight_random: float = Field(description="percent")
+
+
+class MetaAnalysis(BaseModel):
+    k: int
+    effect_type: str
+    model: Literal["random_effects"]
+    method: Literal["DL", "REML"]
+    hartung_knapp: bool
+    ci_level: float
+    estimate: float
+    se: float
+    ci_low: float
+    ci_high: float
+    z: float | None
+    t: float | None
+    t_df: int | None
+    p_value: float
+    q: float
+    df: int
+    p_q: float
+    i2: float = Field(description="percent")
+    h2: float
+    tau2: float
+    tau: float
+    prediction_interval: PredictionInterval | None
+    fixed_effect: PooledSummary
+    direction: dict[str, Any]
+    include_retracted: bool
+    studies: list[MetaAnalysisStudy]
+    excluded: list[dict[str, Any]]
+    warnings: list[str]
+    exponentiated: dict[str, Any] | None = None

@@ -1,0 +1,294 @@
+"""Effect sizes and their pooling.
+
+Pure functions on numbers — Hedges' g from arm summaries, the standard error of an estimate
+by the rules of DESIGN §2, and inverse-variance meta-analysis (fixed effect; random effects by
+DerSimonian–Laird or REML, optionally with the Hartung–Knapp adjustment; prediction interval) —
+plus `add_computed_effects`, which stores Hedges' g wherever a study reports what it needs.
+
+Sign convention (docs/evidence.md): differences and ratios are experimental versus comparator
+on the outcome's own scale (E − C, E / C); standardized effects (d, g, SMD) are oriented so that
+a positive value favours the experimental arm, as trials report them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.enums import RATIO_EFFECTS, STANDARDIZED_EFFECTS, Anchor, ArmType, EffectType, Origin
+from app.models import Arm, EffectEstimate, OutcomeMeasure, OutcomeResult, Provenance, Timepoint
+from app.services.distributions import (
+    chi2_sf,
+    normal_quantile,
+    normal_two_sided_p,
+    t_quantile,
+    t_two_sided_p,
+)
+
+COMPARATOR_ARMS = (ArmType.PLACEBO_COMPARATOR, ArmType.ACTIVE_COMPARATOR,
+                   ArmType.SHAM_COMPARATOR, ArmType.NO_INTERVENTION)
+METHODS = ("DL", "REML")
+
+
+# ------------------------------------------------------------------ effect sizes
+
+
+def smd_variance(d: float, n1: int, n2: int) -> float:
+    """Large-sample variance of a standardized mean difference (Hedges & Olkin)."""
+    return (n1 + n2) / (n1 * n2) + d * d / (2 * (n1 + n2))
+
+
+def hedges_g(n1: int, mean1: float, sd1: float, n2: int, mean2: float, sd2: float,
+             lower_is_better: bool) -> tuple[float, float] | None:
+    """Hedges' g of arm 1 (experimental) against arm 2 (comparator) and its variance.
+
+    Positive favours arm 1: the mean difference is negated when lower scores are better.
+    None when the numbers cannot give one (fewer than two per arm, no spread).
+    """
+    if n1 < 2 or n2 < 2:
+        return None
+    df = n1 + n2 - 2
+    pooled_sd = math.sqrt(((n1 - 1) * sd1 * sd1 + (n2 - 1) * sd2 * sd2) / df)
+    if pooled_sd <= 0:
+        return None
+    d = (mean1 - mean2) / pooled_sd
+    if lower_is_better:
+        d = -d
+    j = 1 - 3 / (4 * df - 1)
+    return j * d, j * j * smd_variance(d, n1, n2)
+
+
+@dataclass(frozen=True)
+class StandardError:
+    se: float | None
+    how: str | None  # "reported", "from_ci", "from_sample_sizes"
+    reason: str | None = None
+
+
+def standard_error(effect_type: EffectType, value: float, se: float | None,
+                   ci_low: float | None, ci_high: float | None, ci_level: float | None,
+                   n_experimental: int | None, n_comparator: int | None) -> StandardError:
+    """The SE to pool an estimate with (log scale for ratio measures), by the DESIGN §2 rules:
+    reported SE, else from the CI, else for standardized differences from the arm sizes."""
+    if se is not None and se > 0:
+        return StandardError(se, "reported")
+    if ci_low is not None and ci_high is not None:
+        z = normal_quantile(0.5 + (ci_level or 0.95) / 2)
+        if effect_type in RATIO_EFFECTS:
+            if ci_low > 0 and ci_high > ci_low:
+                return StandardError((math.log(ci_high) - math.log(ci_low)) / (2 * z), "from_ci")
+        elif ci_high > ci_low:
+            return StandardError((ci_high - ci_low) / (2 * z), "from_ci")
+    if effect_type in STANDARDIZED_EFFECTS:
+        if n_experimental and n_comparator:
+            return StandardError(
+                math.sqrt(smd_variance(value, n_experimental, n_comparator)),
+                "from_sample_sizes")
+        return StandardError(None, None, "no SE, no CI and no arm sizes to derive one from")
+    return StandardError(None, None, "no SE and no CI to derive one from")
+
+
+def pooling_scale(effect_type: EffectType, value: float) -> float | None:
+    """The value on the scale it is pooled on: log for ratio measures (None if not positive)."""
+    if effect_type in RATIO_EFFECTS:
+        return math.log(value) if value > 0 else None
+    return value
+
+
+# ------------------------------------------------------------------ meta-analysis
+
+
+def _weighted(y: list[float], w: list[float]) -> tuple[float, float]:
+    total = sum(w)
+    return sum(wi * yi for wi, yi in zip(w, y, strict=True)) / total, total
+
+
+def _tau2_dl(y: list[float], v: list[float]) -> float:
+    w = [1 / vi for vi in v]
+    mu, sw = _weighted(y, w)
+    q = sum(wi * (yi - mu) ** 2 for wi, yi in zip(w, y, strict=True))
+    c = sw - sum(wi * wi for wi in w) / sw
+    return max(0.0, (q - (len(y) - 1)) / c)
+
+
+def _tau2_reml(y: list[float], v: list[float]) -> tuple[float, int]:
+    """REML between-study variance by Fisher scoring from the DL value, truncated at zero."""
+    tau2 = _tau2_dl(y, v)
+    for iteration in range(1, 1001):
+        w = [1 / (vi + tau2) for vi in v]
+        mu, sw = _weighted(y, w)
+        sw2 = sum(wi * wi for wi in w)
+        sw3 = sum(wi ** 3 for wi in w)
+        score = 0.5 * (sum(wi * wi * (yi - mu) ** 2 for wi, yi in zip(w, y, strict=True))
+                       - sw + sw2 / sw)
+        information = 0.5 * (sw2 - 2 * sw3 / sw + (sw2 / sw) ** 2)
+        new = max(0.0, tau2 + score / information)
+        if abs(new - tau2) <= 1e-13 * max(1.0, tau2):
+            return new, iteration
+        tau2 = new
+    return tau2, 1000
+
+
+def _summary(estimate: float, se: float, level: float, t_df: int | None = None
+             ) -> dict[str, Any]:
+    if t_df is None:
+        crit = normal_quantile(0.5 + level / 2)
+        stat = estimate / se if se > 0 else math.inf
+        p = normal_two_sided_p(stat) if se > 0 else 0.0
+        return {"estimate": estimate, "se": se, "ci_low": estimate - crit * se,
+                "ci_high": estimate + crit * se, "z": stat, "t": None, "t_df": None,
+                "p_value": p}
+    crit = t_quantile(0.5 + level / 2, t_df)
+    stat = estimate / se if se > 0 else math.inf
+    p = t_two_sided_p(stat, t_df) if se > 0 else 0.0
+    return {"estimate": estimate, "se": se, "ci_low": estimate - crit * se,
+            "ci_high": estimate + crit * se, "z": None, "t": stat, "t_df": t_df, "p_value": p}
+
+
+def meta_analyse(y: list[float], v: list[float], *, method: str = "DL",
+                 hartung_knapp: bool = False, level: float = 0.95) -> dict[str, Any]:
+    """Inverse-variance pooling of estimates `y` with within-study variances `v`.
+
+    Fixed effect always; random effects with τ² by DerSimonian–Laird or REML. Q, I² = (Q − df)/Q
+    (floored at 0) and H² = Q/df describe heterogeneity whatever the τ² estimator. Hartung–Knapp
+    replaces the random-effects SE by the weighted residual variance and uses t with k − 1 df.
+    The prediction interval (Higgins 2009) is μ ± t(k − 2)·√(τ² + SE²), defined from k = 3.
+    """
+    k = len(y)
+    if k < 2 or len(v) != k:
+        raise ValueError("need at least two estimates with variances")
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}")
+    w_fe = [1 / vi for vi in v]
+    mu_fe, sw_fe = _weighted(y, w_fe)
+    q = sum(wi * (yi - mu_fe) ** 2 for wi, yi in zip(w_fe, y, strict=True))
+    df = k - 1
+    iterations = None
+    if method == "DL":
+        tau2 = _tau2_dl(y, v)
+    else:
+        tau2, iterations = _tau2_reml(y, v)
+    w_re = [1 / (vi + tau2) for vi in v]
+    mu_re, sw_re = _weighted(y, w_re)
+    se_re = math.sqrt(1 / sw_re)
+    if hartung_knapp:
+        se_re = math.sqrt(sum(wi * (yi - mu_re) ** 2 for wi, yi in zip(w_re, y, strict=True))
+                          / (df * sw_re))
+        random = _summary(mu_re, se_re, level, t_df=df)
+    else:
+        random = _summary(mu_re, se_re, level)
+    prediction = None
+    if k >= 3:
+        crit = t_quantile(0.5 + level / 2, k - 2)
+        half = crit * math.sqrt(tau2 + se_re * se_re)
+        prediction = {"low": mu_re - half, "high": mu_re + half, "df": k - 2}
+    return {
+        "k": k, "method": method, "hartung_knapp": hartung_knapp, "ci_level": level,
+        "random": random,
+        "fixed": _summary(mu_fe, math.sqrt(1 / sw_fe), level),
+        "q": q, "df": df, "p_q": chi2_sf(q, df),
+        "i2": max(0.0, (q - df) / q) * 100 if q > 0 else 0.0,
+        "h2": q / df,
+        "tau2": tau2, "tau": math.sqrt(tau2), "tau2_iterations": iterations,
+        "prediction_interval": prediction,
+        "weights_fixed": [100 * wi / sw_fe for wi in w_fe],
+        "weights_random": [100 * wi / sw_re for wi in w_re],
+    }
+
+
+# ------------------------------------------------------------------ computed effects
+
+
+def _summary_pair(a: Any, b: Any) -> tuple[str, tuple[float, float, float, float]] | None:
+    """The scores two results can be compared on: change scores when both arms report them
+    (trials analyse change from baseline), else endpoint scores."""
+    if a.n is None or b.n is None:
+        return None
+    if None not in (a.change_mean, a.change_sd, b.change_mean, b.change_sd):
+        return "change", (a.change_mean, a.change_sd, b.change_mean, b.change_sd)
+    if None not in (a.mean, a.sd, b.mean, b.sd):
+        return "endpoint", (a.mean, a.sd, b.mean, b.sd)
+    return None
+
+
+def add_computed_effects(session: Session, study_id: int) -> int:
+    """Store Hedges' g (origin COMPUTED) for each experimental arm against each comparator arm
+    at each post-baseline timepoint where both report n, mean and SD of an outcome whose
+    direction (`lower_is_better`) is known. Its sources are the union of its inputs' sources,
+    so it is retracted exactly when every input is. Returns how many were stored."""
+    session.flush()
+    arms = {a.id: a for a in session.execute(
+        select(Arm.id, Arm.label, Arm.arm_type).where(Arm.study_id == study_id)).all()}
+    baseline = set(session.scalars(select(Timepoint.id).where(
+        Timepoint.study_id == study_id, Timepoint.anchor == Anchor.BASELINE)))
+    measures = {m.id: m for m in session.execute(
+        select(OutcomeMeasure.id, OutcomeMeasure.lower_is_better)
+        .where(OutcomeMeasure.study_id == study_id,
+               OutcomeMeasure.lower_is_better.is_not(None))).all()}
+    if not measures:
+        return 0
+    results = session.execute(select(OutcomeResult.__table__).where(
+        OutcomeResult.outcome_measure_id.in_(list(measures)))
+        .order_by(OutcomeResult.outcome_measure_id, OutcomeResult.position)).all()
+    cells: dict[tuple[int, int], dict[int, Any]] = defaultdict(dict)
+    for r in results:
+        if r.timepoint_id not in baseline:
+            cells[(r.outcome_measure_id, r.timepoint_id)].setdefault(r.arm_id, r)
+    sources: dict[int, list[Any]] = defaultdict(list)
+    for p in session.execute(select(Provenance.__table__).where(
+            Provenance.outcome_result_id.in_([r.id for r in results]))
+            .order_by(Provenance.id)).all():
+        sources[p.outcome_result_id].append(p)
+    next_position = dict(session.execute(
+        select(EffectEstimate.outcome_measure_id, func.max(EffectEstimate.position))
+        .where(EffectEstimate.study_id == study_id)
+        .group_by(EffectEstimate.outcome_measure_id)).all())
+
+    stored = 0
+    for (om_id, tp_id), by_arm in cells.items():
+        for e_id, e in by_arm.items():
+            if arms[e_id].arm_type != ArmType.EXPERIMENTAL:
+                continue
+            for c_id, c in by_arm.items():
+                if arms[c_id].arm_type not in COMPARATOR_ARMS:
+                    continue
+                pair = _summary_pair(e, c)
+                if pair is None:
+                    continue
+                kind, (m1, s1, m2, s2) = pair
+                g = hedges_g(e.n, m1, s1, c.n, m2, s2, measures[om_id].lower_is_better)
+                if g is None:
+                    continue
+                value, variance = g
+                se = math.sqrt(variance)
+                position = next_position.get(om_id, -1) + 1
+                next_position[om_id] = position
+                effect = EffectEstimate(
+                    study_id=study_id, outcome_measure_id=om_id, timepoint_id=tp_id,
+                    experimental_arm_id=e_id, comparator_arm_id=c_id, position=position,
+                    effect_type=EffectType.HEDGES_G, value=value, se=se,
+                    ci_low=value - 1.959963984540054 * se,
+                    ci_high=value + 1.959963984540054 * se, ci_level=0.95,
+                    origin=Origin.COMPUTED, retracted=bool(e.retracted and c.retracted),
+                    notes=f"Hedges' g computed from {kind} scores (n, mean, SD of both arms); "
+                          "positive favours the experimental arm")
+                session.add(effect)
+                seen: set[tuple[Any, ...]] = set()
+                for p in sources[e.id] + sources[c.id]:
+                    ident = (p.publication_id, p.registry_record, p.source_url, p.locator)
+                    if ident in seen:
+                        continue
+                    seen.add(ident)
+                    session.add(Provenance(
+                        study_id=study_id, effect_estimate=effect,
+                        publication_id=p.publication_id, registry_record=p.registry_record,
+                        source_url=p.source_url, locator=p.locator))
+                stored += 1
+    if stored:
+        session.flush()
+    return stored

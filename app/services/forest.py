@@ -1,0 +1,166 @@
+"""The forest plot of a meta-analysis as a standalone SVG, laid out for 800 px.
+
+One row per pooled estimate (label, CI whisker, a box whose area is proportional to its
+random-effects weight, estimate with CI, weight %), then the pooled diamond, the prediction
+interval, the line of no effect, an axis and which side favours which arm. Ratio measures are
+drawn on a log axis labelled in ratios.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+from xml.sax.saxutils import escape
+
+from app.enums import RATIO_EFFECTS
+
+WIDTH = 800
+ROW = 24
+TOP = 64
+LABEL_X, PLOT_LEFT, PLOT_RIGHT, TEXT_X, WEIGHT_X = 12, 290, 560, 572, 788
+MAX_BOX = 16.0
+RETRACTED_COLOUR = "#b3261e"
+
+
+def _nice_step(span: float) -> float:
+    raw = span / 6
+    power = 10 ** math.floor(math.log10(raw))
+    for m in (1, 2, 2.5, 5, 10):
+        if m * power >= raw:
+            return m * power
+    return 10 * power
+
+
+def _ticks(low: float, high: float, ratio: bool) -> list[float]:
+    if ratio:
+        candidates = [m * 10 ** e for e in range(-3, 4) for m in (1, 2, 5)]
+        ticks = [math.log(c) for c in candidates if low <= math.log(c) <= high]
+        while len(ticks) > 9:
+            ticks = ticks[::2]
+        return ticks
+    step = _nice_step(high - low)
+    first = math.ceil(low / step) * step
+    return [round(first + i * step, 10)
+            for i in range(int((high - first) / step + 1e-9) + 1)]
+
+
+def _fmt(value: float, ratio: bool) -> str:
+    return f"{math.exp(value):.2f}" if ratio else f"{value:.2f}"
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def render(meta: dict[str, Any], title: str | None = None) -> str:
+    """The SVG document of a meta-analysis response (see services.outcomes.meta_analysis)."""
+    ratio = meta["effect_type"] in RATIO_EFFECTS
+    null = 0.0
+    studies = meta["studies"]
+    pi = meta["prediction_interval"]
+    lows = [s["pooled_ci_low"] for s in studies] + [meta["ci_low"], null]
+    highs = [s["pooled_ci_high"] for s in studies] + [meta["ci_high"], null]
+    if pi:
+        lows.append(pi["low"])
+        highs.append(pi["high"])
+    low, high = min(lows), max(highs)
+    pad = (high - low) * 0.05 or 0.5
+    low, high = low - pad, high + pad
+
+    def x(value: float) -> float:
+        return PLOT_LEFT + (value - low) / (high - low) * (PLOT_RIGHT - PLOT_LEFT)
+
+    n = len(studies)
+    pooled_y = TOP + (n + 0.8) * ROW
+    pi_y = pooled_y + ROW
+    axis_y = pi_y + ROW * 0.8
+    height = int(axis_y + 64)
+    level = round(meta["ci_level"] * 100)
+    method = meta["method"] + (", Hartung–Knapp" if meta["hartung_knapp"] else "")
+    heading = title or f"{meta['effect_type']} — random effects ({method}), k = {meta['k']}"
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
+        f'viewBox="0 0 {WIDTH} {height}" font-family="Helvetica, Arial, sans-serif" '
+        f'font-size="12" role="img">',
+        f"<title>{escape(heading)}</title>",
+        f'<rect width="{WIDTH}" height="{height}" fill="#ffffff"/>',
+        f'<text x="{LABEL_X}" y="22" font-size="14" font-weight="bold">'
+        f"{escape(_short(heading, 100))}</text>",
+        f'<g class="header" font-weight="bold">'
+        f'<text x="{LABEL_X}" y="{TOP - 12}">Study</text>'
+        f'<text x="{TEXT_X}" y="{TOP - 12}">Estimate [{level}% CI]</text>'
+        f'<text x="{WEIGHT_X}" y="{TOP - 12}" text-anchor="end">Weight</text></g>',
+        f'<line class="null-line" x1="{x(null):.1f}" y1="{TOP - 4}" x2="{x(null):.1f}" '
+        f'y2="{axis_y:.1f}" stroke="#555" stroke-width="1"/>',
+    ]
+    weights = [s["weight_random"] for s in studies]
+    biggest = max(weights) if weights else 1.0
+    for i, s in enumerate(studies):
+        y = TOP + (i + 0.5) * ROW
+        colour = RETRACTED_COLOUR if s["retracted"] else "#1f3a5f"
+        label = s["label"] + (" (retracted)" if s["retracted"] else "")
+        side = MAX_BOX * math.sqrt(s["weight_random"] / biggest) if biggest > 0 else 4
+        side = max(side, 3.0)
+        cx = x(s["yi"])
+        box_fill = "none" if s["retracted"] else colour
+        cls = "study retracted" if s["retracted"] else "study"
+        out.append(
+            f'<g class="{cls}" data-id="{s["id"]}"><title>{escape(label)}</title>'
+            f'<text x="{LABEL_X}" y="{y + 4:.1f}" fill="{colour}">{escape(_short(label))}</text>'
+            f'<line class="ci" x1="{x(s["pooled_ci_low"]):.1f}" y1="{y:.1f}" '
+            f'x2="{x(s["pooled_ci_high"]):.1f}" y2="{y:.1f}" stroke="{colour}" '
+            f'stroke-width="1.5"/>'
+            f'<rect class="box" x="{cx - side / 2:.1f}" y="{y - side / 2:.1f}" '
+            f'width="{side:.1f}" height="{side:.1f}" fill="{box_fill}" stroke="{colour}"/>'
+            f'<text x="{TEXT_X}" y="{y + 4:.1f}">{_fmt(s["yi"], ratio)} '
+            f'[{_fmt(s["pooled_ci_low"], ratio)}, {_fmt(s["pooled_ci_high"], ratio)}]</text>'
+            f'<text x="{WEIGHT_X}" y="{y + 4:.1f}" text-anchor="end">'
+            f'{s["weight_random"]:.1f}%</text></g>')
+    est, lo, hi = meta["estimate"], meta["ci_low"], meta["ci_high"]
+    out.append(
+        f'<g class="pooled-row" font-weight="bold">'
+        f'<text x="{LABEL_X}" y="{pooled_y + 4:.1f}">Random effects ({escape(method)})</text>'
+        f'<polygon class="pooled" points="{x(lo):.1f},{pooled_y:.1f} '
+        f'{x(est):.1f},{pooled_y - 7:.1f} {x(hi):.1f},{pooled_y:.1f} '
+        f'{x(est):.1f},{pooled_y + 7:.1f}" fill="#000"/>'
+        f'<text x="{TEXT_X}" y="{pooled_y + 4:.1f}">{_fmt(est, ratio)} '
+        f'[{_fmt(lo, ratio)}, {_fmt(hi, ratio)}]</text>'
+        f'<text x="{WEIGHT_X}" y="{pooled_y + 4:.1f}" text-anchor="end">100%</text></g>')
+    if pi:
+        out.append(
+            f'<g class="prediction-interval"><text x="{LABEL_X}" y="{pi_y + 4:.1f}">'
+            f"Prediction interval</text>"
+            f'<line x1="{x(pi["low"]):.1f}" y1="{pi_y:.1f}" x2="{x(pi["high"]):.1f}" '
+            f'y2="{pi_y:.1f}" stroke="#000" stroke-width="1.5" stroke-dasharray="4 3"/>'
+            f'<text x="{TEXT_X}" y="{pi_y + 4:.1f}">[{_fmt(pi["low"], ratio)}, '
+            f'{_fmt(pi["high"], ratio)}]</text></g>')
+    else:
+        out.append(f'<text class="prediction-interval" x="{LABEL_X}" y="{pi_y + 4:.1f}" '
+                   f'fill="#555">Prediction interval: needs at least 3 studies</text>')
+    stats = (f"Heterogeneity: τ² = {meta['tau2']:.3f}, I² = {meta['i2']:.0f}%, "
+             f"Q = {meta['q']:.2f} (df = {meta['df']}, p = {meta['p_q']:.3g})")
+    out.append(f'<g class="axis"><line x1="{PLOT_LEFT}" y1="{axis_y:.1f}" x2="{PLOT_RIGHT}" '
+               f'y2="{axis_y:.1f}" stroke="#000"/>')
+    for tick in _ticks(low, high, ratio):
+        tx = x(tick)
+        out.append(f'<line x1="{tx:.1f}" y1="{axis_y:.1f}" x2="{tx:.1f}" y2="{axis_y + 5:.1f}" '
+                   f'stroke="#000"/><text x="{tx:.1f}" y="{axis_y + 17:.1f}" '
+                   f'text-anchor="middle">{_fmt(tick, ratio) if ratio else f"{tick:g}"}</text>')
+    out.append("</g>")
+    left, right = _favours(meta["direction"].get("favours_experimental"))
+    out.append(
+        f'<g class="favours" font-style="italic" fill="#333">'
+        f'<text x="{x(null) - 6:.1f}" y="{axis_y + 34:.1f}" text-anchor="end">'
+        f"← {escape(left)}</text>"
+        f'<text x="{x(null) + 6:.1f}" y="{axis_y + 34:.1f}">{escape(right)} →</text></g>')
+    out.append(f'<text x="{LABEL_X}" y="{height - 8}" fill="#333">{escape(stats)}</text>')
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def _favours(side: str | None) -> tuple[str, str]:
+    if side == "higher":
+        return "favours comparator", "favours experimental"
+    if side == "lower":
+        return "favours experimental", "favours comparator"
+    return "lower values", "higher values"
