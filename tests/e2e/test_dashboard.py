@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from urllib.parse import parse_qs, urlsplit
+from xml.etree import ElementTree
 
 import httpx
 import pytest
@@ -257,6 +258,7 @@ CONTRAST_JS = """() => {
     const el = node.parentElement;
     if (!node.textContent.trim() || !el.getClientRects().length) continue;
     if (el.closest('svg') || el.closest('.visually-hidden') || el.closest('.skip')) continue;
+    if (el.closest(':disabled')) continue;  // inactive controls are exempt (WCAG 1.4.3)
     const style = getComputedStyle(el);
     if (style.visibility === 'hidden') continue;
     const fg = parse(style.color).slice(0, 3), bg = background(el);
@@ -269,7 +271,7 @@ CONTRAST_JS = """() => {
 
 
 def test_text_contrast_is_at_least_4_5_to_1(dashboard):
-    page = dashboard.open(f"?study={MP1}")
+    page = dashboard.open(f"?study={MP1}&intervention=MDMA&phase=PHASE3&instrument=CAPS-5")
     page.wait_for_selector("#study-events li")
     assert page.evaluate(CONTRAST_JS) == []
 
@@ -330,6 +332,12 @@ def test_the_forest_plot_shows_one_row_per_pooled_study(dashboard):
                            "&& document.querySelector('img.forest-svg').naturalWidth > 0")
     svg = httpx.get(image.evaluate("img => img.src"))
     assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
-    assert "MAPP1" in svg.text and "MAPP2" in svg.text
+    root = ElementTree.fromstring(svg.text)
+    ns = {"svg": "http://www.w3.org/2000/svg"}
+    study_rows = root.findall(".//svg:g[@class='study']", ns)
+    assert sorted(g.find("svg:title", ns).text for g in study_rows) == [
+        f"MAPP1 ({MAPP1})", f"MAPP2 ({MAPP2})"]
+    assert root.findall(".//svg:polygon[@class='pooled']", ns)
+    assert "Cohen's d" in page.locator("#forest-body dl.facts").inner_text()
     dashboard.screenshot()
     assert dashboard.errors == []

@@ -319,14 +319,32 @@ function markOpenRow(key) {
 
 let facetsKey = null;
 
-/* The facet document: {total, facets: {name: {param, values: [{value, count}]}}}. */
+const FOLLOW_UP_BUCKETS = {
+  UNDER_6: "Under 6 months", "6_TO_12": "6 to 12 months", "12_TO_24": "12 to 24 months",
+  "24_PLUS": "24 months or more", NONE: "None timed",
+};
+
+function facetValueLabel(name, value) {
+  if (value === null || value === undefined) return "Not recorded";
+  if (name === "follow_up") return FOLLOW_UP_BUCKETS[value] || String(value);
+  if (name === "retraction_status" && value === "NONE") return "Not retracted";
+  if (name === "intervention" || name === "condition" || name === "country") return String(value);
+  return label(value);
+}
+
+/* The facet document: {total, facets: {name: {param, values: [{value, count}]}}}. A value is
+ * a button that applies it as a filter when the filter panel has that filter. */
 function facetBars(name, title, facet) {
   const values = (facet && facet.values ? facet.values : []).filter((v) => v.count > 0);
+  if (name === "follow_up") {
+    const order = Object.keys(FOLLOW_UP_BUCKETS);
+    values.sort((a, b) => order.indexOf(a.value) - order.indexOf(b.value));
+  }
   const max = Math.max(1, ...values.map((v) => v.count));
   const param = facet && facet.param;
   const selectable = FILTER_NAMES.includes(param) && param !== "min_follow_up_months";
   const rows = values.map((v) => {
-    const text = v.value === null ? "Not recorded" : label(v.value);
+    const text = facetValueLabel(name, v.value);
     const width = (100 * v.count / max).toFixed(1);
     const name_ = selectable && v.value !== null
       ? `<button type="button" class="bar-label link" data-param="${esc(param)}"
@@ -338,7 +356,7 @@ function facetBars(name, title, facet) {
   return `<figure class="facet" data-facet="${esc(name)}">
     <figcaption>${esc(title)}</figcaption>
     ${rows ? `<ul class="bars" aria-label="${esc(title)}: studies per value">${rows}</ul>`
-      : '<p class="muted small">No studies.</p>'}</figure>`;
+      : `<p class="muted small">None recorded for these studies.</p>`}</figure>`;
 }
 
 async function renderFacets(state) {
@@ -610,6 +628,7 @@ async function renderStudy(state) {
 
 let instrumentsKey = null;
 let forestKey = null;
+const effectTypes = new Map(); // instrument -> Map(effect type -> number of estimates)
 
 /* The instruments (and their effect types) among the effect estimates of the filtered studies. */
 async function loadInstruments(state) {
@@ -635,15 +654,36 @@ async function loadInstruments(state) {
   } catch (_) { /* the list stays empty */ }
   const chosen = state.instrument || "";
   if (chosen && !byInstrument.has(chosen)) byInstrument.set(chosen, new Map());
+  effectTypes.clear();
+  for (const [name, types] of byInstrument) effectTypes.set(name, types);
   select.innerHTML = '<option value="">Choose…</option>' + [...byInstrument.keys()].sort()
     .map((name) => `<option value="${esc(name)}">${esc(name)}</option>`).join("");
   select.value = chosen;
 }
 
+/* Pooling needs one effect type: the chosen one, else the instrument's most frequent. */
+function effectTypeFor(state) {
+  if (state.effect_type) return state.effect_type;
+  const types = [...(effectTypes.get(state.instrument) || new Map())]
+    .sort((a, b) => b[1] - a[1]);
+  return types.length ? types[0][0] : "";
+}
+
+function syncEffectTypes(state) {
+  const select = $("#f-effect-type");
+  const types = [...(effectTypes.get(state.instrument) || new Map()).keys()];
+  if (state.effect_type && !types.includes(state.effect_type)) types.push(state.effect_type);
+  select.innerHTML = types.sort().map((t) => `<option value="${esc(t)}">${esc(label(t))}</option>`)
+    .join("") || '<option value="">—</option>';
+  select.value = effectTypeFor(state);
+  select.disabled = types.length < 2;
+}
+
 function metaQuery(state) {
   const params = filterQuery(state);
   params.set("instrument", state.instrument);
-  if (state.effect_type) params.set("effect_type", state.effect_type);
+  const type = effectTypeFor(state);
+  if (type) params.set("effect_type", type);
   return params.toString();
 }
 
@@ -659,9 +699,17 @@ function metaSummaryHtml(meta) {
     ["Prediction interval", pi ? esc(`${num(pi.low)} to ${num(pi.high)}`) : null],
     ["Heterogeneity", esc(`I² ${num(meta.i2, 1)}%, τ² ${num(meta.tau2, 3)}, Q ${num(meta.q)} `
       + `(df ${meta.df})`)],
-    ["Left out", meta.excluded && meta.excluded.length
-      ? esc(meta.excluded.map((e) => e.label || e.study_key || e.reason).join("; ")) : null],
-  ]) + (meta.warnings || []).map((w) => `<p class="warn-text small">${esc(w)}</p>`).join("");
+  ]) + excludedHtml(meta.excluded || [])
+    + (meta.warnings || []).map((w) => `<p class="warn-text small">${esc(w)}</p>`).join("");
+}
+
+function excludedHtml(excluded) {
+  if (!excluded.length) return "";
+  return `<details class="excluded"><summary>${excluded.length} estimate${
+    excluded.length === 1 ? "" : "s"} left out of the pooling</summary><ul>${excluded.map((e) =>
+    `<li>${esc(e.study_key)}, ${esc(e.experimental_arm || "")}${e.comparator_arm
+      ? ` vs ${esc(e.comparator_arm)}` : ""} (${esc(label(e.effect_type))} ${esc(num(e.value))}):
+      ${esc(e.reason)}</li>`).join("")}</ul></details>`;
 }
 
 function metaStudyRow(s) {
@@ -680,13 +728,14 @@ function metaStudyRow(s) {
 
 async function renderForest(state) {
   const host = $("#forest-body");
-  const typeSelect = $("#f-effect-type");
-  typeSelect.value = state.effect_type || "";
   if (!available.meta) {
+    $("#f-instrument").disabled = true;
+    $("#f-effect-type").disabled = true;
     host.innerHTML = '<p class="muted">The meta-analysis is not available on this server.</p>';
     return;
   }
   await loadInstruments(state);
+  syncEffectTypes(state);
   if (!state.instrument) {
     forestKey = null;
     host.innerHTML = '<p class="muted">Choose an instrument to pool its effect sizes.</p>';
@@ -703,7 +752,7 @@ async function renderForest(state) {
     if (available.forestSvg) {
       svg = `<img class="forest-svg" src="${API}/meta-analysis/forest.svg?${esc(query)}"
         alt="Forest plot of ${esc(state.instrument)}: one row per study, the pooled estimate
-        as a diamond; the same numbers are in the table below.">`;
+        as a diamond; the same numbers are in the table below." width="800">`;
     }
     const rows = meta.studies.map(metaStudyRow).join("");
     host.innerHTML = `${metaSummaryHtml(meta)}${svg}
