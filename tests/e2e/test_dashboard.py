@@ -157,23 +157,23 @@ def test_opening_mp1_shows_its_long_term_follow_up_as_a_range_on_the_timeline(da
     row = page.locator(f"#studies tbody tr[data-key={MP1}]")
     row.focus()
     page.keyboard.press("Enter")
-    page.wait_for_selector(".timeline svg")
+    page.wait_for_selector(".timeline .tp")
     assert query_of(page)["study"] == [MP1]
     assert page.locator("#study-title").inner_text() == f"MP-1 ({MP1})"
 
-    ltfu = page.locator(".timeline g.tp", has_text="long-term follow-up")
-    caption = ltfu.locator("text.tp-label").text_content()
+    ltfu = page.locator(".timeline .tp", has_text="long-term follow-up")
+    caption = ltfu.locator(".tp-label").inner_text()
     assert "17–74 months" in caption and "mean 45.4" in caption
-    bar = ltfu.locator("rect.tp-range")
+    bar = ltfu.locator(".tp-range")
     assert (bar.get_attribute("data-min"), bar.get_attribute("data-max")) == ("17", "74")
     box = bar.bounding_box()
-    mean = ltfu.locator("line.tp-mean").bounding_box()
-    primary = page.locator(".timeline g.tp", has_text="2-month").locator("circle.tp-point")
+    mean = ltfu.locator(".tp-mean").bounding_box()
+    primary = page.locator(".timeline .tp", has_text="2-month").locator(".tp-point")
     point = primary.bounding_box()
     assert box["x"] < mean["x"] < box["x"] + box["width"]
     assert point["x"] + point["width"] / 2 < box["x"]  # 2 months lies before 17 months
     # 17..74 months of the axis: the bar spans (74 - 17) / 2 = 28.5 times the 2-month offset
-    axis_zero = page.locator(".timeline text.tick").first.bounding_box()
+    axis_zero = page.locator(".timeline .tick").first.bounding_box()
     zero_x = axis_zero["x"] + axis_zero["width"] / 2
     two_months = point["x"] + point["width"] / 2 - zero_x
     assert box["width"] / two_months == pytest.approx(28.5, rel=0.05)
@@ -257,7 +257,7 @@ CONTRAST_JS = """() => {
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
     const el = node.parentElement;
     if (!node.textContent.trim() || !el.getClientRects().length) continue;
-    if (el.closest('svg') || el.closest('.visually-hidden') || el.closest('.skip')) continue;
+    if (el.closest('.visually-hidden') || el.closest('.skip')) continue;
     if (el.closest(':disabled')) continue;  // inactive controls are exempt (WCAG 1.4.3)
     const style = getComputedStyle(el);
     if (style.visibility === 'hidden') continue;
@@ -281,11 +281,12 @@ def test_on_a_360_pixel_screen_nothing_spills_sideways(browser, base_url):
     try:
         page = context.new_page()
         page.goto(f"{base_url}/?study={MP1}")
-        page.wait_for_selector(".timeline svg")
+        page.wait_for_selector(".timeline .tp")
         page.wait_for_load_state("networkidle")
         assert page.evaluate("document.documentElement.scrollWidth") <= 360
-        timeline = page.locator(".timeline svg").bounding_box()
-        assert timeline["x"] >= 0 and timeline["x"] + timeline["width"] <= 360
+        for part in (".timeline", "#studies", "#facet-charts"):
+            box = page.locator(part).bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 360, part
         page.screenshot(path=str(_output("narrow-screen.png")), full_page=True)
     finally:
         context.close()

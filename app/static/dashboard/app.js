@@ -277,10 +277,10 @@ async function renderStudies(state) {
           ${s.acronym ? `<span class="muted small">${esc(s.key)}</span>` : ""}
           ${s.retracted ? '<span class="badge bad">Retracted</span>' : ""}</th>
         <td class="title">${esc(s.title)}</td>
-        <td>${esc(label(s.phase))}</td>
-        <td>${esc(s.start_date || "—")}</td>
-        <td class="num">${esc(s.enrollment ?? "—")}</td>
-        <td class="num">${esc(months(s.follow_up_months_max))}</td>
+        <td data-label="Phase">${esc(label(s.phase))}</td>
+        <td data-label="Start">${esc(s.start_date || "—")}</td>
+        <td class="num" data-label="Enrolled">${esc(s.enrollment ?? "—")}</td>
+        <td class="num" data-label="Longest follow-up">${esc(months(s.follow_up_months_max))}</td>
       </tr>`).join("") || `<tr><td colspan="6">No study matches these filters.</td></tr>`;
     const total = data.total_count;
     const pages = pageStack();
@@ -424,12 +424,13 @@ function designHtml(s) {
 
 function armsHtml(arms) {
   if (!arms.length) return '<p class="muted">No arms recorded.</p>';
-  return `<div class="table-wrap"><table class="compact">
+  return `<div class="table-wrap"><table class="compact stack">
     <thead><tr><th scope="col">Arm</th><th scope="col">Type</th>
       <th scope="col" class="num">Randomized</th><th scope="col">Interventions</th></tr></thead>
     <tbody>${arms.map((a) => `<tr><th scope="row">${esc(a.label)}</th>
-      <td>${esc(label(a.arm_type))}</td><td class="num">${esc(a.n_randomized ?? "—")}</td>
-      <td><ul class="plain">${a.interventions.map((i) => `<li>${esc(i.intervention || i.name)}
+      <td data-label="Type">${esc(label(a.arm_type))}</td>
+      <td class="num" data-label="Randomized">${esc(a.n_randomized ?? "—")}</td>
+      <td data-label="Interventions"><ul class="plain">${a.interventions.map((i) => `<li>${esc(i.intervention || i.name)}
         <span class="muted small">${esc([label(i.type).toLowerCase(), i.dose_text,
           i.sessions ? `${i.sessions} sessions` : null].filter(Boolean).join(" · "))}</span></li>`)
         .join("")}</ul></td></tr>`).join("")}</tbody></table></div>`;
@@ -440,11 +441,14 @@ function effectRow(e) {
   const p = e.p_value === null ? "—" : `${e.p_value_relation && e.p_value_relation !== "=" ?
     e.p_value_relation : ""}${e.p_value}`;
   return `<tr${e.retracted ? ' class="retracted"' : ""}>
-    <td>${esc(e.experimental_arm)} vs ${esc(e.comparator_arm)}</td>
-    <td>${esc(e.timepoint)}</td><td>${esc(label(e.effect_type))}</td>
-    <td class="num strong">${esc(num(e.value))}</td><td class="num">${esc(ci)}</td>
-    <td class="num">${esc(p)}</td>
-    <td>${esc(label(e.origin))}${e.retracted ? ' <span class="badge bad">Retracted</span>' : ""}</td></tr>`;
+    <td data-label="Comparison">${esc(e.experimental_arm)}${e.comparator_arm
+      ? ` vs ${esc(e.comparator_arm)}` : ' <span class="muted small">(within arm)</span>'}</td>
+    <td data-label="Timepoint">${esc(e.timepoint)}</td>
+    <td data-label="Effect">${esc(label(e.effect_type))}</td>
+    <td class="num strong" data-label="Value">${esc(num(e.value))}</td>
+    <td class="num" data-label="CI">${esc(ci)}</td>
+    <td class="num" data-label="p">${esc(p)}</td>
+    <td data-label="Origin">${esc(label(e.origin))}${e.retracted ? ' <span class="badge bad">Retracted</span>' : ""}</td></tr>`;
 }
 
 function outcomesHtml(outcomes) {
@@ -453,7 +457,7 @@ function outcomesHtml(outcomes) {
     <h4>${esc(o.name)} <span class="muted small">${esc(o.instrument || "")}
       ${o.role ? `· ${esc(label(o.role).toLowerCase())}` : ""}
       ${o.lower_is_better === true ? "· lower is better" : ""}</span></h4>
-    ${o.effects.length ? `<div class="table-wrap"><table class="compact effects">
+    ${o.effects.length ? `<div class="table-wrap"><table class="compact stack effects">
       <thead><tr><th scope="col">Comparison</th><th scope="col">Timepoint</th>
         <th scope="col">Effect</th><th scope="col" class="num">Value</th>
         <th scope="col" class="num">CI</th><th scope="col" class="num">p</th>
@@ -464,8 +468,9 @@ function outcomesHtml(outcomes) {
   </div>`).join("");
 }
 
-/* The follow-up timeline: a point per timepoint with a time in months, a bar from months_min to
- * months_max (the mean marked) for a timepoint reported as a distribution. */
+/* The follow-up timeline: each timepoint with a time in months is a row with a dot on a shared
+ * month axis; a timepoint reported as a distribution is a bar from months_min to months_max with
+ * its mean marked. Positions are percentages, so the chart fits any width. */
 function timelineHtml(timepoints) {
   const placed = timepoints.filter((t) => t.months !== null || t.months_min !== null
     || t.months_max !== null || t.months_mean !== null);
@@ -477,55 +482,40 @@ function timelineHtml(timepoints) {
     t.months_mean ?? 0)));
   const step = top <= 6 ? 1 : top <= 24 ? 3 : top <= 60 ? 6 : 12;
   const axisMax = Math.max(step, Math.ceil(top / step) * step);
-  const left = 8, right = 8, rowH = 34, width = 640;
-  const plotW = width - left - right;
-  const x = (m) => left + (plotW * m) / axisMax;
-  const height = placed.length * rowH + 40;
+  const pct = (m) => `${((100 * m) / axisMax).toFixed(3)}%`;
   const ticks = [];
   for (let m = 0; m <= axisMax; m += step) ticks.push(m);
-  const rows = placed.map((t, i) => {
-    const y = 20 + i * rowH;
+  const rows = placed.map((t) => {
     const isRange = t.months_min !== null && t.months_max !== null;
     const at = t.months ?? t.months_mean;
     let text;
     let mark;
     if (isRange) {
-      text = `${t.label}: ${num(t.months_min, 1)}–${num(t.months_max, 1)} months`
+      text = `${num(t.months_min, 1)}–${num(t.months_max, 1)} months`
         + (t.months_mean !== null ? ` (mean ${num(t.months_mean, 1)}` + (t.months_sd !== null
           ? `, SD ${num(t.months_sd, 1)})` : ")") : "");
-      mark = `<rect class="tp-range" x="${x(t.months_min)}" y="${y + 14}"
-          width="${Math.max(2, x(t.months_max) - x(t.months_min))}" height="10" rx="3"
-          data-min="${t.months_min}" data-max="${t.months_max}"></rect>`
-        + (t.months_mean !== null ? `<line class="tp-mean" x1="${x(t.months_mean)}"
-          x2="${x(t.months_mean)}" y1="${y + 10}" y2="${y + 28}"
-          data-months="${t.months_mean}"></line>` : "");
+      mark = `<span class="tp-range" data-min="${t.months_min}" data-max="${t.months_max}"
+          style="left:${pct(t.months_min)};width:${pct(t.months_max - t.months_min)}"></span>`
+        + (t.months_mean !== null ? `<span class="tp-mean" data-months="${t.months_mean}"
+          style="left:${pct(t.months_mean)}"></span>` : "");
     } else {
-      text = `${t.label}: ${num(at, 1)} months` + (t.months === null ? " (mean)" : "");
-      mark = `<circle class="tp-point" cx="${x(at)}" cy="${y + 19}" r="6"
-          data-months="${at}"></circle>`;
+      text = `${num(at, 1)} months` + (t.months === null ? " (mean)" : "");
+      mark = `<span class="tp-point" data-months="${at}" style="left:${pct(at)}"></span>`;
     }
     if (t.n_assessed !== null) {
       text += `, ${t.n_assessed}${t.n_eligible !== null ? ` of ${t.n_eligible}` : ""} assessed`;
     }
-    return `<g class="tp${t.is_follow_up ? " follow-up" : ""}" data-label="${esc(t.label)}">
-      <title>${esc(text)}</title>
-      <text x="${left}" y="${y + 8}" class="tp-label">${esc(text)}</text>${mark}</g>`;
+    return `<li class="tp${t.is_follow_up ? " follow-up" : ""}" data-label="${esc(t.label)}">
+      <span class="tp-label"><strong>${esc(t.label)}</strong>: ${esc(text)}</span>
+      <span class="tp-track" aria-hidden="true">${mark}</span></li>`;
   }).join("");
-  const axisY = height - 16;
-  const axis = `<line class="axis" x1="${left}" x2="${width - right}" y1="${axisY - 8}"
-      y2="${axisY - 8}"></line>` + ticks.map((m) => `<text class="tick" x="${x(m)}"
-      y="${axisY + 6}" text-anchor="middle">${m}</text>`).join("");
-  const description = placed.map((t) => t.months_min !== null && t.months_max !== null
-    ? `${t.label} ${t.months_min} to ${t.months_max} months`
-    : `${t.label} at ${t.months ?? t.months_mean} months`).join("; ");
+  const axis = `<div class="tp-axis" aria-hidden="true">${ticks.map((m) =>
+    `<span class="tick" style="left:${pct(m)}">${m}</span>`).join("")}</div>`;
   return `<figure class="timeline">
-    <svg viewBox="0 0 ${width} ${height}" role="img" aria-labelledby="timeline-desc"
-      preserveAspectRatio="xMinYMin meet">
-      <desc id="timeline-desc">Follow-up timeline in months: ${esc(description)}</desc>
-      ${rows}${axis}</svg>
+    <ol class="tp-rows" aria-label="Timepoints in months">${rows}</ol>${axis}
     <figcaption class="muted small">Months from each timepoint's anchor (e.g. the last
-      treatment session); bars span the range of a timepoint reported as a distribution, the
-      tick marks its mean.${unplaced.length ? ` Not placed (no time reported): ${esc(
+      treatment session); a bar spans the range of a timepoint reported as a distribution, the
+      dark tick marks its mean.${unplaced.length ? ` Not placed (no time reported): ${esc(
         unplaced.map((t) => t.label).join("; "))}.` : ""}</figcaption>
   </figure>`;
 }
@@ -719,11 +709,11 @@ function metaStudyRow(s) {
   return `<tr data-study="${esc(s.study_key)}"${s.retracted ? ' class="retracted"' : ""}>
     <th scope="row"><a href="${esc(studyHref(s.study_key))}" data-study="${esc(s.study_key)}">${
       esc(s.label)}</a>${s.retracted ? ' <span class="badge bad">Retracted</span>' : ""}</th>
-    <td>${esc(s.timepoint)}</td>
-    <td class="num">${esc(num(s.value))}</td>
-    <td class="num">${esc(num(low))} to ${esc(num(high))}${derived
+    <td data-label="Timepoint">${esc(s.timepoint)}</td>
+    <td class="num" data-label="Estimate">${esc(num(s.value))}</td>
+    <td class="num" data-label="CI">${esc(num(low))} to ${esc(num(high))}${derived
       ? ' <span class="muted small" title="from the standard error">(derived)</span>' : ""}</td>
-    <td class="num">${esc(num(s.weight_random, 1))}%</td></tr>`;
+    <td class="num" data-label="Weight">${esc(num(s.weight_random, 1))}%</td></tr>`;
 }
 
 async function renderForest(state) {
@@ -756,7 +746,7 @@ async function renderForest(state) {
     }
     const rows = meta.studies.map(metaStudyRow).join("");
     host.innerHTML = `${metaSummaryHtml(meta)}${svg}
-      <div class="table-wrap"><table class="compact" id="forest-studies">
+      <div class="table-wrap"><table class="compact stack" id="forest-studies">
         <caption>Pooled studies</caption>
         <thead><tr><th scope="col">Study</th><th scope="col">Timepoint</th>
           <th scope="col" class="num">Estimate</th>
