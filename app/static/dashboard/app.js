@@ -320,8 +320,8 @@ function markOpenRow(key) {
 let facetsKey = null;
 
 const FOLLOW_UP_BUCKETS = {
-  UNDER_6: "Under 6 months", "6_TO_12": "6 to 12 months", "12_TO_24": "12 to 24 months",
-  "24_PLUS": "24 months or more", NONE: "None timed",
+  UNDER_6: "< 6 months", "6_TO_12": "6–12 months", "12_TO_24": "12–24 months",
+  "24_PLUS": "≥ 24 months", NONE: "None timed",
 };
 
 function facetValueLabel(name, value) {
@@ -349,7 +349,7 @@ function facetBars(name, title, facet) {
     const name_ = selectable && v.value !== null
       ? `<button type="button" class="bar-label link" data-param="${esc(param)}"
           data-value="${esc(v.value)}" title="Filter on ${esc(text)}">${esc(text)}</button>`
-      : `<span class="bar-label">${esc(text)}</span>`;
+      : `<span class="bar-label" title="${esc(text)}">${esc(text)}</span>`;
     return `<li>${name_}<span class="bar-track" aria-hidden="true"><span class="bar"
         style="width:${width}%"></span></span><span class="bar-count">${esc(v.count)}</span></li>`;
   }).join("");
