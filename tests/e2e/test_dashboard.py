@@ -342,3 +342,14 @@ def test_the_forest_plot_shows_one_row_per_pooled_study(dashboard):
     assert "Cohen's d" in page.locator("#forest-body dl.facts").inner_text()
     dashboard.screenshot()
     assert dashboard.errors == []
+
+
+def test_a_link_with_an_invalid_filter_says_what_is_wrong(dashboard):
+    page = dashboard.open("?min_follow_up_months=-5")
+    message = page.locator("#studies tbody td.error").inner_text()
+    assert message.startswith("Could not load studies:")
+    assert "min_follow_up_months" in message
+    assert page.locator("#result-count").inner_text() == "No studies loaded"
+    page.click("#reset")
+    wait_rows(page, 10)
+    assert "min_follow_up_months" not in query_of(page)
