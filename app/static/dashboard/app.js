@@ -13,6 +13,7 @@ const FILTER_NAMES = [
 ];
 const VIEW_NAMES = ["sort", "page_token", "study", "instrument", "effect_type"];
 const PAGE_SIZE = 10;
+const KEEP_PAGES = { keepPages: true }; // a change that leaves the table on its page
 const FACETS = [
   ["phase", "Phase"], ["status", "Status"], ["intervention", "Intervention"],
   ["follow_up", "Longest follow-up"], ["retraction_status", "Retraction status"],
@@ -200,7 +201,7 @@ function bindTable() {
   }
   const body = $("#studies tbody");
   const open = (row) => {
-    if (row && row.dataset.key) navigate({ study: row.dataset.key }, keepCurrentPages());
+    if (row && row.dataset.key) navigate({ study: row.dataset.key }, KEEP_PAGES);
   };
   body.addEventListener("click", (event) => {
     if (event.target.closest("a")) return;
@@ -231,10 +232,6 @@ function bindTable() {
     const previous = pages.pop();
     navigate({ page_token: previous || undefined, __pages: pages }, { keepPages: true });
   });
-}
-
-function keepCurrentPages() {
-  return { keepPages: true };
 }
 
 function studyHref(key) {
@@ -762,10 +759,10 @@ async function renderForest(state) {
 function bindForest() {
   $("#f-instrument").addEventListener("change", (event) => {
     navigate({ instrument: event.target.value || undefined, effect_type: undefined },
-      keepCurrentPages());
+      KEEP_PAGES);
   });
   $("#f-effect-type").addEventListener("change", (event) => {
-    navigate({ effect_type: event.target.value || undefined }, keepCurrentPages());
+    navigate({ effect_type: event.target.value || undefined }, KEEP_PAGES);
   });
   $("#forest-form").addEventListener("submit", (event) => event.preventDefault());
 }
@@ -786,11 +783,11 @@ function keepPagesOnStudyLinks() {
     const link = event.target.closest("a[data-study]");
     if (!link || event.ctrlKey || event.metaKey || event.shiftKey) return;
     event.preventDefault();
-    navigate({ study: link.dataset.study }, keepCurrentPages());
+    navigate({ study: link.dataset.study }, KEEP_PAGES);
   });
   $("#close-study").addEventListener("click", () => {
     const key = readState().study;
-    navigate({ study: undefined }, keepCurrentPages());
+    navigate({ study: undefined }, KEEP_PAGES);
     const row = document.querySelector(`#studies tbody tr[data-key="${CSS.escape(key || "")}"]`);
     if (row) row.focus();
   });
