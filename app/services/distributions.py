@@ -57,9 +57,9 @@ def _gamma_fraction(a: float, x: float) -> float:
 
 def chi2_sf(x: float, df: float) -> float:
     """P(X > x) for a chi-square variable with `df` degrees of freedom."""
-    if x <= 0:
-        return 1.0
     a, half = df / 2, x / 2
+    if half <= 0:
+        return 1.0
     if half < a + 1:
         return max(0.0, 1 - _gamma_series(a, half))
     return _gamma_fraction(a, half)
@@ -108,7 +108,10 @@ def _incomplete_beta(a: float, b: float, x: float) -> float:
 
 def t_two_sided_p(t: float, df: float) -> float:
     """P(|T| > |t|) for Student's t with `df` degrees of freedom."""
-    return _incomplete_beta(df / 2, 0.5, df / (df + t * t))
+    t2 = t * t
+    if t2 < df:  # small |t|: the complement is the accurate side
+        return 1 - _incomplete_beta(0.5, df / 2, t2 / (df + t2))
+    return _incomplete_beta(df / 2, 0.5, df / (df + t2))
 
 
 def t_quantile(p: float, df: float) -> float:

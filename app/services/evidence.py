@@ -116,9 +116,16 @@ def _tau2_dl(y: list[float], v: list[float]) -> float:
     return max(0.0, (q - (len(y) - 1)) / c)
 
 
-def _tau2_reml(y: list[float], v: list[float]) -> tuple[float, int]:
-    """REML between-study variance by Fisher scoring from the DL value, truncated at zero."""
-    tau2 = _tau2_dl(y, v)
+def _reml_loglik(y: list[float], v: list[float], tau2: float) -> float:
+    w = [1 / (vi + tau2) for vi in v]
+    mu, sw = _weighted(y, w)
+    return -0.5 * (sum(math.log(vi + tau2) for vi in v) + math.log(sw)
+                   + sum(wi * (yi - mu) ** 2 for wi, yi in zip(w, y, strict=True)))
+
+
+def _fisher_scoring(y: list[float], v: list[float], tau2: float) -> tuple[float, int]:
+    """Fisher scoring on τ² ≥ 0, halving a step while it lowers the likelihood."""
+    loglik = _reml_loglik(y, v, tau2)
     for iteration in range(1, 1001):
         w = [1 / (vi + tau2) for vi in v]
         mu, sw = _weighted(y, w)
@@ -127,11 +134,31 @@ def _tau2_reml(y: list[float], v: list[float]) -> tuple[float, int]:
         score = 0.5 * (sum(wi * wi * (yi - mu) ** 2 for wi, yi in zip(w, y, strict=True))
                        - sw + sw2 / sw)
         information = 0.5 * (sw2 - 2 * sw3 / sw + (sw2 / sw) ** 2)
-        new = max(0.0, tau2 + score / information)
-        if abs(new - tau2) <= 1e-13 * max(1.0, tau2):
+        step = score / information
+        new = max(0.0, tau2 + step)
+        new_loglik = _reml_loglik(y, v, new)
+        for _ in range(60):
+            if new_loglik >= loglik:
+                break
+            step /= 2
+            new = max(0.0, tau2 + step)
+            new_loglik = _reml_loglik(y, v, new)
+        if abs(new - tau2) <= 1e-14 * max(1.0, tau2):
             return new, iteration
-        tau2 = new
+        tau2, loglik = new, max(new_loglik, loglik)
     return tau2, 1000
+
+
+def _tau2_reml(y: list[float], v: list[float]) -> tuple[float, int]:
+    """REML between-study variance: Fisher scoring (truncated at zero) from the DL value and
+    from the best point of a coarse grid, keeping the higher likelihood — the REML likelihood
+    can have a local maximum at zero and its global one inside."""
+    mean_y = sum(y) / len(y)
+    scale = max(sum((yi - mean_y) ** 2 for yi in y) / (len(y) - 1), max(v), 1e-12)
+    grid = [0.0] + [scale * 10 ** (e / 10) for e in range(-60, 11)]
+    best_grid = max(grid, key=lambda t: _reml_loglik(y, v, t))
+    candidates = [_fisher_scoring(y, v, start) for start in (_tau2_dl(y, v), best_grid)]
+    return max(candidates, key=lambda c: _reml_loglik(y, v, c[0]))
 
 
 def _summary(estimate: float, se: float, level: float, t_df: int | None = None

@@ -19,6 +19,10 @@ ROW = 24
 TOP = 64
 LABEL_X, PLOT_LEFT, PLOT_RIGHT, TEXT_X, WEIGHT_X = 12, 290, 560, 572, 788
 MAX_BOX = 16.0
+EFFECT_NAMES = {"COHENS_D": "Cohen's d", "HEDGES_G": "Hedges' g",
+                "SMD": "standardized mean difference", "MEAN_DIFFERENCE": "mean difference",
+                "RISK_RATIO": "risk ratio", "ODDS_RATIO": "odds ratio",
+                "RISK_DIFFERENCE": "risk difference"}
 RETRACTED_COLOUR = "#b3261e"
 
 
@@ -77,7 +81,11 @@ def render(meta: dict[str, Any], title: str | None = None) -> str:
     height = int(axis_y + 64)
     level = round(meta["ci_level"] * 100)
     method = meta["method"] + (", Hartung–Knapp" if meta["hartung_knapp"] else "")
-    heading = title or f"{meta['effect_type']} — random effects ({method}), k = {meta['k']}"
+    instruments = sorted({s["instrument"] for s in studies if s["instrument"]})
+    what = EFFECT_NAMES.get(meta["effect_type"], meta["effect_type"])
+    if instruments:
+        what += " on " + ", ".join(instruments)
+    heading = title or f"{what} — random effects ({method}), k = {meta['k']}"
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
         f'viewBox="0 0 {WIDTH} {height}" font-family="Helvetica, Arial, sans-serif" '
