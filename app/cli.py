@@ -61,6 +61,44 @@ def cmd_serve(args: argparse.Namespace) -> None:
                 workers=args.workers, log_level=args.log_level)
 
 
+def cmd_load(args: argparse.Namespace) -> None:
+    import time
+
+    from app.db import make_engine, make_sessionmaker
+    from app.services import bulk
+
+    url = get_settings().database_url
+    _migrate(url)
+    engine = make_engine(url)
+    report = bulk.LoadReport()
+    progress = sys.stderr.isatty()
+    started = time.monotonic()
+    cache = bulk.new_vocab_cache()
+    try:
+        with open(args.file, "rb") as lines, make_sessionmaker(engine)() as session:
+            for batch in bulk.batches(lines, args.batch_size, report.errors):
+                try:
+                    report.loaded += bulk.load_batch(session, batch, source=args.file,
+                                                     actor_id=None, vocab_cache=cache)
+                    report.batches += 1
+                except bulk.BatchError as exc:
+                    report.errors.append(exc)
+                if progress:
+                    rate = report.loaded / max(time.monotonic() - started, 1e-9)
+                    print(f"\r{report.loaded} studies loaded ({rate:,.0f}/s)", end="",
+                          file=sys.stderr, flush=True)
+    finally:
+        engine.dispose()
+    if progress:
+        print(file=sys.stderr)
+    for error in report.errors:
+        print(f"{args.file}: {error} (its batch was not loaded)", file=sys.stderr)
+    print(f"loaded {report.loaded} studies in {time.monotonic() - started:.1f} s "
+          f"({report.batches} batches, {len(report.errors)} rejected)")
+    if report.errors:
+        sys.exit(1)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="evidencedb", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -73,6 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="apply every migration").set_defaults(func=cmd_migrate)
     sub.add_parser("seed", help="load the curated seed data (idempotent)").set_defaults(
         func=cmd_seed)
+    load = sub.add_parser("load", help="bulk-load study documents, one JSON per line")
+    load.add_argument("file")
+    load.add_argument("--batch-size", type=int, default=1000)
+    load.set_defaults(func=cmd_load)
     return parser
 
 

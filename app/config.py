@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     require_read_key: bool = False
     cors_origins: list[str] = []
     log_sql: bool = False
+    # Per-worker memory for cached read responses; 0 turns the cache off.
+    response_cache_bytes: int = 32 * 1024 * 1024
 
 
 @lru_cache

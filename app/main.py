@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from app import __version__
 from app.api.router import api_router, root_router
+from app.cache import DataVersion, ResponseCache
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.errors import install_handlers
@@ -41,4 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_handlers(app)
     app.include_router(api_router)
     app.include_router(root_router)
+    if settings.response_cache_bytes > 0 and not settings.require_read_key:
+        app.add_middleware(ResponseCache, version=DataVersion(engine),
+                           max_bytes=settings.response_cache_bytes)
     return app

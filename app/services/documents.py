@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app.models import (
@@ -56,6 +56,54 @@ EFFECT_FIELDS = ("effect_type", "value", "ci_low", "ci_high", "ci_level", "se", 
                  "p_value_relation", "analysis_population", "notes", "origin", "retracted")
 
 
+# The statements are built once: each page only binds its ids.
+_IDS = bindparam("ids", expanding=True)
+_p, _rid, _sc = Provenance.__table__.c, RegistryId.__table__.c, StudyCondition.__table__.c
+_ai, _iv, _kw = ArmIntervention.__table__.c, Intervention.__table__.c, StudyKeyword.__table__.c
+_rel, _st = StudyRelation.__table__.c, Study.__table__.c
+_sp, _arm, _tp = StudyPublication.__table__.c, Arm.__table__.c, Timepoint.__table__.c
+_om, _ee, _res = (OutcomeMeasure.__table__.c, EffectEstimate.__table__.c,
+                  OutcomeResult.__table__.c)
+
+SOURCES = select(Provenance.__table__).where(_p.study_id.in_(_IDS)).order_by(_p.id)
+REGISTRY_IDS = (select(_rid.study_id, _rid.registry, _rid.identifier)
+                .where(_rid.study_id.in_(_IDS)).order_by(_rid.id))
+CONDITIONS = (select(_sc.study_id, _sc.label).where(_sc.study_id.in_(_IDS))
+              .order_by(_sc.study_id, _sc.position))
+INTERVENTION_NAMES = (select(_ai.study_id, _iv.name)
+                      .join(Intervention.__table__, _iv.id == _ai.intervention_id)
+                      .where(_ai.study_id.in_(_IDS))
+                      .order_by(_ai.study_id, _ai.arm_id, _ai.position))
+KEYWORDS = (select(_kw.study_id, _kw.keyword).where(_kw.study_id.in_(_IDS))
+            .order_by(_kw.position))
+RELATIONS = (select(_rel.study_id, _rel.relation_type, _st.key)
+             .join(Study.__table__, _st.id == _rel.target_study_id)
+             .where(_rel.study_id.in_(_IDS)).order_by(_rel.id))
+REFERENCED_BY = (select(_rel.target_study_id, _rel.relation_type, _st.key)
+                 .join(Study.__table__, _st.id == _rel.study_id)
+                 .where(_rel.target_study_id.in_(_IDS), _st.deleted_at.is_(None))
+                 .order_by(_rel.id))
+PUBLICATIONS = (select(_sp.study_id, _sp.ref, _sp.role, _sp.publication_id,
+                       Publication.__table__)
+                .join(Publication.__table__, Publication.__table__.c.id == _sp.publication_id)
+                .where(_sp.study_id.in_(_IDS)).order_by(_sp.study_id, _sp.position))
+ARMS = select(Arm.__table__).where(_arm.study_id.in_(_IDS)).order_by(_arm.study_id,
+                                                                     _arm.position)
+TIMEPOINTS = select(Timepoint.__table__).where(_tp.study_id.in_(_IDS)).order_by(
+    _tp.study_id, _tp.position)
+ARM_INTERVENTIONS = (select(ArmIntervention.__table__,
+                            _iv.name.label("intervention_name"),
+                            _iv.type.label("intervention_type"))
+                     .join(Intervention.__table__, _iv.id == _ai.intervention_id)
+                     .where(_ai.study_id.in_(_IDS)).order_by(_ai.arm_id, _ai.position))
+OUTCOME_MEASURES = select(OutcomeMeasure.__table__).where(_om.study_id.in_(_IDS)).order_by(
+    _om.study_id, _om.position)
+EFFECTS = select(EffectEstimate.__table__).where(_ee.study_id.in_(_IDS)).order_by(
+    _ee.outcome_measure_id, _ee.position, _ee.id)
+RESULTS = (select(OutcomeResult.__table__).where(_res.outcome_measure_id.in_(_IDS))
+           .order_by(_res.outcome_measure_id, _res.position))
+
+
 def list_item_keys() -> tuple[str, ...]:
     return STUDY_FIELDS + LIST_EXTRA + META_FIELDS
 
@@ -75,8 +123,7 @@ class _Sources:
     """The provenance rows of a page of studies, handed out by what they source."""
 
     def __init__(self, session: Session, ids: list[int], refs: dict[tuple[int, int], str]):
-        p = Provenance.__table__.c
-        rows = session.execute(select(p).where(p.study_id.in_(ids)).order_by(p.id)).all()
+        rows = session.execute(SOURCES, {"ids": ids}).all()
         self._by: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
         for r in rows:
             item = {"publication": refs.get((r.study_id, r.publication_id))
@@ -109,18 +156,10 @@ def assemble(session: Session, rows: list[Mapping[str, Any]] | list[Any],
         doc["countries"] = list(r.countries or [])
         docs[r.id] = doc
 
-    rid = RegistryId.__table__.c
-    reg = _group(session.execute(
-        select(rid.study_id, rid.registry, rid.identifier).where(rid.study_id.in_(ids))
-        .order_by(rid.id)).all())
-    sc = StudyCondition.__table__.c
-    cond = _group(session.execute(
-        select(sc.study_id, sc.label).where(sc.study_id.in_(ids))
-        .order_by(sc.study_id, sc.position)).all())
-    ai, iv = ArmIntervention.__table__.c, Intervention.__table__.c
-    ints = _group(session.execute(
-        select(ai.study_id, iv.name).join(Intervention.__table__, iv.id == ai.intervention_id)
-        .where(ai.study_id.in_(ids)).order_by(ai.study_id, ai.arm_id, ai.position)).all())
+    bound = {"ids": ids}
+    reg = _group(session.execute(REGISTRY_IDS, bound).all())
+    cond = _group(session.execute(CONDITIONS, bound).all())
+    ints = _group(session.execute(INTERVENTION_NAMES, bound).all())
     for sid, doc in docs.items():
         doc["registry_ids"] = [{"registry": x.registry, "identifier": x.identifier}
                                for x in reg.get(sid, [])]
@@ -140,19 +179,10 @@ def assemble(session: Session, rows: list[Mapping[str, Any]] | list[Any],
 
 
 def _add_detail_extras(session: Session, ids: list[int], docs: dict[int, dict[str, Any]]) -> None:
-    kw = StudyKeyword.__table__.c
-    keywords = _group(session.execute(
-        select(kw.study_id, kw.keyword).where(kw.study_id.in_(ids)).order_by(kw.position)).all())
-    rel, st = StudyRelation.__table__.c, Study.__table__.c
-    outgoing = _group(session.execute(
-        select(rel.study_id, rel.relation_type, st.key)
-        .join(Study.__table__, st.id == rel.target_study_id)
-        .where(rel.study_id.in_(ids)).order_by(rel.id)).all())
-    incoming = _group(session.execute(
-        select(rel.target_study_id, rel.relation_type, st.key)
-        .join(Study.__table__, st.id == rel.study_id)
-        .where(rel.target_study_id.in_(ids), st.deleted_at.is_(None)).order_by(rel.id)).all(),
-        key="target_study_id")
+    bound = {"ids": ids}
+    keywords = _group(session.execute(KEYWORDS, bound).all())
+    outgoing = _group(session.execute(RELATIONS, bound).all())
+    incoming = _group(session.execute(REFERENCED_BY, bound).all(), key="target_study_id")
     for sid, doc in docs.items():
         doc["keywords"] = [x.keyword for x in keywords.get(sid, [])]
         doc["relations"] = [{"relation_type": x.relation_type, "target": x.key}
@@ -163,11 +193,8 @@ def _add_detail_extras(session: Session, ids: list[int], docs: dict[int, dict[st
 
 def _add_parts(session: Session, ids: list[int], docs: dict[int, dict[str, Any]],
                parts: set[str], detail: bool) -> None:
-    sp, pub = StudyPublication.__table__.c, Publication.__table__.c
-    pub_rows = session.execute(
-        select(sp.study_id, sp.ref, sp.role, sp.publication_id, Publication.__table__)
-        .join(Publication.__table__, pub.id == sp.publication_id).where(sp.study_id.in_(ids))
-        .order_by(sp.study_id, sp.position)).all()
+    bound = {"ids": ids}
+    pub_rows = session.execute(PUBLICATIONS, bound).all()
     refs = {(r.study_id, r.publication_id): r.ref for r in pub_rows}
     sources = _Sources(session, ids, refs)
     if detail:
@@ -180,21 +207,13 @@ def _add_parts(session: Session, ids: list[int], docs: dict[int, dict[str, Any]]
                 {"ref": r.ref, "role": r.role, "id": r.publication_id,
                  **_pick(r, PUBLICATION_FIELDS)} for r in grouped.get(sid, [])]
 
-    a = Arm.__table__.c
-    arm_rows = session.execute(select(a).where(a.study_id.in_(ids))
-                               .order_by(a.study_id, a.position)).all()
+    arm_rows = session.execute(ARMS, bound).all()
     arm_label = {r.id: r.label for r in arm_rows}
-    t = Timepoint.__table__.c
-    tp_rows = session.execute(select(t).where(t.study_id.in_(ids))
-                              .order_by(t.study_id, t.position)).all()
+    tp_rows = session.execute(TIMEPOINTS, bound).all()
     tp_by_id = {r.id: r for r in tp_rows}
 
     if "arms" in parts:
-        ai, iv = ArmIntervention.__table__.c, Intervention.__table__.c
-        arm_ints = _group(session.execute(
-            select(ai, iv.name.label("intervention_name"), iv.type.label("intervention_type"))
-            .join(Intervention.__table__, iv.id == ai.intervention_id).where(ai.study_id.in_(ids))
-            .order_by(ai.arm_id, ai.position)).all(), key="arm_id")
+        arm_ints = _group(session.execute(ARM_INTERVENTIONS, bound).all(), key="arm_id")
         grouped = _group(arm_rows)
         for sid, doc in docs.items():
             doc["arms"] = [{
@@ -216,12 +235,8 @@ def _add_parts(session: Session, ids: list[int], docs: dict[int, dict[str, Any]]
                                  for r in grouped.get(sid, [])]
     if not parts & {"outcomes", "effects"}:
         return
-    o = OutcomeMeasure.__table__.c
-    om_rows = session.execute(select(o).where(o.study_id.in_(ids))
-                              .order_by(o.study_id, o.position)).all()
-    e = EffectEstimate.__table__.c
-    eff_rows = session.execute(select(e).where(e.study_id.in_(ids))
-                               .order_by(e.outcome_measure_id, e.position, e.id)).all()
+    om_rows = session.execute(OUTCOME_MEASURES, bound).all()
+    eff_rows = session.execute(EFFECTS, bound).all()
     effects = _group(eff_rows, key="outcome_measure_id")
 
     def effect_doc(x: Any) -> dict[str, Any]:
@@ -231,12 +246,8 @@ def _add_parts(session: Session, ids: list[int], docs: dict[int, dict[str, Any]]
                 **_pick(x, EFFECT_FIELDS), "sources": sources.of("effect", x.id)}
 
     if "outcomes" in parts:
-        om_ids = [r.id for r in om_rows]
-        res = OutcomeResult.__table__.c
-        results = _group(session.execute(
-            select(res).where(res.outcome_measure_id.in_(om_ids))
-            .order_by(res.outcome_measure_id, res.position)).all() if om_ids else [],
-            key="outcome_measure_id")
+        results = _group(session.execute(RESULTS, {"ids": [r.id for r in om_rows]}).all(),
+                         key="outcome_measure_id")
         grouped = _group(om_rows)
         for sid, doc in docs.items():
             doc["outcome_measures"] = [{

@@ -195,7 +195,7 @@ def _retracted(sources: list[SourceIn], pubs: dict[str, Publication]) -> bool:
     )
 
 
-def _search_text(doc: StudyCreate, intervention_names: list[str]) -> str:
+def search_text(doc: StudyCreate, intervention_names: list[str]) -> str:
     parts = [doc.title, doc.acronym, doc.summary, doc.population, *doc.conditions,
              *doc.keywords, *intervention_names,
              *(o.name for o in doc.outcome_measures),
@@ -305,7 +305,7 @@ def populate(session: Session, study: Study, doc: StudyCreate) -> None:
     study.has_results = has_results
     study.retracted = bool(pubs) and all(
         p.retraction_status == RetractionStatus.RETRACTED for p in pubs.values())
-    study.search_text = _search_text(doc, list(dict.fromkeys(intervention_names)))
+    study.search_text = search_text(doc, list(dict.fromkeys(intervention_names)))
     evidence.add_computed_effects(session, study.id)
 
 

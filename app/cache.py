@@ -1,0 +1,145 @@
+"""A response cache for public reads, keyed on the data version and the full URL.
+
+Every write appends an audit entry in the same transaction as the change, so the newest
+audit entry id is a version of everything the API can answer: a cached answer is served only
+while that version is unchanged. Each worker keeps its own bounded cache and asks the
+database for the version on every request (one primary-key lookup), so a write through any
+worker is seen at once by all of them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.models import AuditEntry
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+ASGIApp = Callable[..., Any]
+
+UNCACHEABLE_HEADERS = (b"authorization", b"if-none-match", b"if-match", b"cookie")
+
+
+class DataVersion:
+    """The newest audit entry id, read on a connection kept for this purpose."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._local = threading.local()
+        self._stmt = select(func.max(AuditEntry.id))
+
+    def current(self) -> int | None:
+        conn = getattr(self._local, "conn", None)
+        try:
+            if conn is None:
+                conn = self._engine.connect()
+                if self._engine.dialect.name == "postgresql":
+                    # One round trip per request, and no snapshot held between requests.
+                    conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                self._local.conn = conn
+            version = conn.execute(self._stmt).scalar()
+            if conn.in_transaction():
+                conn.rollback()
+            return version or 0
+        except SQLAlchemyError:
+            self.reset()
+            return None
+
+    def reset(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            try:
+                conn.invalidate()
+                conn.close()
+            except SQLAlchemyError:
+                pass
+
+
+class ResponseCache:
+    """Pure ASGI middleware: answers repeated GETs of `prefixes` from memory."""
+
+    def __init__(self, app: ASGIApp, *, version: DataVersion, max_bytes: int,
+                 prefixes: tuple[str, ...] = ("/api/v1/",),
+                 excluded: tuple[str, ...] = ("/api/v1/export/",)) -> None:
+        self.app = app
+        self.version = version
+        self.max_bytes = max_bytes
+        self.prefixes = prefixes
+        self.excluded = excluded
+        self._entries: OrderedDict[bytes, tuple[int, int, list[tuple[bytes, bytes]], bytes]] = \
+            OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def _cacheable(self, scope: Scope) -> bool:
+        if scope["type"] != "http" or scope["method"] != "GET":
+            return False
+        path: str = scope["path"]
+        if not path.startswith(self.prefixes) or path.startswith(self.excluded):
+            return False
+        return not any(name in UNCACHEABLE_HEADERS for name, _ in scope["headers"])
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if self.max_bytes <= 0 or not self._cacheable(scope):
+            await self.app(scope, receive, send)
+            return
+        version = self.version.current()
+        if version is None:
+            await self.app(scope, receive, send)
+            return
+        key = scope["path"].encode() + b"?" + scope.get("query_string", b"")
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry[0] == version:
+                self._entries.move_to_end(key)
+                self.hits += 1
+            else:
+                entry = None
+        if entry is not None:
+            _, status, headers, body = entry
+            await send({"type": "http.response.start", "status": status,
+                        "headers": [*headers, (b"x-cache", b"hit")]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        self.misses += 1
+        captured: dict[str, Any] = {"body": []}
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                captured["status"] = message["status"]
+                captured["headers"] = list(message.get("headers", []))
+            elif message["type"] == "http.response.body":
+                captured["body"].append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    captured["done"] = True
+            await send(message)
+
+        await self.app(scope, receive, capture)
+        if captured.get("status") == 200 and captured.get("done"):
+            self._store(key, version, captured["status"], captured["headers"],
+                        b"".join(captured["body"]))
+
+    def _store(self, key: bytes, version: int, status: int,
+               headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        size = len(body) + len(key)
+        if size > self.max_bytes // 8:
+            return
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._size -= len(old[3]) + len(key)
+            self._entries[key] = (version, status, headers, body)
+            self._size += size
+            while self._size > self.max_bytes and self._entries:
+                old_key, old = self._entries.popitem(last=False)
+                self._size -= len(old[3]) + len(old_key)
