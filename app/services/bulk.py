@@ -42,7 +42,7 @@ from app.models import (
 )
 from app.schemas.common import partial_date_sort_key
 from app.schemas.study import SourceIn, StudyCreate
-from app.services import documents
+from app.services import documents, evidence
 from app.services.studies import PUBLICATION_ATTRS, search_text
 from app.services.vocab import fold
 from app.types import UTCDateTime, utcnow
@@ -383,6 +383,8 @@ def load_batch(session: Session, docs: list[tuple[int, StudyCreate]], *, source:
             if rows:
                 _insert(conn, table, rows)
         _fix_sequences(session)
+        for sid in batch_ids.values():  # the computed effects a single write also stores
+            evidence.add_computed_effects(session, sid)
         session.commit()
     except BaseException:
         session.rollback()
