@@ -312,7 +312,13 @@ def test_facet_bar_charts_count_the_filtered_studies(dashboard):
     wait_rows(page, 2)
     assert query_of(page)["phase"] == ["PHASE3"]
     assert query_of(page)["intervention"] == ["MDMA"]
+    pressed = page.locator("#facet-charts .facet[data-facet=phase] button[aria-pressed=true]")
+    pressed.wait_for()
+    assert pressed.inner_text().endswith("Phase 3")
     dashboard.screenshot()
+    pressed.click()  # a second press removes the filter
+    wait_rows(page, 10)
+    assert "phase" not in query_of(page)
     assert dashboard.errors == []
 
 

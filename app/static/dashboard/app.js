@@ -331,7 +331,7 @@ function facetValueLabel(name, value) {
 
 /* The facet document: {total, facets: {name: {param, values: [{value, count}]}}}. A value is
  * a button that applies it as a filter when the filter panel has that filter. */
-function facetBars(name, title, facet) {
+function facetBars(name, title, facet, state) {
   const values = (facet && facet.values ? facet.values : []).filter((v) => v.count > 0);
   if (name === "follow_up") {
     const order = Object.keys(FOLLOW_UP_BUCKETS);
@@ -345,7 +345,9 @@ function facetBars(name, title, facet) {
     const width = (100 * v.count / max).toFixed(1);
     const name_ = selectable && v.value !== null
       ? `<button type="button" class="bar-label link" data-param="${esc(param)}"
-          data-value="${esc(v.value)}" title="Filter on ${esc(text)}">${esc(text)}</button>`
+          data-value="${esc(v.value)}" aria-pressed="${state[param] === String(v.value)}"
+          title="${state[param] === String(v.value) ? "Remove the filter on" : "Filter on"} ${
+            esc(text)}">${esc(text)}</button>`
       : `<span class="bar-label" title="${esc(text)}">${esc(text)}</span>`;
     return `<li>${name_}<span class="bar-track" aria-hidden="true"><span class="bar"
         style="width:${width}%"></span></span><span class="bar-count">${esc(v.count)}</span></li>`;
@@ -371,7 +373,7 @@ async function renderFacets(state) {
     const data = await getJSON(`${API}/stats/facets?${query}`);
     if (facetsKey !== query) return;
     const facets = data.facets || {};
-    host.innerHTML = FACETS.map(([name, title]) => facetBars(name, title, facets[name])).join("");
+    host.innerHTML = FACETS.map(([name, title]) => facetBars(name, title, facets[name], state)).join("");
   } catch (error) {
     host.innerHTML = `<p class="error">Could not load facet counts: ${esc(error.message)}</p>`;
   }
@@ -381,7 +383,9 @@ function bindFacets() {
   $("#facet-charts").addEventListener("click", (event) => {
     const button = event.target.closest("button[data-param]");
     if (!button) return;
-    navigate({ [button.dataset.param]: button.dataset.value, page_token: undefined });
+    const pressed = button.getAttribute("aria-pressed") === "true";
+    navigate({ [button.dataset.param]: pressed ? undefined : button.dataset.value,
+      page_token: undefined });
   });
 }
 
