@@ -328,6 +328,8 @@ def test_the_forest_plot_shows_one_row_per_pooled_study(dashboard):
                     "'not available'")
     page = dashboard.open("?intervention=MDMA&phase=PHASE3")
     wait_rows(page, 2)
+    page.locator("#forest").scroll_into_view_if_needed()
+    page.locator("#f-instrument option[value='CAPS-5']").wait_for(state="attached")
     page.select_option("#f-instrument", "CAPS-5")
     page.wait_for_selector("#forest-studies tbody tr")
     assert query_of(page)["instrument"] == ["CAPS-5"]

@@ -620,17 +620,41 @@ async function renderStudy(state) {
 let instrumentsKey = null;
 let forestKey = null;
 const effectTypes = new Map(); // instrument -> Map(effect type -> number of estimates)
+let forestSeen = false;
+
+function watchForest() {
+  const seen = () => {
+    if (forestSeen) return;
+    forestSeen = true;
+    renderForest(readState());
+  };
+  if ("IntersectionObserver" in window) {
+    new IntersectionObserver((entries) => {
+      if (entries.some((e) => e.isIntersecting)) seen();
+    }).observe($("#forest"));
+  } else {
+    seen();
+  }
+  $("#f-instrument").addEventListener("focus", seen);
+}
 
 /* The instruments (and their effect types) among the effect estimates of the filtered studies. */
-async function loadInstruments(state) {
+let instrumentsLoading = null;
+
+function loadInstruments(state) {
   const params = filterQuery(state);
   params.set("include", "effects");
   params.set("fields", "key,effects");
   params.set("page_size", "1000");
   const query = params.toString();
-  if (query === instrumentsKey) return;
-  instrumentsKey = query;
-  const select = $("#f-instrument");
+  if (query !== instrumentsKey) {
+    instrumentsKey = query;
+    instrumentsLoading = fetchInstruments(query);
+  }
+  return instrumentsLoading; // callers for the same filter share one request
+}
+
+async function fetchInstruments(query) {
   const byInstrument = new Map();
   try {
     const data = await getJSON(`${API}/studies?${query}`);
@@ -643,11 +667,17 @@ async function loadInstruments(state) {
       }
     }
   } catch (_) { /* the list stays empty */ }
-  const chosen = state.instrument || "";
-  if (chosen && !byInstrument.has(chosen)) byInstrument.set(chosen, new Map());
+  if (query !== instrumentsKey) return; // the filter changed meanwhile
   effectTypes.clear();
   for (const [name, types] of byInstrument) effectTypes.set(name, types);
-  select.innerHTML = '<option value="">Choose…</option>' + [...byInstrument.keys()].sort()
+}
+
+function syncInstruments(state) {
+  const select = $("#f-instrument");
+  const names = [...effectTypes.keys()];
+  const chosen = state.instrument || "";
+  if (chosen && !names.includes(chosen)) names.push(chosen);
+  select.innerHTML = '<option value="">Choose…</option>' + names.sort()
     .map((name) => `<option value="${esc(name)}">${esc(name)}</option>`).join("");
   select.value = chosen;
 }
@@ -725,7 +755,10 @@ async function renderForest(state) {
     host.innerHTML = '<p class="muted">The meta-analysis is not available on this server.</p>';
     return;
   }
-  await loadInstruments(state);
+  // The instrument list costs a request over the filtered studies' effects: only made once the
+  // panel is on screen or an instrument is already chosen.
+  if (state.instrument || forestSeen) await loadInstruments(state);
+  syncInstruments(state);
   syncEffectTypes(state);
   if (!state.instrument) {
     forestKey = null;
@@ -806,6 +839,7 @@ async function main() {
   window.addEventListener("popstate", () => render());
   await Promise.all([discover(), loadVocabularies()]);
   await render();
+  watchForest();
 }
 
 main();
