@@ -361,3 +361,29 @@ def test_a_link_with_an_invalid_filter_says_what_is_wrong(dashboard):
     page.click("#reset")
     wait_rows(page, 10)
     assert "min_follow_up_months" not in query_of(page)
+
+
+def test_back_and_forward_step_through_pages_and_studies(dashboard):
+    page = dashboard.open()
+    wait_rows(page, 10)
+    first = row_keys(page)
+    page.click("#next")
+    wait_rows(page, 9)
+    second = row_keys(page)
+    page.locator(f"#studies tbody tr[data-key='{second[0]}']").click()
+    page.wait_for_selector("#study-body dl.facts")
+    assert query_of(page)["study"] == [second[0]]
+
+    page.go_back()
+    page.wait_for_function("() => document.querySelector('#study').hidden")
+    assert row_keys(page) == second
+    assert not page.locator("#prev").is_disabled()
+    page.go_back()
+    wait_rows(page, 10)
+    assert row_keys(page) == first
+    page.go_forward()
+    wait_rows(page, 9)
+    page.click("#prev")  # the token stack survived the trip through history
+    wait_rows(page, 10)
+    assert row_keys(page) == first
+    assert dashboard.errors == []
