@@ -20,7 +20,7 @@ from app.queries.outcomes import outcome_select
 from app.queries.studies import study_select
 from app.schemas.filters import OutcomeFilter, StudyFilter
 from app.services import documents
-from app.services.outcomes import ROW_FIELDS, _sources
+from app.services.outcomes import ROW_FIELDS, sources_of
 
 BATCH = 500
 LIST_SEPARATOR = " | "
@@ -92,7 +92,7 @@ def outcomes_csv(session: Session, f: OutcomeFilter) -> Iterator[bytes]:
     stmt = outcome_select(f, session.get_bind().dialect.name)
     stmt = stmt.order_by(stmt.selected_columns.id)
     for rows in _batches(session, stmt):
-        sources = _sources(session, [r.id for r in rows])
+        sources = sources_of(session, [r.id for r in rows])
         yield _csv_chunk([
             [r.id, *(_cell(getattr(r, c)) for c in ROW_FIELDS),
              _source_cell(sources.get(r.id, []))] for r in rows])

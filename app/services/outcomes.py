@@ -16,7 +16,7 @@ from app.enums import RATIO_EFFECTS, STANDARDIZED_EFFECTS, EffectType, Retractio
 from app.errors import BadRequest, UnprocessableContent
 from app.queries.outcomes import effect_sources_select, outcome_select
 from app.queries.pagination import Cursor, decode_cursor, encode_cursor, keyset
-from app.schemas.filters import MetaAnalysisParams, OutcomeFilter, OutcomeListParams
+from app.schemas.filters import MetaAnalysisParams, OutcomeListParams
 from app.services import evidence
 from app.services.studies import PageResult
 
@@ -33,7 +33,7 @@ def _dialect(session: Session) -> str:
     return session.get_bind().dialect.name
 
 
-def _sources(session: Session, effect_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+def sources_of(session: Session, effect_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
     out: dict[int, list[dict[str, Any]]] = defaultdict(list)
     if not effect_ids:
         return out
@@ -62,7 +62,7 @@ def list_page(session: Session, params: OutcomeListParams) -> PageResult:
     rows = session.execute(keyset(stmt, id_col, id_col, False, cursor, params.page_size)).all()
     more = len(rows) > params.page_size
     rows = rows[: params.page_size]
-    sources = _sources(session, [r.id for r in rows])
+    sources = sources_of(session, [r.id for r in rows])
     token = encode_cursor(Cursor("id", rows[-1].id, rows[-1].id)) if more else None
     return PageResult([row_document(r, sources.get(r.id, [])) for r in rows], token, None)
 
@@ -78,7 +78,7 @@ def _label(row: Any, repeated: bool) -> str:
     return label
 
 
-def _retraction_reason(sources: list[dict[str, Any]], details: list[Any]) -> dict[str, Any]:
+def _retraction_reason(details: list[Any]) -> dict[str, Any]:
     pubs = [d for d in details if d.retraction_status == RetractionStatus.RETRACTED]
     return {
         "reason": "retracted: every source of this estimate is a retracted publication",
@@ -126,7 +126,7 @@ def meta_analysis(session: Session, params: MetaAnalysisParams) -> dict[str, Any
                 "comparator_arm": row.comparator_arm, "effect_type": row.effect_type,
                 "value": row.value, "origin": row.origin, "retracted": row.retracted}
         if row.retracted and not params.include_retracted:
-            excluded.append({**base, **_retraction_reason([], retraction_details[row.id])})
+            excluded.append({**base, **_retraction_reason(retraction_details[row.id])})
             continue
         if row.comparator_arm is None:
             excluded.append({**base, "reason": "within-group effect (no comparator arm): "
@@ -208,8 +208,3 @@ def meta_analysis(session: Session, params: MetaAnalysisParams) -> dict[str, Any
             if pi else None,
         }
     return out
-
-
-def outcome_filter_only(params: MetaAnalysisParams) -> OutcomeFilter:
-    return OutcomeFilter.model_validate(
-        params.model_dump(include=set(OutcomeFilter.model_fields), exclude_unset=True))
