@@ -57,8 +57,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
     url = get_settings().database_url
     _migrate(url)
     _seed(url, only_if_empty=True)
+    # No uvicorn access log: the service logs each request as JSON, without the query string.
     uvicorn.run("app.main:create_app", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_level=args.log_level)
+                workers=args.workers, log_level=args.log_level, access_log=False,
+                timeout_graceful_shutdown=args.graceful_timeout)
 
 
 def cmd_load(args: argparse.Namespace) -> None:
@@ -107,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--log-level", default="info")
+    serve.add_argument("--graceful-timeout", type=int, default=20, metavar="SECONDS",
+                       help="on SIGTERM, how long requests in flight may take to finish")
     serve.set_defaults(func=cmd_serve)
     sub.add_parser("migrate", help="apply every migration").set_defaults(func=cmd_migrate)
     sub.add_parser("seed", help="load the curated seed data (idempotent)").set_defaults(

@@ -19,6 +19,7 @@ class Settings(BaseSettings):
     pool_size: int = 5
     max_overflow: int = 5
     pool_timeout_s: float = 5.0
+    connect_timeout_s: int = 2
     sqlite_busy_timeout_ms: int = 5000
     max_body_bytes: int = 1024 * 1024
     max_page_size: int = 1000
@@ -26,6 +27,7 @@ class Settings(BaseSettings):
     require_read_key: bool = False
     cors_origins: list[str] = []
     log_sql: bool = False
+    log_level: str = "INFO"
     # Per-worker memory for cached read responses; 0 turns the cache off.
     response_cache_bytes: int = 32 * 1024 * 1024
 

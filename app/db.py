@@ -28,14 +28,21 @@ def is_sqlite(url: str) -> bool:
 
 def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5,
                 pool_timeout: float = 5.0, busy_timeout_ms: int = 5000,
-                echo: bool = False) -> Engine:
-    """An engine for SQLite (WAL, foreign keys, busy timeout) or PostgreSQL (pre-ping pool)."""
-    kwargs: dict[str, Any] = {"echo": echo}
+                connect_timeout: int = 2, echo: bool = False) -> Engine:
+    """An engine for SQLite (WAL, foreign keys, busy timeout) or PostgreSQL (pre-ping pool).
+
+    On PostgreSQL every checkout pings the connection (a restarted server's dead connections are
+    replaced, not handed out) and connecting gives up after `connect_timeout` seconds, so while
+    the server is away requests fail fast with 503 instead of hanging.
+    """
+    # Bound values never appear in error messages (and so in logs): they may hold a key.
+    kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": not echo}
     if is_sqlite(url):
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": busy_timeout_ms / 1000}
     else:
         kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout,
-                      pool_pre_ping=True)
+                      pool_pre_ping=True,
+                      connect_args={"connect_timeout": max(int(connect_timeout), 1)})
     engine = create_engine(url, **kwargs)
     if is_sqlite(url):
         _configure_sqlite(engine, busy_timeout_ms)
@@ -57,7 +64,21 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
+        immediate = conn.get_execution_options().get(WRITE_OPTION)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+WRITE_OPTION = "evidencedb_writes"
+
+
+def writer(engine: Engine) -> Engine:
+    """The engine for sessions that write. On SQLite their transactions begin IMMEDIATE: they
+    take the write lock first (waiting up to the busy timeout for another writer) instead of
+    reading a snapshot that another writer's commit makes stale, which SQLite refuses at once
+    with "database is locked" whatever the timeout. The same engine elsewhere."""
+    if is_sqlite(str(engine.url)):
+        return engine.execution_options(**{WRITE_OPTION: True})
+    return engine
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -8,7 +8,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("evidencedb")
@@ -124,10 +125,23 @@ def install_handlers(app: FastAPI) -> None:
         return problem_response(409, "Conflict", "the change conflicts with stored data")
 
     @app.exception_handler(OperationalError)
-    async def _unavailable(_: Request, exc: OperationalError) -> JSONResponse:
+    async def _unavailable(_: Request, exc: DBAPIError) -> JSONResponse:
         log.warning("database unavailable: %s", type(exc.orig).__name__)
         return problem_response(503, "Service Unavailable", "the database is not reachable",
                                 headers={"Retry-After": "1"})
+
+    @app.exception_handler(PoolTimeoutError)
+    async def _pool_exhausted(_: Request, exc: PoolTimeoutError) -> JSONResponse:
+        log.warning("database connection pool exhausted")
+        return problem_response(503, "Service Unavailable", "the database is busy",
+                                headers={"Retry-After": "1"})
+
+    @app.exception_handler(DBAPIError)
+    async def _dbapi(request: Request, exc: DBAPIError) -> JSONResponse:
+        # A connection lost mid-request (the server restarted) is a 503 like a refused one.
+        if exc.connection_invalidated:
+            return await _unavailable(request, exc)
+        return await _internal(request, exc)
 
     @app.exception_handler(Exception)
     async def _internal(_: Request, exc: Exception) -> JSONResponse:

@@ -123,6 +123,26 @@ def client(app: Any) -> Iterator[TestClient]:
         yield c
 
 
+@pytest.fixture
+def scratch_url(tmp_path: Path, database_url: str) -> Iterator[str]:
+    """A second, empty database beside the test database, whose writes really commit."""
+    if is_sqlite(database_url):
+        yield f"sqlite:///{tmp_path / 'scratch.sqlite3'}"
+        return
+    admin = make_engine(database_url)
+    name = f"{admin.url.database}_scratch"
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = admin.url.set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 class StatementCounter:
     def __init__(self) -> None:
         self.statements: list[str] = []

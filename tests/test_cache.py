@@ -2,44 +2,21 @@
 
 from __future__ import annotations
 
-import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app import migrations
 from app.config import Settings
-from app.db import is_sqlite, make_engine
+from app.db import make_engine
 from app.main import create_app
 from app.schemas.study import StudyCreate
 from app.services import studies
 from tests.builders import study_document
 
 
-@pytest.fixture
-def committed_url(tmp_path, database_url):
-    """A scratch database whose writes are really committed."""
-    if is_sqlite(database_url):
-        url = f"sqlite:///{tmp_path / 'cache.sqlite3'}"
-        migrations.upgrade(url)
-        yield url
-        return
-    admin = make_engine(database_url)
-    name = f"{admin.url.database}_cache"
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = admin.url.set(database=name).render_as_string(hide_password=False)
-    migrations.upgrade(url)
-    try:
-        yield url
-    finally:
-        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def test_repeated_reads_are_cached_until_a_write(committed_url):
+def test_repeated_reads_are_cached_until_a_write(scratch_url):
+    committed_url = scratch_url
+    migrations.upgrade(committed_url)
     app = create_app(Settings(database_url=committed_url, response_cache_bytes=1 << 20))
     engine = make_engine(committed_url)
     try:

@@ -2,35 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect
 
 from alembic import command
 from app import migrations
-from app.db import Base, is_sqlite, make_engine
-
-
-@pytest.fixture
-def scratch_url(tmp_path, database_url) -> Iterator[str]:
-    """A second, empty database beside the test database."""
-    if is_sqlite(database_url):
-        yield f"sqlite:///{tmp_path / 'scratch.sqlite3'}"
-        return
-    admin = make_engine(database_url)
-    name = f"{admin.url.database}_scratch"
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = admin.url.set(database=name).render_as_string(hide_password=False)
-    try:
-        yield url
-    finally:
-        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+from app.db import Base, make_engine
 
 
 def test_models_and_migrations_do_not_drift(scratch_url):

@@ -1,9 +1,11 @@
-"""Liveness and readiness."""
+"""Liveness, readiness, version and metrics."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from app import metrics
+from app.api.deps import SessionDep
 from app.api.responses import JSONBytes, problems
 from app.services import ops
 
@@ -18,5 +20,20 @@ def healthz() -> Response:
 
 @router.get("/readyz", response_class=JSONBytes, responses=problems(503))
 def readyz(request: Request) -> Response:
-    """Answer 200 when the database is reachable and at the newest migration."""
-    return JSONBytes(ops.readiness(request.app.state.engine))
+    """Answer 200 when the database (and the read replica, if any) is reachable and at the
+    newest migration."""
+    state = request.app.state
+    return JSONBytes(ops.readiness(state.engine, state.read_engine))
+
+
+@router.get("/version", response_class=JSONBytes, responses=problems(503))
+def version(session: SessionDep) -> Response:
+    """The code's version, the database's schema revision and the version of its data."""
+    return JSONBytes(ops.version(session))
+
+
+@router.get("/metrics", response_class=Response)
+def prometheus_metrics(request: Request) -> Response:
+    """Request counts, latencies and database pool usage in the Prometheus text format."""
+    metrics.update_pool_gauges(request.app.state.engines)
+    return Response(metrics.render(), media_type=metrics.CONTENT_TYPE)

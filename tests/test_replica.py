@@ -1,0 +1,132 @@
+"""EVIDENCEDB_READ_DATABASE_URL: GET requests read from the replica, writes go to the primary.
+
+Two scratch databases stand in for a primary and its replica, each with a study the other does
+not have, so every answer shows which database it came from. No write route exists in this
+API yet, so the write side is shown through a route the test adds that takes the same
+`SessionDep` every route uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi import Response
+from fastapi.testclient import TestClient
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from app import migrations
+from app.api.deps import SessionDep
+from app.config import Settings
+from app.db import is_sqlite, make_engine
+from app.main import create_app
+from app.models import Study
+from app.schemas.study import StudyCreate
+from app.services import studies
+from tests.builders import study_document
+
+UNREACHABLE = "postgresql+psycopg://postgres@127.0.0.1:1/evidencedb"
+
+
+@pytest.fixture
+def scratch_database(tmp_path, database_url) -> Iterator:
+    made: list[str] = []
+    admin = None if is_sqlite(database_url) else make_engine(database_url)
+
+    def make(suffix: str) -> str:
+        if admin is None:
+            url = f"sqlite:///{tmp_path / f'{suffix}.sqlite3'}"
+        else:
+            name = f"{admin.url.database}_{suffix}"
+            with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            made.append(name)
+            url = admin.url.set(database=name).render_as_string(hide_password=False)
+        migrations.upgrade(url)
+        return url
+
+    yield make
+    if admin is not None:
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for name in made:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def store(url: str, key: str, nct: str) -> None:
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session:
+            studies.create(session, StudyCreate.model_validate(study_document(key, nct)),
+                           actor_id=None)
+    finally:
+        engine.dispose()
+
+
+def keys_in(url: str) -> set[str]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return set(conn.scalars(select(Study.key)))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def primary_and_replica(scratch_database) -> tuple[str, str]:
+    primary, replica = scratch_database("primary"), scratch_database("replica")
+    store(primary, "only-on-primary", "NCT09999911")
+    store(replica, "only-on-replica", "NCT09999912")
+    return primary, replica
+
+
+def test_reads_come_from_the_replica(primary_and_replica):
+    primary, replica = primary_and_replica
+    app = create_app(Settings(database_url=primary, read_database_url=replica))
+    with TestClient(app) as c:
+        listed = c.get("/api/v1/studies").json()["items"]
+        assert [s["key"] for s in listed] == ["only-on-replica"]
+        assert c.get("/api/v1/studies/only-on-replica").status_code == 200
+        assert c.get("/api/v1/studies/only-on-primary").status_code == 404
+
+
+def test_without_a_replica_reads_come_from_the_primary(primary_and_replica):
+    primary, _ = primary_and_replica
+    with TestClient(create_app(Settings(database_url=primary))) as c:
+        assert [s["key"] for s in c.get("/api/v1/studies").json()["items"]] == [
+            "only-on-primary"]
+
+
+def test_writes_go_to_the_primary(primary_and_replica):
+    primary, replica = primary_and_replica
+    app = create_app(Settings(database_url=primary, read_database_url=replica))
+
+    def write_probe(session: SessionDep) -> Response:
+        doc = StudyCreate.model_validate(study_document("written-by-post", "NCT09999913"))
+        studies.create(session, doc, actor_id=None)
+        return Response(status_code=201)
+
+    app.add_api_route("/write-probe", write_probe, methods=["POST"])
+    with TestClient(app) as c:
+        assert c.post("/write-probe").status_code == 201
+        # The write landed on the primary only; reads still come from the replica.
+        assert c.get("/api/v1/studies/written-by-post").status_code == 404
+    assert keys_in(primary) == {"only-on-primary", "written-by-post"}
+    assert keys_in(replica) == {"only-on-replica"}
+
+
+def test_readyz_checks_the_primary_and_the_replica(primary_and_replica):
+    primary, replica = primary_and_replica
+    with TestClient(create_app(Settings(database_url=primary, read_database_url=replica))) as c:
+        assert c.get("/readyz").status_code == 200
+    with TestClient(create_app(Settings(database_url=UNREACHABLE,
+                                        read_database_url=replica))) as c:
+        response = c.get("/readyz")
+        assert response.status_code == 503 and "primary" in response.json()["detail"]
+        assert c.get("/api/v1/studies").status_code == 200  # reads still served
+    with TestClient(create_app(Settings(database_url=primary,
+                                        read_database_url=UNREACHABLE))) as c:
+        response = c.get("/readyz")
+        assert response.status_code == 503 and "replica" in response.json()["detail"]
