@@ -124,23 +124,34 @@ def client(app: Any) -> Iterator[TestClient]:
 
 
 @pytest.fixture
-def scratch_url(tmp_path: Path, database_url: str) -> Iterator[str]:
-    """A second, empty database beside the test database, whose writes really commit."""
-    if is_sqlite(database_url):
-        yield f"sqlite:///{tmp_path / 'scratch.sqlite3'}"
-        return
-    admin = make_engine(database_url)
-    name = f"{admin.url.database}_scratch"
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = admin.url.set(database=name).render_as_string(hide_password=False)
-    try:
-        yield url
-    finally:
+def scratch_databases(tmp_path: Path, database_url: str) -> Iterator[Any]:
+    """A factory of empty databases beside the test database (same kind), whose writes
+    really commit; they are dropped after the test."""
+    made: list[str] = []
+    admin = None if is_sqlite(database_url) else make_engine(database_url)
+
+    def make(suffix: str) -> str:
+        if admin is None:
+            return f"sqlite:///{tmp_path / f'{suffix}.sqlite3'}"
+        name = f"{admin.url.database}_{suffix}"
         with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        made.append(name)
+        return admin.url.set(database=name).render_as_string(hide_password=False)
+
+    yield make
+    if admin is not None:
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for name in made:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def scratch_url(scratch_databases: Any) -> str:
+    """One empty scratch database."""
+    return scratch_databases("scratch")
 
 
 class StatementCounter:

@@ -14,7 +14,6 @@ from app.main import create_app
 from app.schemas.study import StudyCreate
 from app.services import studies
 from tests.builders import study_document
-from tests.test_migrations import scratch_url  # noqa: F401  (fixture)
 
 PROBLEM = "application/problem+json"
 UNREACHABLE = "postgresql+psycopg://postgres@127.0.0.1:1/evidencedb"
@@ -35,7 +34,7 @@ def test_readyz_reports_the_schema_revision(client):
     assert response.json() == {"status": "ready", "schema_revision": alembic_head()}
 
 
-def test_readyz_is_503_on_an_unmigrated_database(scratch_url):  # noqa: F811
+def test_readyz_is_503_on_an_unmigrated_database(scratch_url):
     with TestClient(create_app(Settings(database_url=scratch_url))) as c:
         response = c.get("/readyz")
     assert response.status_code == 503

@@ -8,18 +8,16 @@ API yet, so the write side is shown through a route the test adds that takes the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from fastapi import Response
 from fastapi.testclient import TestClient
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import migrations
 from app.api.deps import SessionDep
 from app.config import Settings
-from app.db import is_sqlite, make_engine
+from app.db import make_engine
 from app.main import create_app
 from app.models import Study
 from app.schemas.study import StudyCreate
@@ -27,32 +25,6 @@ from app.services import studies
 from tests.builders import study_document
 
 UNREACHABLE = "postgresql+psycopg://postgres@127.0.0.1:1/evidencedb"
-
-
-@pytest.fixture
-def scratch_database(tmp_path, database_url) -> Iterator:
-    made: list[str] = []
-    admin = None if is_sqlite(database_url) else make_engine(database_url)
-
-    def make(suffix: str) -> str:
-        if admin is None:
-            url = f"sqlite:///{tmp_path / f'{suffix}.sqlite3'}"
-        else:
-            name = f"{admin.url.database}_{suffix}"
-            with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-            made.append(name)
-            url = admin.url.set(database=name).render_as_string(hide_password=False)
-        migrations.upgrade(url)
-        return url
-
-    yield make
-    if admin is not None:
-        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            for name in made:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def store(url: str, key: str, nct: str) -> None:
@@ -75,8 +47,10 @@ def keys_in(url: str) -> set[str]:
 
 
 @pytest.fixture
-def primary_and_replica(scratch_database) -> tuple[str, str]:
-    primary, replica = scratch_database("primary"), scratch_database("replica")
+def primary_and_replica(scratch_databases) -> tuple[str, str]:
+    primary, replica = scratch_databases("primary"), scratch_databases("replica")
+    migrations.upgrade(primary)
+    migrations.upgrade(replica)
     store(primary, "only-on-primary", "NCT09999911")
     store(replica, "only-on-replica", "NCT09999912")
     return primary, replica
