@@ -774,9 +774,11 @@ async function renderForest(state) {
     if (forestKey !== query) return;
     let svg = "";
     if (available.forestSvg) {
-      svg = `<img class="forest-svg" src="${API}/meta-analysis/forest.svg?${esc(query)}"
+      svg = `<div class="forest-wrap" tabindex="0" role="group"
+        aria-label="Forest plot, scrolls sideways on a narrow screen"><img class="forest-svg"
+        src="${API}/meta-analysis/forest.svg?${esc(query)}"
         alt="Forest plot of ${esc(state.instrument)}: one row per study, the pooled estimate
-        as a diamond; the same numbers are in the table below." width="800">`;
+        as a diamond; the same numbers are in the table below." width="800"></div>`;
     }
     const rows = meta.studies.map(metaStudyRow).join("");
     host.innerHTML = `${metaSummaryHtml(meta)}${svg}
