@@ -1,12 +1,17 @@
-"""The `evidencedb` command: serve, migrate, seed."""
+"""The `evidencedb` command: serve, migrate, seed, bulk-load, and manage API keys."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from app.config import get_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 def _migrate(url: str) -> None:
@@ -101,6 +106,57 @@ def cmd_load(args: argparse.Namespace) -> None:
         sys.exit(1)
 
 
+@contextmanager
+def _key_session() -> Iterator[Session]:
+    from app.db import make_engine, make_sessionmaker
+
+    url = get_settings().database_url
+    _migrate(url)
+    engine = make_engine(url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def cmd_keys_create(args: argparse.Namespace) -> None:
+    from app.enums import Role
+    from app.services import keys
+
+    with _key_session() as session:
+        key, token = keys.create(session, name=args.name, role=Role(args.role.upper()))
+        print(f"created {key.role.value.lower()} key {key.id} {key.name!r} "
+              f"(prefix {key.prefix}); it is shown once, here:")
+    print(token)
+
+
+def cmd_keys_list(_: argparse.Namespace) -> None:
+    from app.services import keys
+
+    with _key_session() as session:
+        rows = keys.list_all(session)
+    print(f"{'id':>4}  {'prefix':<12}  {'role':<7}  {'created':<20}  {'last used':<20}  "
+          f"{'revoked':<20}  name")
+    for k in rows:
+        def when(value: object) -> str:
+            return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else "-"  # type: ignore[attr-defined]
+
+        print(f"{k.id:>4}  {k.prefix:<12}  {k.role.value.lower():<7}  {when(k.created_at):<20}  "
+              f"{when(k.last_used_at):<20}  {when(k.revoked_at):<20}  {k.name}")
+
+
+def cmd_keys_revoke(args: argparse.Namespace) -> None:
+    from app.services import keys
+
+    with _key_session() as session:
+        try:
+            key = keys.revoke(session, args.prefix)
+        except keys.KeyProblem as exc:
+            sys.exit(f"not revoked: {exc}")
+        print(f"revoked key {key.id} {key.name!r} (prefix {key.prefix})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="evidencedb", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -119,6 +175,17 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("file")
     load.add_argument("--batch-size", type=int, default=1000)
     load.set_defaults(func=cmd_load)
+    keys = sub.add_parser("keys", help="create, list and revoke API keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    create = keys_sub.add_parser("create", help="create a key and print it once")
+    create.add_argument("--role", required=True, choices=["reader", "curator", "admin"])
+    create.add_argument("--name", required=True, help="whose key this is, e.g. an email")
+    create.set_defaults(func=cmd_keys_create)
+    keys_sub.add_parser("list", help="list keys (never their secret)").set_defaults(
+        func=cmd_keys_list)
+    revoke = keys_sub.add_parser("revoke", help="revoke the key with this prefix")
+    revoke.add_argument("prefix")
+    revoke.set_defaults(func=cmd_keys_revoke)
     return parser
 
 

@@ -22,6 +22,11 @@ class Settings(BaseSettings):
     connect_timeout_s: int = 2
     sqlite_busy_timeout_ms: int = 5000
     max_body_bytes: int = 1024 * 1024
+    max_json_depth: int = 64
+    # Requests per window and client address / per key on /api paths; 0 switches a limit off.
+    rate_limit_per_address: int = 6000
+    rate_limit_per_key: int = 6000
+    rate_limit_window_s: float = 60.0
     max_page_size: int = 1000
     default_page_size: int = 50
     require_read_key: bool = False

@@ -68,7 +68,7 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-WRITE_OPTION = "evidencedb_writes"
+WRITE_OPTION = "evidencedb_write"
 
 
 def writer(engine: Engine) -> Engine:
@@ -79,6 +79,14 @@ def writer(engine: Engine) -> Engine:
     if is_sqlite(str(engine.url)):
         return engine.execution_options(**{WRITE_OPTION: True})
     return engine
+
+
+def begin_write(session: Session) -> None:
+    """Start a write transaction on whatever engine the session has (the command line's too):
+    on SQLite it takes the write lock first, as `writer` does for request sessions."""
+    if session.in_transaction():
+        session.commit()
+    session.connection(execution_options={WRITE_OPTION: True})
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -14,6 +14,7 @@ from app.cache import DataVersion, ResponseCache
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, writer
 from app.errors import install_handlers
+from app.limits import LimitsMiddleware
 from app.observability import RequestObservability, configure_logging
 
 
@@ -61,6 +62,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Cached reads are keyed on the version of the database reads come from.
         app.add_middleware(ResponseCache, version=DataVersion(read_engine),
                            max_bytes=settings.response_cache_bytes)
-    # Outermost, so that answers from the cache are logged and counted too.
+    # Limits apply to every request, cached answers included; outermost of all, the request
+    # log and metrics see every answer, refusals by the limits too.
+    app.add_middleware(LimitsMiddleware, settings=settings)
     app.add_middleware(RequestObservability)
     return app

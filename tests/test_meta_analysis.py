@@ -19,7 +19,8 @@ from statsmodels.stats.meta_analysis import combine_effects
 
 from app.services.distributions import chi2_sf, t_quantile, t_two_sided_p
 from app.services.evidence import meta_analyse
-from tests.evidence_helpers import API, MAPP_KEYS, POOLED_KEYS
+from tests.builders import study_document
+from tests.evidence_helpers import API, MAPP_KEYS, POOLED_KEYS, store
 
 TOL = 1e-6
 MDMA_PHASE3 = f"{API}/meta-analysis?intervention=MDMA&phase=PHASE3&instrument=CAPS-5" \
@@ -228,3 +229,37 @@ def test_unknown_method_is_a_422_problem(client):
     response = client.get(MDMA_PHASE3 + "&method=SJ")
     assert response.status_code == 422
     assert response.json()["errors"][0]["loc"] == ["query", "method"]
+
+
+def odds_ratio_study(key, nct, value, low, high):
+    doc = study_document(key, nct=nct)
+    om = doc["outcome_measures"][0]
+    om["results"] = []
+    om["effects"] = [{
+        "experimental_arm": "Drug", "comparator_arm": "Placebo", "timepoint": "12 months",
+        "effect_type": "ODDS_RATIO", "value": value, "ci_low": low, "ci_high": high,
+        "sources": [{"publication": "main", "locator": "Table 3"}]}]
+    return doc
+
+
+def test_ratios_are_pooled_on_the_log_scale_with_ses_from_their_cis(client, db_session):
+    trials = [("or-a", "NCT09999931", 2.0, 1.2, 3.4), ("or-b", "NCT09999932", 1.5, 0.9, 2.5),
+              ("or-c", "NCT09999933", 3.1, 1.4, 6.8)]
+    for key, nct, value, low, high in trials:
+        store(db_session, odds_ratio_study(key, nct, value, low, high))
+    query = "".join(f"&study={t[0]}" for t in trials)
+    body = client.get(f"{API}/meta-analysis?effect_type=ODDS_RATIO{query}").json()
+    assert body["k"] == 3 and body["direction"]["scale"] == "log"
+    z = stats.norm.ppf(0.975)
+    y = [math.log(t[2]) for t in trials]
+    se = [(math.log(t[4]) - math.log(t[3])) / (2 * z) for t in trials]
+    got = {s["study_key"]: s for s in body["studies"]}
+    for (key, *_), yi, sei in zip(trials, y, se, strict=True):
+        assert got[key]["yi"] == pytest.approx(yi, abs=1e-12)
+        assert got[key]["se"] == pytest.approx(sei, abs=1e-12)
+        assert got[key]["se_source"] == "from_ci"
+    ref = statsmodels_dl(y, [s * s for s in se])
+    assert body["estimate"] == pytest.approx(ref["estimate"], abs=TOL)
+    assert body["exponentiated"]["estimate"] == pytest.approx(math.exp(ref["estimate"]), abs=TOL)
+    svg = client.get(f"{API}/meta-analysis/forest.svg?effect_type=ODDS_RATIO{query}")
+    assert svg.status_code == 200 and b"odds ratio" in svg.content

@@ -153,3 +153,16 @@ def test_bad_outcome_queries_are_problems(client, query, status):
     response = client.get(f"{API}/outcomes?{query}")
     assert response.status_code == status
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_an_outcomes_page_costs_the_same_statements_whatever_it_holds(client, count_statements):
+    def statements(url):
+        count_statements.statements.clear()
+        response = client.get(url)
+        assert response.status_code == 200
+        return len(count_statements.statements), len(response.json()["items"])
+
+    many = statements(f"{API}/outcomes?include_retracted=true&page_size=100")
+    one = statements(f"{API}/outcomes?include_retracted=true&page_size=1")
+    assert many[1] > 10 and one[1] == 1
+    assert many[0] == one[0]

@@ -1,11 +1,13 @@
 """Every route of the API."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
-from app.api.routes import catalog, dashboard, evidence, exchange, ops, studies
+from app.api.routes import catalog, dashboard, evidence, exchange, ops, publications, studies
+from app.security import read_access
 
-api_router = APIRouter(prefix="/api/v1")
+api_router = APIRouter(prefix="/api/v1", dependencies=[Depends(read_access)])
 api_router.include_router(studies.router)
+api_router.include_router(publications.router)
 api_router.include_router(catalog.router)
 api_router.include_router(evidence.router)
 api_router.include_router(exchange.router)

@@ -10,11 +10,21 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from pydantic import ValidationError
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from app.enums import RetractionStatus
-from app.errors import BadRequest, Conflict, Gone, NotFound, UnprocessableContent
+from app.errors import (
+    BadRequest,
+    Conflict,
+    Gone,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+    UnprocessableContent,
+    validation_errors,
+)
 from app.models import (
     Arm,
     ArmIntervention,
@@ -37,7 +47,8 @@ from app.queries.studies import count_select, sort_column, study_select
 from app.schemas.common import partial_date_sort_key
 from app.schemas.filters import StudyListParams
 from app.schemas.study import PublicationIn, SourceIn, StudyCreate
-from app.services import audit, documents, evidence, vocab
+from app.services import audit, documents, evidence, patching, vocab, writes
+from app.services.writes import Outcome, WriteRequest
 from app.types import utcnow
 
 
@@ -153,11 +164,17 @@ PUBLICATION_ATTRS = ("doi", "pmid", "title", "journal", "year", "volume", "pages
                      "retraction_notice", "retraction_reason")
 
 
-def _publication(session: Session, p: PublicationIn) -> Publication:
+def _publication(session: Session, p: PublicationIn, linked: int | None = None) -> Publication:
     """The stored publication this entry denotes; new ones are created. A publication that is
-    already stored must be described the same way: a correction goes through its own route."""
+    already stored must be described the same way: a correction goes through its own route.
+    `linked` is the publication the study already had under this ref (a rewrite keeps it when
+    the entry, lacking DOI and PMID, still describes it exactly)."""
     found = _find_publication(session, p)
     given = p.model_dump(include=set(PUBLICATION_ATTRS))
+    if found is None and linked is not None and not (p.doi or p.pmid):
+        before = session.get(Publication, linked)
+        if before is not None and all(getattr(before, a) == given[a] for a in PUBLICATION_ATTRS):
+            return before
     if found is None:
         created = Publication(**given)
         session.add(created)
@@ -204,11 +221,13 @@ def search_text(doc: StudyCreate, intervention_names: list[str]) -> str:
     return " ".join(p for p in parts if p)
 
 
-def populate(session: Session, study: Study, doc: StudyCreate) -> None:
-    """Build every child row of `study` from the document (the study has no children yet)."""
+def populate(session: Session, study: Study, doc: StudyCreate,
+             linked: dict[str, int] | None = None) -> None:
+    """Build every child row of `study` from the document (the study has no children yet).
+    `linked` maps the refs of the publications the study had before a rewrite to their ids."""
     pubs: dict[str, Publication] = {}
     for position, p in enumerate(doc.publications):
-        pub = _publication(session, p)
+        pub = _publication(session, p, (linked or {}).get(p.ref))
         pubs[p.ref] = pub
         session.add(StudyPublication(study_id=study.id, publication_id=pub.id, ref=p.ref,
                                      role=p.role, position=position))
@@ -333,3 +352,144 @@ def create(session: Session, doc: StudyCreate, *, actor_id: int | None,
     if commit:
         session.commit()
     return after
+
+
+def location_of(key: str) -> str:
+    return f"/api/v1/studies/{key}"
+
+
+def _created(session: Session, doc: StudyCreate, req: WriteRequest) -> Outcome:
+    after = create(session, doc, actor_id=req.actor_id, reason=req.reason, commit=False)
+    return Outcome(201, after, {"Location": location_of(doc.key),
+                                "ETag": f'"{_study_id(session, doc.key)}-1"'})
+
+
+def _study_id(session: Session, key: str) -> int:
+    return session.scalar(select(Study.id).where(Study.key == key))  # type: ignore[return-value]
+
+
+def post(session: Session, doc: StudyCreate, req: WriteRequest) -> Outcome:
+    """Add a study with everything nested: all of it and its audit entry, or nothing."""
+    return writes.perform(session, req, doc.model_dump(mode="json"),
+                          lambda: _created(session, doc, req))
+
+
+def _expected_version(row: Any, if_match: str | None) -> int:
+    if if_match is None or not if_match.strip():
+        raise PreconditionRequired(
+            "this write needs an If-Match header with the study's current ETag "
+            "(read the study to get it)")
+    tags = [t.strip().removeprefix("W/") for t in if_match.split(",")]
+    if "*" in tags:
+        raise PreconditionRequired("If-Match must name the study's ETag; * is not accepted")
+    if etag_of(row) not in tags:
+        raise PreconditionFailed("the study changed since that ETag was read; read it again "
+                                 "and reapply the change")
+    return int(row.version)
+
+
+def _lock(session: Session, key: str, if_match: str | None) -> Any:
+    """The study row, locked for this transaction, if it still has the version If-Match names.
+
+    The conditional UPDATE is the atomic check: on PostgreSQL a concurrent writer waits for
+    the row lock and then finds the version moved; on SQLite writers already run one at a time.
+    """
+    row = get_row(session, key)
+    expected = _expected_version(row, if_match)
+    s = Study.__table__.c
+    hit = session.execute(update(Study.__table__)
+                          .where(s.id == row.id, s.version == expected, s.deleted_at.is_(None))
+                          .values(version=s.version))
+    if hit.rowcount != 1:
+        raise PreconditionFailed("the study changed since that ETag was read; read it again "
+                                 "and reapply the change")
+    return row
+
+
+def _delete_children(session: Session, study_id: int) -> None:
+    """Remove every part of a study, leaving the study row (its id, key and created_at)."""
+    om_ids = select(OutcomeMeasure.id).where(OutcomeMeasure.study_id == study_id)
+    session.execute(delete(Provenance).where(Provenance.study_id == study_id))
+    session.execute(delete(EffectEstimate).where(EffectEstimate.study_id == study_id))
+    session.execute(delete(OutcomeResult).where(OutcomeResult.outcome_measure_id.in_(om_ids)))
+    for model in (OutcomeMeasure, Timepoint, ArmIntervention, Arm, StudyCondition, StudyKeyword,
+                  StudyCountry, RegistryId, StudyRelation, StudyPublication):
+        session.execute(delete(model).where(model.study_id == study_id))  # type: ignore[attr-defined]
+
+
+def _replace(session: Session, row: Any, doc: StudyCreate, req: WriteRequest,
+             action: str) -> Outcome:
+    if doc.key != row.key:
+        raise UnprocessableContent(
+            "key: the key in the body must be the key in the URL; a study's key never changes",
+            errors=[{"loc": ["body", "key"], "msg": "differs from the key in the URL",
+                     "type": "value_error"}])
+    before = read(session, row.key)
+    _check_unique(session, doc, own_id=row.id)
+    linked = dict(session.execute(
+        select(StudyPublication.ref, StudyPublication.publication_id)
+        .where(StudyPublication.study_id == row.id)).all())
+    _delete_children(session, row.id)
+    study = session.get(Study, row.id)
+    assert study is not None
+    apply_scalars(study, doc)
+    study.version = row.version + 1
+    study.updated_at = utcnow()
+    session.flush()
+    populate(session, study, doc, linked)
+    session.flush()
+    after = read(session, row.key)
+    audit.record(session, actor_id=req.actor_id, action=action, entity="study",
+                 entity_key=row.key, version=study.version, before=before, after=after,
+                 reason=req.reason)
+    return Outcome(200, after, {"ETag": f'"{row.id}-{study.version}"',
+                                "Location": location_of(row.key)})
+
+
+def replace(session: Session, key: str, doc: StudyCreate, if_match: str | None,
+            req: WriteRequest) -> Outcome:
+    """Replace a whole study (If-Match required); its key and creation time stay."""
+    def action() -> Outcome:
+        return _replace(session, _lock(session, key, if_match), doc, req, "replace")
+
+    return writes.perform(session, req, {"if_match": if_match, "body": doc.model_dump(mode="json")},
+                          action)
+
+
+def patch(session: Session, key: str, changes: dict[str, Any], if_match: str | None,
+          req: WriteRequest) -> Outcome:
+    """Apply a JSON merge patch to the stored document, validate it whole, then replace."""
+    def action() -> Outcome:
+        row = _lock(session, key, if_match)
+        merged = patching.merge_patch(
+            patching.input_document(StudyCreate, read(session, key)), changes)
+        try:
+            doc = StudyCreate.model_validate(merged)
+        except ValidationError as exc:
+            errors = validation_errors(exc.errors())
+            for e in errors:
+                e["loc"] = ["body", *e["loc"]]
+            where = ".".join(str(p) for p in errors[0]["loc"])
+            raise UnprocessableContent(f"{where}: {errors[0]['msg']}", errors=errors) from None
+        return _replace(session, row, doc, req, "update")
+
+    return writes.perform(session, req, {"if_match": if_match, "body": changes}, action)
+
+
+def remove(session: Session, key: str, if_match: str | None, req: WriteRequest) -> Outcome:
+    """Soft-delete a study: gone from lists and reads (410), its history kept."""
+    def action() -> Outcome:
+        row = _lock(session, key, if_match)
+        before = read(session, key)
+        study = session.get(Study, row.id)
+        assert study is not None
+        now = utcnow()
+        study.deleted_at = now
+        study.updated_at = now
+        study.version = row.version + 1
+        audit.record(session, actor_id=req.actor_id, action="delete", entity="study",
+                     entity_key=key, version=study.version, before=before, after=None,
+                     reason=req.reason)
+        return Outcome(204, None, {})
+
+    return writes.perform(session, req, {"if_match": if_match}, action)

@@ -1,20 +1,37 @@
-"""Reading studies: the filtered list and one study whole."""
+"""Studies: the filtered list, one study whole, its history, and the curators' writes."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import datetime as dt
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Body, Header, Query, Request, Response
 
 from app.api.deps import SessionDep, next_page_url
 from app.api.responses import JSONBytes, page_response, problems
 from app.schemas.filters import StudyListParams
-from app.services import studies
+from app.schemas.study import StudyCreate
+from app.security import WriteDep
+from app.services import audit, studies
+from app.services.writes import Outcome
 
 router = APIRouter(prefix="/studies", tags=["studies"])
 
+IfMatch = Annotated[str | None, Header(
+    description="the study's current ETag, from its last read; required")]
+MergePatch = Annotated[dict[str, Any], Body(
+    media_type="application/merge-patch+json",
+    description="JSON merge patch (RFC 7396) over the study document")]
+WRITE = (400, 401, 403, 404, 409, 410, 412, 413, 422, 428, 429)
 
-@router.get("", response_class=JSONBytes, responses=problems(400, 422))
+
+def outcome_response(outcome: Outcome) -> Response:
+    if outcome.status == 204:
+        return Response(status_code=204, headers=outcome.headers)
+    return JSONBytes(outcome.body, status_code=outcome.status, headers=outcome.headers)
+
+
+@router.get("", response_class=JSONBytes, responses=problems(400, 401, 422))
 def list_studies(request: Request, params: Annotated[StudyListParams, Query()],
                  session: SessionDep) -> Response:
     """List the studies that match every given filter, one keyset page at a time."""
@@ -23,11 +40,55 @@ def list_studies(request: Request, params: Annotated[StudyListParams, Query()],
                          next_page_url(request, page.next_page_token))
 
 
-@router.get("/{key}", response_class=JSONBytes, responses=problems(404, 410))
+@router.get("/{key}", response_class=JSONBytes, responses=problems(401, 404, 410, 422))
 def get_study(key: str, session: SessionDep,
-              if_none_match: Annotated[str | None, Header()] = None) -> Response:
+              if_none_match: Annotated[str | None, Header()] = None,
+              as_of: Annotated[dt.datetime | None, Query(
+                  description="ISO timestamp: the study as it was then")] = None) -> Response:
     """Read one study with its arms, timepoints, outcomes, effects and sources."""
+    if as_of is not None:
+        return JSONBytes(audit.as_of(session, "study", key, as_of))
     etag = studies.etag_of(studies.get_version(session, key))
     if if_none_match is not None and etag in [t.strip() for t in if_none_match.split(",")]:
         return Response(status_code=304, headers={"ETag": etag})
     return JSONBytes(studies.read(session, key), headers={"ETag": etag})
+
+
+@router.get("/{key}/history", response_class=JSONBytes, responses=problems(400, 401, 404, 422))
+def get_study_history(request: Request, key: str, session: SessionDep,
+                      page_size: Annotated[int, Query(ge=1, le=1000)] = 100,
+                      page_token: Annotated[str | None, Query(max_length=500)] = None
+                      ) -> Response:
+    """List every change to a study, oldest first: when, who, what changed and why."""
+    items, token = audit.history(session, "study", key, page_size, page_token)
+    return page_response(items, token, None, next_page_url(request, token))
+
+
+@router.post("", status_code=201, response_class=JSONBytes,
+             responses={200: {"description": "dry run: every check passed, nothing written"},
+                        **problems(400, 401, 403, 409, 413, 422, 429)})
+def create_study(doc: StudyCreate, session: SessionDep, write: WriteDep) -> Response:
+    """Add a study with everything nested in one transaction; answers with the stored study."""
+    return outcome_response(studies.post(session, doc, write))
+
+
+@router.put("/{key}", response_class=JSONBytes, responses=problems(*WRITE))
+def replace_study(key: str, doc: StudyCreate, session: SessionDep, write: WriteDep,
+                  if_match: IfMatch = None) -> Response:
+    """Replace a whole study; needs If-Match with its current ETag."""
+    return outcome_response(studies.replace(session, key, doc, if_match, write))
+
+
+@router.patch("/{key}", response_class=JSONBytes, responses=problems(*WRITE))
+def patch_study(key: str, changes: MergePatch, session: SessionDep, write: WriteDep,
+                if_match: IfMatch = None) -> Response:
+    """Change parts of a study with a JSON merge patch; needs If-Match with its current ETag."""
+    return outcome_response(studies.patch(session, key, changes, if_match, write))
+
+
+@router.delete("/{key}", status_code=204, response_class=Response,
+               responses=problems(400, 401, 403, 404, 409, 410, 412, 413, 422, 428, 429))
+def delete_study(key: str, session: SessionDep, write: WriteDep,
+                 if_match: IfMatch = None) -> Response:
+    """Withdraw a study: gone from lists, 410 on read, its history kept."""
+    return outcome_response(studies.remove(session, key, if_match, write))

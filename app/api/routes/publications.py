@@ -1,0 +1,22 @@
+"""Publications: recording a retraction."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from app.api.deps import SessionDep
+from app.api.responses import JSONBytes, problems
+from app.api.routes.studies import outcome_response
+from app.schemas.publication import RetractionCreate
+from app.security import WriteDep
+from app.services import publications
+
+router = APIRouter(prefix="/publications", tags=["publications"])
+
+
+@router.post("/{publication_id}/retraction", response_class=JSONBytes,
+             responses=problems(400, 401, 403, 404, 409, 413, 422, 429))
+def retract_publication(publication_id: int, data: RetractionCreate, session: SessionDep,
+                        write: WriteDep) -> Response:
+    """Record a retraction; every result sourced only by retracted papers becomes retracted."""
+    return outcome_response(publications.retract(session, publication_id, data, write))

@@ -1,0 +1,43 @@
+"""JSON merge patch (RFC 7396) over stored documents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+
+def _item_model(annotation: Any) -> type[BaseModel] | None:
+    args = getattr(annotation, "__args__", ())
+    if getattr(annotation, "__origin__", None) is list and args:
+        item = args[0]
+        if isinstance(item, type) and issubclass(item, BaseModel):
+            return item
+    return None
+
+
+def input_document(model: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
+    """A stored document cut down to the fields the input model accepts."""
+    out: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        if name not in data:
+            continue
+        value = data[name]
+        item = _item_model(info.annotation)
+        if item is not None and isinstance(value, list):
+            value = [input_document(item, v) if isinstance(v, dict) else v for v in value]
+        out[name] = value
+    return out
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396: objects merge key by key, null removes a key, anything else replaces."""
+    if not isinstance(patch, dict):
+        return patch
+    out = dict(target) if isinstance(target, dict) else {}
+    for name, value in patch.items():
+        if value is None:
+            out.pop(name, None)
+        else:
+            out[name] = merge_patch(out.get(name), value)
+    return out

@@ -1,0 +1,123 @@
+"""Retractions: recorded on the publication, propagated to what it sources, never deleting.
+
+A result or effect estimate is retracted when every source it has is a retracted publication;
+a study is retracted when all its publications are. Each affected study gets a new version
+and an audit entry, in the same transaction as the publication's own entry.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_, exists, select, update
+from sqlalchemy.orm import Session
+
+from app.enums import RetractionStatus
+from app.errors import Conflict, NotFound
+from app.models import (
+    EffectEstimate,
+    OutcomeMeasure,
+    OutcomeResult,
+    Provenance,
+    Publication,
+    Study,
+    StudyPublication,
+)
+from app.schemas.publication import RetractionCreate
+from app.services import audit, documents, writes
+from app.services.documents import PUBLICATION_FIELDS
+from app.services.writes import Outcome, WriteRequest
+from app.types import utcnow
+
+RETRACTED = RetractionStatus.RETRACTED.value
+
+
+def publication_document(pub: Publication) -> dict[str, Any]:
+    return {"id": pub.id, **{f: getattr(pub, f) for f in PUBLICATION_FIELDS}}
+
+
+def _all_sources_retracted(number_id: Any, source_link: Any) -> Any:
+    """SQL: the number has a source, and every source of it is a retracted publication."""
+    p, pub = Provenance.__table__.c, Publication.__table__.c
+    has_source = exists(select(p.id).where(source_link == number_id))
+    standing_source = exists(
+        select(p.id).select_from(Provenance.__table__.outerjoin(
+            Publication.__table__, pub.id == p.publication_id))
+        .where(source_link == number_id,
+               p.publication_id.is_(None) | (pub.retraction_status != RETRACTED)))
+    return and_(has_source, ~standing_source)
+
+
+def recompute_flags(session: Session, study_ids: list[int]) -> None:
+    """Derive `retracted` again for the results, effects and studies given."""
+    if not study_ids:
+        return
+    r, e, s = (OutcomeResult.__table__, EffectEstimate.__table__, Study.__table__)
+    p = Provenance.__table__.c
+    om = select(OutcomeMeasure.id).where(OutcomeMeasure.study_id.in_(study_ids))
+    session.execute(update(r).where(r.c.outcome_measure_id.in_(om))
+                    .values(retracted=_all_sources_retracted(r.c.id, p.outcome_result_id)))
+    session.execute(update(e).where(e.c.study_id.in_(study_ids))
+                    .values(retracted=_all_sources_retracted(e.c.id, p.effect_estimate_id)))
+    sp, pub = StudyPublication.__table__.c, Publication.__table__.c
+    has_pub = exists().where(sp.study_id == s.c.id)
+    live_pub = exists(select(sp.id).join(Publication.__table__, pub.id == sp.publication_id)
+                      .where(sp.study_id == s.c.id, pub.retraction_status != RETRACTED))
+    session.execute(update(s).where(s.c.id.in_(study_ids))
+                    .values(retracted=and_(has_pub, ~live_pub)))
+
+
+def retract(session: Session, publication_id: int, data: RetractionCreate,
+            req: WriteRequest) -> Outcome:
+    """Record a retraction notice and flag every result that now has no standing source."""
+    def action() -> Outcome:
+        pub = session.get(Publication, publication_id, with_for_update=True)
+        if pub is None:
+            raise NotFound(f"no publication with id {publication_id}")
+        if pub.retraction_status == data.status:
+            raise Conflict(f"publication {publication_id} is already marked {data.status}",
+                           retraction_status=data.status)
+        ids = list(session.scalars(
+            select(StudyPublication.study_id)
+            .where(StudyPublication.publication_id == publication_id)
+            .order_by(StudyPublication.study_id)))
+        # Lock the studies first, as their own writers do, so none is rewritten meanwhile.
+        session.execute(update(Study.__table__).where(Study.id.in_(ids))
+                        .values(version=Study.version))
+        study_rows = session.execute(
+            select(Study.__table__).where(Study.id.in_(ids)).order_by(Study.id)).all()
+        before_docs = documents.assemble(session, study_rows, detail=True)
+        before_pub = publication_document(pub)
+        now = utcnow()
+        pub.retraction_status = RetractionStatus(data.status)
+        pub.retraction_date = data.date
+        pub.retraction_notice = data.notice
+        pub.retraction_reason = data.reason
+        pub.updated_at = now
+        session.flush()
+        recompute_flags(session, ids)
+        if ids:
+            session.execute(update(Study.__table__).where(Study.id.in_(ids))
+                            .values(version=Study.version + 1, updated_at=now))
+        after_rows = session.execute(
+            select(Study.__table__).where(Study.id.in_(ids)).order_by(Study.id)).all()
+        after_docs = documents.assemble(session, after_rows, detail=True)
+        after_pub = publication_document(pub)
+        audit.record(session, actor_id=req.actor_id, action="retraction", entity="publication",
+                     entity_key=str(publication_id), version=None, before=before_pub,
+                     after=after_pub, reason=req.reason or data.reason)
+        for row, before, after in zip(after_rows, before_docs, after_docs, strict=True):
+            audit.record(session, actor_id=req.actor_id, action="retraction", entity="study",
+                         entity_key=row.key, version=row.version, before=before, after=after,
+                         reason=req.reason or data.reason)
+        body = {**after_pub, "studies": [
+            {"key": d["key"], "retracted": d["retracted"], "version": d["version"],
+             "retracted_results": sum(x["retracted"] for o in d["outcome_measures"]
+                                      for x in o["results"]),
+             "retracted_effects": sum(x["retracted"] for o in d["outcome_measures"]
+                                      for x in o["effects"])}
+            for d in after_docs]}
+        return Outcome(200, body, {})
+
+    payload = {"id": publication_id, "body": data.model_dump(mode="json")}
+    return writes.perform(session, req, payload, action)

@@ -1,0 +1,183 @@
+"""Concurrent curators against a running server: no lost update, ever.
+
+These tests start uvicorn (two worker processes) on a scratch database with committed data,
+not the rolled-back test transaction, so the database's own locking is what is tested.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app import migrations
+from app.db import make_engine, make_sessionmaker
+from app.enums import Role
+from app.services import keys
+from tests.authkit import API, KEYRING, bearer, leaked, scratch_database
+from tests.builders import study_document
+
+ROOT = Path(__file__).resolve().parent.parent
+ROUNDS = 20
+
+
+@dataclass
+class Server:
+    url: str
+    token: str
+    log: Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def scratch_module_db(database_url: str, tmp_path_factory: pytest.TempPathFactory
+                      ) -> Iterator[str]:
+    yield from scratch_database(database_url, tmp_path_factory.mktemp("server"), "cur_server")
+
+
+@pytest.fixture(scope="module")
+def server(scratch_module_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    scratch_db, tmp_path = scratch_module_db, tmp_path_factory.mktemp("log")
+    migrations.upgrade(scratch_db)
+    engine = make_engine(scratch_db)
+    with make_sessionmaker(engine)() as session:
+        _, token = keys.create(session, name="concurrent curator", role=Role.CURATOR)
+    engine.dispose()
+    KEYRING.append(token)
+    port = free_port()
+    log = tmp_path / "server.log"
+    env = {**os.environ, "EVIDENCEDB_DATABASE_URL": scratch_db}
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory",
+             "--host", "127.0.0.1", "--port", str(port), "--workers", "2",
+             "--log-level", "debug"],
+            stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None:
+                pytest.fail(f"server exited: {log.read_text()[-2000:]}")
+            time.sleep(0.1)
+        else:
+            pytest.fail("server did not start")
+        yield Server(url, token, log)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=20)
+    output = log.read_text()
+    assert f"{API}/studies" in output, "the server's access log was captured"
+    assert not leaked(output), "a key was logged by the server"
+
+
+def test_two_patches_with_the_same_if_match_never_both_win(server: Server):
+    auth = bearer(server.token)
+    with httpx.Client(base_url=server.url, timeout=60) as c:
+        created = c.post(f"{API}/studies", json=study_document("race", "NCT09999990"),
+                         headers=auth)
+        assert created.status_code == 201, created.text
+        winners: list[str] = []
+        for round_ in range(ROUNDS):
+            current = c.get(f"{API}/studies/race")
+            etag, version = current.headers["etag"], current.json()["version"]
+            barrier = threading.Barrier(2)
+            answers: dict[str, httpx.Response] = {}
+
+            def attempt(label: str, etag: str = etag, round_: int = round_,
+                        barrier: threading.Barrier = barrier,
+                        answers: dict[str, httpx.Response] = answers) -> None:
+                with httpx.Client(base_url=server.url, timeout=60) as own:
+                    barrier.wait()
+                    answers[label] = own.patch(
+                        f"{API}/studies/race", json={"title": f"{label} {round_}"},
+                        headers={**auth, "If-Match": etag,
+                                 "Content-Type": "application/merge-patch+json"})
+
+            threads = [threading.Thread(target=attempt, args=(label,)) for label in "AB"]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(timeout=120)
+            statuses = sorted(r.status_code for r in answers.values())
+            assert statuses == [200, 412], [r.text for r in answers.values()]
+            winner = next(label for label, r in answers.items() if r.status_code == 200)
+            winners.append(f"{winner} {round_}")
+            after = c.get(f"{API}/studies/race").json()
+            assert after["title"] == f"{winner} {round_}"
+            assert after["version"] == version + 1
+            assert not leaked(" ".join(r.text + str(r.headers) for r in answers.values()))
+        history = c.get(f"{API}/studies/race/history", params={"page_size": 1000}).json()
+        updates = [h for h in history["items"] if h["action"] == "update"]
+        assert [h["changes"]["title"]["after"] for h in updates] == winners
+        assert [h["version"] for h in history["items"]] == list(range(1, ROUNDS + 2))
+
+
+def test_server_refuses_an_endless_chunked_body_before_its_end(server: Server):
+    limit = 1024 * 1024
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as s:
+        s.sendall(f"POST {API}/studies HTTP/1.1\r\nHost: {host}\r\n"
+                  f"Authorization: Bearer {server.token}\r\n"
+                  "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  .encode())
+        chunk = b" " * 65536
+        for _ in range(limit // len(chunk) + 2):  # past the limit, and never the last chunk
+            s.sendall(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+        reply = b""
+        while b"\r\n\r\n" not in reply:
+            data = s.recv(65536)
+            if not data:
+                break
+            reply += data
+    assert reply.startswith(b"HTTP/1.1 413"), reply[:200]
+    assert b"application/problem+json" in reply
+
+
+def test_the_same_keyed_post_sent_twice_at_once_creates_one_study(server: Server):
+    auth = bearer(server.token)
+    for round_ in range(5):
+        key = f"twin-{round_}"
+        doc = study_document(key, f"NCT0999980{round_}")
+        barrier = threading.Barrier(2)
+        answers: list[httpx.Response] = []
+
+        def send(doc: dict = doc, key: str = key, barrier: threading.Barrier = barrier,
+                 answers: list[httpx.Response] = answers) -> None:
+            with httpx.Client(base_url=server.url, timeout=60) as own:
+                barrier.wait()
+                answers.append(own.post(f"{API}/studies", json=doc,
+                                        headers={**auth, "Idempotency-Key": f"post-{key}"}))
+
+        threads = [threading.Thread(target=send) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert [r.status_code for r in answers] == [201, 201], [r.text for r in answers]
+        assert answers[0].json() == answers[1].json()
+        with httpx.Client(base_url=server.url, timeout=60) as c:
+            history = c.get(f"{API}/studies/{key}/history").json()["items"]
+        assert [h["action"] for h in history] == ["create"]
