@@ -128,8 +128,10 @@ def base_url(e2e_database_url: str, tmp_path_factory: pytest.TempPathFactory) ->
         log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Chromium for one test module: Playwright's sync API runs an event loop in this thread
+    while it is open, which later tests that call asyncio.run() must not find."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
