@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -91,12 +92,13 @@ def e2e_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         admin.dispose()
 
 
-@pytest.fixture(scope="session")
-def base_url(e2e_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The API and dashboard served by uvicorn in a subprocess."""
+@contextmanager
+def _serve(database_url: str, log_dir: Path, **settings: str) -> Iterator[str]:
+    """uvicorn in a subprocess on a free port, until the block ends."""
     port = _free_port()
-    env = {**os.environ, "EVIDENCEDB_DATABASE_URL": e2e_database_url}
-    log = (tmp_path_factory.mktemp("server") / "uvicorn.log").open("w+")
+    env = {**os.environ, "EVIDENCEDB_DATABASE_URL": database_url,
+           **{f"EVIDENCEDB_{k.upper()}": v for k, v in settings.items()}}
+    log = (log_dir / "uvicorn.log").open("w+")
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "app.main:create_app",
          "--host", "127.0.0.1", "--port", str(port)],
@@ -126,6 +128,28 @@ def base_url(e2e_database_url: str, tmp_path_factory: pytest.TempPathFactory) ->
             proc.kill()
             proc.wait()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def base_url(e2e_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The API and dashboard, reads open to all."""
+    with _serve(e2e_database_url, tmp_path_factory.mktemp("server")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def keyed_server(e2e_database_url: str,
+                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """A second server on the same database that requires a reader key, and such a key."""
+    env = {**os.environ, "EVIDENCEDB_DATABASE_URL": e2e_database_url}
+    created = subprocess.run(
+        [sys.executable, "-m", "app.cli", "keys", "create", "--role", "reader",
+         "--name", "dashboard-e2e"], cwd=ROOT, env=env, check=True, capture_output=True,
+        text=True, timeout=120)
+    key = created.stdout.strip().splitlines()[-1]
+    with _serve(e2e_database_url, tmp_path_factory.mktemp("keyed-server"),
+                require_read_key="true") as url:
+        yield url, key
 
 
 @pytest.fixture(scope="module")

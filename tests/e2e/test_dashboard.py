@@ -387,3 +387,27 @@ def test_back_and_forward_step_through_pages_and_studies(dashboard):
     wait_rows(page, 10)
     assert row_keys(page) == first
     assert dashboard.errors == []
+
+
+def test_on_a_server_that_requires_a_reader_key_the_dashboard_asks_for_one(browser, keyed_server):
+    url, key = keyed_server
+    assert httpx.get(f"{url}/api/v1/studies").status_code == 401
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(f"{url}/?intervention=MDMA&phase=PHASE3&instrument=CAPS-5")
+        form = page.locator("#key-form")
+        form.wait_for(state="visible")
+        assert "requires a reader key" in form.inner_text()
+        assert page.evaluate("document.activeElement.id") == "f-key"
+        page.fill("#f-key", key)
+        page.keyboard.press("Enter")
+        wait_rows(page, 2)
+        assert set(row_keys(page)) == {MAPP1, MAPP2}
+        assert form.is_hidden()
+        page.locator("#forest-studies tbody tr").first.wait_for()
+        page.wait_for_function("() => document.querySelector('img.forest-svg').complete "
+                               "&& document.querySelector('img.forest-svg').naturalWidth > 0")
+        page.screenshot(path=str(_output("reader-key.png")), full_page=True)
+    finally:
+        context.close()

@@ -61,17 +61,62 @@ class ApiError extends Error {
   }
 }
 
-async function getJSON(path) {
-  const response = await fetch(path, { headers: { Accept: "application/json" } });
+/* A server can require a reader key for reads (EVIDENCEDB_REQUIRE_READ_KEY): the first 401
+ * shows the key form; the key lives in this tab's session storage only. */
+const KEY_STORE = "evidencedb.readerKey";
+
+function readerKey() {
+  try {
+    return sessionStorage.getItem(KEY_STORE) || "";
+  } catch (_) {
+    return "";
+  }
+}
+
+function authHeaders() {
+  const key = readerKey();
+  return key ? { Authorization: `Bearer ${key}` } : {};
+}
+
+async function apiFetch(path, accept) {
+  const response = await fetch(path, { headers: { Accept: accept, ...authHeaders() } });
   if (!response.ok) {
     let detail = response.statusText;
     try {
       const problem = await response.json();
       detail = problem.detail || problem.title || detail;
     } catch (_) { /* not JSON */ }
+    if (response.status === 401) askForKey(detail);
     throw new ApiError(response.status, detail);
   }
-  return response.json();
+  return response;
+}
+
+function askForKey(detail) {
+  const form = $("#key-form");
+  if (!form.hidden) return;
+  form.hidden = false;
+  $("#key-reason").textContent = readerKey()
+    ? `The reader key was refused (${detail}). Enter another.`
+    : "This server requires a reader key to read the evidence.";
+  $("#f-key").focus();
+}
+
+function bindKeyForm() {
+  $("#key-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    try {
+      sessionStorage.setItem(KEY_STORE, $("#f-key").value.trim());
+    } catch (_) { /* storage disabled: nothing to keep */ }
+    $("#f-key").value = "";
+    $("#key-form").hidden = true;
+    studiesKey = facetsKey = instrumentsKey = forestKey = studyKeyShown = null;
+    loadVocabularies().then(render);
+  });
+}
+
+async function getJSON(path) {
+  return (await apiFetch(path, "application/json")).json();
 }
 
 /* ---------- state in the URL ---------- */
@@ -133,6 +178,7 @@ async function loadVocabularies() {
   const fill = async (path, select) => {
     try {
       const data = await getJSON(`${API}/${path}?page_size=1000`);
+      select.length = 1; // keep "Any …"
       for (const item of data.items) {
         const option = document.createElement("option");
         option.value = item.name;
@@ -773,10 +819,16 @@ async function renderForest(state) {
     const meta = await getJSON(`${API}/meta-analysis?${query}`);
     if (forestKey !== query) return;
     let svg = "";
+    let svgUrl = `${API}/meta-analysis/forest.svg?${query}`;
+    if (available.forestSvg && readerKey()) {
+      // an <img> cannot send the key: fetch the drawing and show it from memory
+      const blob = await (await apiFetch(svgUrl, "image/svg+xml")).blob();
+      svgUrl = URL.createObjectURL(blob);
+    }
     if (available.forestSvg) {
       svg = `<div class="forest-wrap" tabindex="0" role="group"
         aria-label="Forest plot, scrolls sideways on a narrow screen"><img class="forest-svg"
-        src="${API}/meta-analysis/forest.svg?${esc(query)}"
+        src="${esc(svgUrl)}"
         alt="Forest plot of ${esc(state.instrument)}: one row per study, the pooled estimate
         as a diamond; the same numbers are in the table below." width="800"></div>`;
     }
@@ -838,6 +890,7 @@ async function main() {
   bindForest();
   bindFacets();
   keepPagesOnStudyLinks();
+  bindKeyForm();
   window.addEventListener("popstate", () => render());
   await Promise.all([discover(), loadVocabularies()]);
   await render();
