@@ -370,7 +370,7 @@ def test_back_and_forward_step_through_pages_and_studies(dashboard):
     page.click("#next")
     wait_rows(page, 9)
     second = row_keys(page)
-    page.locator(f"#studies tbody tr[data-key='{second[0]}']").click()
+    page.locator(f"#studies tbody tr[data-key='{second[0]}'] a").click()  # the key's link
     page.wait_for_selector("#study-body dl.facts")
     assert query_of(page)["study"] == [second[0]]
 

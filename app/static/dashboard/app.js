@@ -234,8 +234,6 @@ function bindFilters() {
 
 /* ---------- studies table ---------- */
 
-const SORTABLE = ["key", "title", "start_date", "enrollment"];
-
 function bindTable() {
   for (const th of document.querySelectorAll("#studies th[data-sort]")) {
     th.querySelector("button").addEventListener("click", () => {
@@ -316,7 +314,8 @@ async function renderStudies(state) {
     if (studiesKey !== query) return;
     body.innerHTML = data.items.map((s) => `
       <tr tabindex="0" data-key="${esc(s.key)}">
-        <th scope="row"><a href="${esc(studyHref(s.key))}" tabindex="-1">${esc(s.acronym || s.key)}</a>
+        <th scope="row"><a href="${esc(studyHref(s.key))}" data-study="${esc(s.key)}"
+          tabindex="-1">${esc(s.acronym || s.key)}</a>
           ${s.acronym ? `<span class="muted small">${esc(s.key)}</span>` : ""}
           ${s.retracted ? '<span class="badge bad">Retracted</span>' : ""}</th>
         <td class="title">${esc(s.title)}</td>
