@@ -1,20 +1,19 @@
-"""Shared helpers for the evidence tests: storing documents through the write service."""
+"""Shared helpers for the evidence tests: posting documents, following pages."""
 
 from __future__ import annotations
 
 from typing import Any
-
-from app.schemas.study import StudyCreate
-from app.services import studies
 
 API = "/api/v1"
 MAPP_KEYS = {"NCT03537014", "NCT04077437"}
 POOLED_KEYS = ("mithoefer-2019-pooled", "jerome-2020-pooled-ltfu")
 
 
-def store(session: Any, doc: dict[str, Any]) -> dict[str, Any]:
-    """Store a study document exactly as POST /studies does (the service the route calls)."""
-    return studies.create(session, StudyCreate.model_validate(doc), actor_id=None)
+def store(client: Any, curator: dict[str, str], doc: dict[str, Any]) -> dict[str, Any]:
+    """POST a study document with a curator key; the created study."""
+    response = client.post(f"{API}/studies", json=doc, headers=curator)
+    assert response.status_code == 201, response.text
+    return response.json()
 
 
 def all_items(client: Any, url: str) -> list[dict[str, Any]]:

@@ -50,8 +50,8 @@ def test_each_facet_count_equals_the_list_total_for_that_value(client, base, fac
     assert counts == sorted(counts, reverse=True)
 
 
-def test_follow_up_buckets_partition_the_studies(client, db_session):
-    store(db_session, study_document("follow-up-12", nct="NCT09999921"))
+def test_follow_up_buckets_partition_the_studies(client, curator):
+    store(client, curator, study_document("follow-up-12", nct="NCT09999921"))
     body = client.get(f"{API}/stats/facets?facet=follow_up").json()
     values = {v["value"]: v["count"] for v in body["facets"]["follow_up"]["values"]}
     assert sum(values.values()) == body["total"]

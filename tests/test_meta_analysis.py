@@ -242,11 +242,11 @@ def odds_ratio_study(key, nct, value, low, high):
     return doc
 
 
-def test_ratios_are_pooled_on_the_log_scale_with_ses_from_their_cis(client, db_session):
+def test_ratios_are_pooled_on_the_log_scale_with_ses_from_their_cis(client, curator):
     trials = [("or-a", "NCT09999931", 2.0, 1.2, 3.4), ("or-b", "NCT09999932", 1.5, 0.9, 2.5),
               ("or-c", "NCT09999933", 3.1, 1.4, 6.8)]
     for key, nct, value, low, high in trials:
-        store(db_session, odds_ratio_study(key, nct, value, low, high))
+        store(client, curator, odds_ratio_study(key, nct, value, low, high))
     query = "".join(f"&study={t[0]}" for t in trials)
     body = client.get(f"{API}/meta-analysis?effect_type=ODDS_RATIO{query}").json()
     assert body["k"] == 3 and body["direction"]["scale"] == "log"

@@ -60,9 +60,8 @@ def test_mapp1_has_a_computed_hedges_g_from_its_change_scores(client):
             for s in served[0]["sources"]} == union
 
 
-def test_a_computed_effect_uses_endpoint_scores_and_follows_lower_is_better(
-        client, db_session):
-    store(db_session, study_document("computed-endpoint", nct="NCT09999911"))
+def test_a_computed_effect_uses_endpoint_scores_and_follows_lower_is_better(client, curator):
+    store(client, curator, study_document("computed-endpoint", nct="NCT09999911"))
     rows = all_items(client, f"{API}/outcomes?study=computed-endpoint&origin=COMPUTED")
     assert len(rows) == 1
     value, variance = hedges_g(28, 20.5, 10.1, 27, 30.2, 11.0, lower_is_better=True)
@@ -72,29 +71,29 @@ def test_a_computed_effect_uses_endpoint_scores_and_follows_lower_is_better(
 
     doc = study_document("computed-higher-better", nct="NCT09999912")
     doc["outcome_measures"][0]["lower_is_better"] = False
-    store(db_session, doc)
+    store(client, curator, doc)
     higher = all_items(client, f"{API}/outcomes?study=computed-higher-better&origin=COMPUTED")
     assert higher[0]["value"] == pytest.approx(-value, rel=1e-12)
 
 
-def test_no_effect_is_computed_without_both_arms_sd_or_a_known_direction(client, db_session):
+def test_no_effect_is_computed_without_both_arms_sd_or_a_known_direction(client, curator):
     doc = study_document("no-sd", nct="NCT09999913")
     del doc["outcome_measures"][0]["results"][1]["sd"]
-    store(db_session, doc)
+    store(client, curator, doc)
     doc = study_document("no-direction", nct="NCT09999914")
     doc["outcome_measures"][0]["lower_is_better"] = None
-    store(db_session, doc)
+    store(client, curator, doc)
     for key in ("no-sd", "no-direction"):
         assert all_items(client, f"{API}/outcomes?study={key}&origin=COMPUTED") == []
         assert len(all_items(client, f"{API}/outcomes?study={key}")) == 1
 
 
-def test_a_computed_effect_from_retracted_results_is_retracted_and_hidden(client, db_session):
+def test_a_computed_effect_from_retracted_results_is_retracted_and_hidden(client, curator):
     doc = study_document("retracted-inputs", nct="NCT09999915")
     doc["publications"][0].update(
         retraction_status="RETRACTED", retraction_date="2024-01-02",
         retraction_reason="data could not be verified")
-    store(db_session, doc)
+    store(client, curator, doc)
     assert all_items(client, f"{API}/outcomes?study=retracted-inputs") == []
     rows = all_items(client, f"{API}/outcomes?study=retracted-inputs&include_retracted=true")
     assert {r["origin"] for r in rows} == {"REPORTED", "COMPUTED"}
@@ -126,8 +125,8 @@ def test_outcome_filters_keep_only_matching_rows(client, query, check):
     assert len(rows) == sum(1 for r in everything if check(r))
 
 
-def test_timepoint_months_bound_the_estimates(client, db_session):
-    store(db_session, study_document("twelve-months", nct="NCT09999916"))
+def test_timepoint_months_bound_the_estimates(client, curator):
+    store(client, curator, study_document("twelve-months", nct="NCT09999916"))
     later = all_items(client, f"{API}/outcomes?timepoint_months_min=6")
     assert {r["study_key"] for r in later} == {"twelve-months"}
     assert all(r["timepoint_months"] == 12 for r in later)

@@ -27,7 +27,9 @@ def two_source_study(key: str, nct: str) -> dict:
 def flags(study: dict) -> dict:
     om = study["outcome_measures"][0]
     return {"results": {r["arm"]: r["retracted"] for r in om["results"]},
-            "effects": [e["retracted"] for e in om["effects"]],
+            "effects": [e["retracted"] for e in om["effects"] if e["origin"] == "REPORTED"],
+            # Hedges' g computed from both arms' results, sourced by the union of theirs.
+            "computed": [e["retracted"] for e in om["effects"] if e["origin"] == "COMPUTED"],
             "study": study["retracted"]}
 
 
@@ -41,7 +43,7 @@ def test_retraction_flags_results_whose_every_source_is_retracted(client, curato
     assert created.status_code == 201, created.text
     study = created.json()
     assert flags(study) == {"results": {"Drug": False, "Placebo": False}, "effects": [False],
-                            "study": False}
+                            "computed": [False], "study": False}
     main_id, second_id = publication_id(study, "main"), publication_id(study, "second")
 
     response = client.post(f"{API}/publications/{main_id}/retraction", json=NOTICE,
@@ -51,7 +53,7 @@ def test_retraction_flags_results_whose_every_source_is_retracted(client, curato
     read = client.get(f"{API}/studies/retr-1")
     after = read.json()
     assert flags(after) == {"results": {"Drug": True, "Placebo": False}, "effects": [True],
-                            "study": False}
+                            "computed": [False], "study": False}
     main = next(p for p in after["publications"] if p["ref"] == "main")
     assert (main["retraction_status"], main["retraction_date"]) == ("RETRACTED", "2025-06-01")
     assert read.headers["etag"] != created.headers["etag"]
@@ -59,7 +61,7 @@ def test_retraction_flags_results_whose_every_source_is_retracted(client, curato
     client.post(f"{API}/publications/{second_id}/retraction", json=NOTICE, headers=curator)
     final = client.get(f"{API}/studies/retr-1").json()
     assert flags(final) == {"results": {"Drug": True, "Placebo": True}, "effects": [True],
-                            "study": True}
+                            "computed": [True], "study": True}
     history = client.get(f"{API}/studies/retr-1/history").json()["items"]
     assert [h["action"] for h in history] == ["create", "retraction", "retraction"]
     assert history[1]["reason"] == "retraction watch"
@@ -108,4 +110,4 @@ def test_expression_of_concern_does_not_retract_results(client, curator):
     assert response.status_code == 200
     study = client.get(f"{API}/studies/retr-4").json()
     assert flags(study) == {"results": {"Drug": False, "Placebo": False}, "effects": [False],
-                            "study": False}
+                            "computed": [False], "study": False}

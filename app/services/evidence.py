@@ -123,42 +123,39 @@ def _reml_loglik(y: list[float], v: list[float], tau2: float) -> float:
                    + sum(wi * (yi - mu) ** 2 for wi, yi in zip(w, y, strict=True)))
 
 
-def _fisher_scoring(y: list[float], v: list[float], tau2: float) -> tuple[float, int]:
-    """Fisher scoring on τ² ≥ 0, halving a step while it lowers the likelihood."""
-    loglik = _reml_loglik(y, v, tau2)
-    for iteration in range(1, 1001):
-        w = [1 / (vi + tau2) for vi in v]
-        mu, sw = _weighted(y, w)
-        sw2 = sum(wi * wi for wi in w)
-        sw3 = sum(wi ** 3 for wi in w)
-        score = 0.5 * (sum(wi * wi * (yi - mu) ** 2 for wi, yi in zip(w, y, strict=True))
-                       - sw + sw2 / sw)
-        information = 0.5 * (sw2 - 2 * sw3 / sw + (sw2 / sw) ** 2)
-        step = score / information
-        new = max(0.0, tau2 + step)
-        new_loglik = _reml_loglik(y, v, new)
-        for _ in range(60):
-            if new_loglik >= loglik:
-                break
-            step /= 2
-            new = max(0.0, tau2 + step)
-            new_loglik = _reml_loglik(y, v, new)
-        if abs(new - tau2) <= 1e-14 * max(1.0, tau2):
-            return new, iteration
-        tau2, loglik = new, max(new_loglik, loglik)
-    return tau2, 1000
+def _reml_score(y: list[float], v: list[float], tau2: float) -> float:
+    """Derivative of the REML log-likelihood in τ²."""
+    w = [1 / (vi + tau2) for vi in v]
+    mu, sw = _weighted(y, w)
+    return 0.5 * (sum(wi * wi * (yi - mu) ** 2 for wi, yi in zip(w, y, strict=True))
+                  - sw + sum(wi * wi for wi in w) / sw)
 
 
 def _tau2_reml(y: list[float], v: list[float]) -> tuple[float, int]:
-    """REML between-study variance: Fisher scoring (truncated at zero) from the DL value and
-    from the best point of a coarse grid, keeping the higher likelihood — the REML likelihood
-    can have a local maximum at zero and its global one inside."""
+    """REML between-study variance (τ² ≥ 0) and the bisection steps it took.
+
+    The likelihood can have a local maximum at zero and its global one inside, and Fisher
+    scoring can crawl when one study dominates, so: a geometric grid finds the basin of the
+    global maximum, then bisection on the score (the likelihood's derivative) pins it down."""
     mean_y = sum(y) / len(y)
     scale = max(sum((yi - mean_y) ** 2 for yi in y) / (len(y) - 1), max(v), 1e-12)
-    grid = [0.0] + [scale * 10 ** (e / 10) for e in range(-60, 11)]
-    best_grid = max(grid, key=lambda t: _reml_loglik(y, v, t))
-    candidates = [_fisher_scoring(y, v, start) for start in (_tau2_dl(y, v), best_grid)]
-    return max(candidates, key=lambda c: _reml_loglik(y, v, c[0]))
+    grid = [0.0] + [scale * 10 ** (e / 10) for e in range(-80, 11)]
+    best = max(range(len(grid)), key=lambda i: _reml_loglik(y, v, grid[i]))
+    if best == 0 and _reml_score(y, v, 0.0) <= 0:
+        return 0.0, 0
+    low = grid[best - 1] if best > 0 else 0.0
+    high = grid[best + 1] if best + 1 < len(grid) else 2 * grid[best]
+    while _reml_score(y, v, high) > 0:
+        high *= 2
+    steps = 0
+    while high - low > 1e-15 * max(1.0, high) and steps < 200:
+        steps += 1
+        middle = (low + high) / 2
+        if _reml_score(y, v, middle) > 0:
+            low = middle
+        else:
+            high = middle
+    return (low + high) / 2, steps
 
 
 def _summary(estimate: float, se: float, level: float, t_df: int | None = None
