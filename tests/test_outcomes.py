@@ -165,3 +165,31 @@ def test_an_outcomes_page_costs_the_same_statements_whatever_it_holds(client, co
     one = statements(f"{API}/outcomes?include_retracted=true&page_size=1")
     assert many[1] > 10 and one[1] == 1
     assert many[0] == one[0]
+
+
+def effect_origins(client, key):
+    rows = all_items(client, f"{API}/outcomes?study={key}&include_retracted=true")
+    return sorted((r["origin"], r["effect_type"], round(r["value"], 12)) for r in rows)
+
+
+def test_rewriting_a_study_derives_its_computed_effect_again_without_copying_it(
+        client, curator):
+    created = client.post(f"{API}/studies", json=study_document("rewritten", "NCT09999917"),
+                          headers=curator)
+    assert created.status_code == 201, created.text
+    before = effect_origins(client, "rewritten")
+    assert [o for o, *_ in before] == ["COMPUTED", "REPORTED"]
+    patched = client.patch(f"{API}/studies/rewritten", json={"title": "A new title"},
+                           headers={**curator, "If-Match": created.headers["etag"],
+                                    "Content-Type": "application/merge-patch+json"})
+    assert patched.status_code == 200, patched.text
+    assert effect_origins(client, "rewritten") == before
+    doc = study_document("rewritten", "NCT09999917")
+    doc["outcome_measures"][0]["results"][0]["mean"] = 15.5
+    put = client.put(f"{API}/studies/rewritten", json=doc,
+                     headers={**curator, "If-Match": patched.headers["etag"]})
+    assert put.status_code == 200, put.text
+    after = effect_origins(client, "rewritten")
+    assert len(after) == 2 and after[1] == before[1]
+    value, _ = hedges_g(28, 15.5, 10.1, 27, 30.2, 11.0, lower_is_better=True)
+    assert after[0][2] == round(value, 12)

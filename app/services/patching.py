@@ -16,8 +16,13 @@ def _item_model(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
+def _computed(item: Any) -> bool:
+    return isinstance(item, dict) and item.get("origin") == "COMPUTED"
+
+
 def input_document(model: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
-    """A stored document cut down to the fields the input model accepts."""
+    """A stored document cut down to the fields the input model accepts. Computed effects
+    are left out: they are derived from the results, and every write derives them again."""
     out: dict[str, Any] = {}
     for name, info in model.model_fields.items():
         if name not in data:
@@ -25,7 +30,8 @@ def input_document(model: type[BaseModel], data: dict[str, Any]) -> dict[str, An
         value = data[name]
         item = _item_model(info.annotation)
         if item is not None and isinstance(value, list):
-            value = [input_document(item, v) if isinstance(v, dict) else v for v in value]
+            value = [input_document(item, v) if isinstance(v, dict) else v
+                     for v in value if not _computed(v)]
         out[name] = value
     return out
 
