@@ -45,6 +45,53 @@ def _seed(url: str, *, only_if_empty: bool) -> None:
           f"{report.events_unchanged} already stored")
 
 
+def cmd_import_ctgov(args: argparse.Namespace) -> None:
+    """Import ClinicalTrials.gov API v2 records from files or folders, one file per
+    transaction; a file that is refused is reported and the others still import."""
+    import json
+    from pathlib import Path
+
+    from app.db import make_engine, make_sessionmaker
+    from app.errors import ProblemError
+    from app.services import importer
+    from app.services.writes import WriteRequest
+
+    files: list[Path] = []
+    for name in args.paths:
+        path = Path(name)
+        files.extend(sorted(path.glob("*.json")) if path.is_dir() else [path])
+    url = get_settings().database_url
+    _migrate(url)
+    engine = make_engine(url)
+    failed = 0
+    try:
+        sessions = make_sessionmaker(engine)
+        for path in files:
+            with sessions() as session:
+                try:
+                    body = json.loads(path.read_text(encoding="utf-8"))
+                    outcome = importer.import_records(session, body, WriteRequest(
+                        actor_id=None, method="CLI", path="import-ctgov"))  # type: ignore[arg-type]
+                    results = outcome.body["imported"]
+                except (OSError, ValueError) as exc:
+                    failed += 1
+                    print(f"{path}: refused: {exc}", file=sys.stderr)
+                    continue
+                except ProblemError as exc:
+                    session.rollback()
+                    failed += 1
+                    print(f"{path}: refused ({exc.status}): {exc.detail}", file=sys.stderr)
+                    continue
+            for r in results:
+                print(f"{path}: {r['nct_id']} {r['action']} as {r['key']} "
+                      f"(version {r['version']}; {len(r['report']['mapped'])} mapped, "
+                      f"{len(r['report']['skipped'])} skipped)")
+    finally:
+        engine.dispose()
+    if failed:
+        sys.exit(f"{failed} of {len(files)} files refused")
+
+
 def cmd_migrate(_: argparse.Namespace) -> None:
     _migrate(get_settings().database_url)
     print("migrated to head")
@@ -171,6 +218,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="apply every migration").set_defaults(func=cmd_migrate)
     sub.add_parser("seed", help="load the curated seed data (idempotent)").set_defaults(
         func=cmd_seed)
+    imp = sub.add_parser("import-ctgov",
+                         help="import ClinicalTrials.gov API v2 study records (files or folders)")
+    imp.add_argument("paths", nargs="+", metavar="PATH")
+    imp.set_defaults(func=cmd_import_ctgov)
     load = sub.add_parser("load", help="bulk-load study documents, one JSON per line")
     load.add_argument("file")
     load.add_argument("--batch-size", type=int, default=1000)

@@ -2,7 +2,17 @@
 
 from fastapi import APIRouter, Depends
 
-from app.api.routes import catalog, dashboard, evidence, exchange, ops, publications, studies
+from app.api.routes import (
+    catalog,
+    compat,
+    dashboard,
+    evidence,
+    exchange,
+    imports,
+    ops,
+    publications,
+    studies,
+)
 from app.security import read_access
 
 api_router = APIRouter(prefix="/api/v1", dependencies=[Depends(read_access)])
@@ -11,7 +21,10 @@ api_router.include_router(publications.router)
 api_router.include_router(catalog.router)
 api_router.include_router(evidence.router)
 api_router.include_router(exchange.router)
+api_router.include_router(imports.router)
 
 root_router = APIRouter()
 root_router.include_router(ops.router)
+root_router.include_router(compat.ctgov_router)
+root_router.include_router(compat.fhir_router)
 root_router.include_router(dashboard.router)

@@ -78,6 +78,10 @@ def study_conditions(f: StudyFilter, dialect: str) -> list[ColumnElement[bool]]:
         where.append(s.id.in_(
             select(RegistryId.study_id).where(RegistryId.identifier.in_(f.registry_id))
         ))
+    if f.registry:
+        where.append(s.id.in_(
+            select(RegistryId.study_id).where(RegistryId.registry_name.in_(f.registry))
+        ))
     if f.instrument:
         where.append(s.id.in_(
             select(OutcomeMeasure.study_id).where(

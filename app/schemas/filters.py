@@ -81,6 +81,8 @@ class StudyFilter(BaseModel):
     country: list[str] = []
     sponsor: list[str] = []
     registry_id: list[str] = Field([], description="NCT id or other registry identifier")
+    registry: list[str] = Field(
+        [], description="studies with an identifier in this registry, e.g. NCT")
     instrument: list[str] = Field([], description="outcome instrument, e.g. CAPS-5")
     min_enrollment: int | None = Field(None, ge=0)
     max_enrollment: int | None = Field(None, ge=0)
@@ -105,7 +107,7 @@ class StudyFilter(BaseModel):
 
     _split = field_validator(
         "intervention_type", "phase", "status", "study_type", "allocation", "masking",
-        "registry_id", "follow_up", "retraction_status", mode="before",
+        "registry_id", "registry", "follow_up", "retraction_status", mode="before",
     )(_split_commas)
     _names = field_validator(
         "condition", "intervention", "country", "sponsor", "instrument", mode="before"

@@ -1,0 +1,121 @@
+"""The familiar dialects, read-only: ClinicalTrials.gov API v2 and FHIR R5."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.routing import APIRoute
+
+from app.api.deps import SessionDep
+from app.api.responses import JSONBytes, problems
+from app.errors import ProblemError
+from app.interop import fhir
+from app.schemas.interop import CtgovQuery, CtgovStudyQuery, FhirEvidenceQuery, FhirStudyQuery
+from app.security import read_access
+from app.services import compat
+
+
+class FhirJSON(JSONBytes):
+    media_type = fhir.MEDIA_TYPE
+
+
+class FhirRoute(APIRoute):
+    """FHIR clients expect errors as OperationOutcome resources, not problem documents."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except ProblemError as exc:
+                return FhirJSON(fhir.operation_outcome(exc.status, exc.detail),
+                                status_code=exc.status, headers=exc.headers or None)
+
+        return route
+
+
+def _query(model: Any) -> Any:
+    def parse(request: Request) -> Any:
+        return model.parse(request.query_params.multi_items())
+    return Depends(parse)
+
+
+# Reads: public unless the settings require a reader key (the capability statement stays open).
+READ = [Depends(read_access)]
+ctgov_router = APIRouter(prefix="/ctgov/api/v2", tags=["ClinicalTrials.gov API v2"],
+                         dependencies=READ)
+fhir_router = APIRouter(prefix="/fhir", tags=["FHIR R5"], route_class=FhirRoute)
+
+
+def _ctgov_response(records: list[dict[str, Any]], body: dict[str, Any], fmt: str,
+                    headers: dict[str, str]) -> Response:
+    if fmt == "csv":
+        return Response(compat.ctgov_csv(records), media_type="text/csv", headers=headers)
+    return JSONBytes(body)
+
+
+@ctgov_router.get("/studies", response_class=JSONBytes, responses=problems(400))
+def ctgov_studies(session: SessionDep,
+                  query: Annotated[CtgovQuery, _query(CtgovQuery)]) -> Response:
+    """List our studies that have an NCT id, as ClinicalTrials.gov API v2 answers."""
+    page = compat.ctgov_page(session, query)
+    body: dict[str, Any] = {"studies": page.items}
+    headers = {}
+    if page.total is not None:
+        body["totalCount"] = headers["x-total-count"] = page.total
+    if page.next_token:
+        body["nextPageToken"] = headers["x-next-page-token"] = page.next_token
+    return _ctgov_response(page.items, body, query.format,
+                           {k: str(v) for k, v in headers.items()})
+
+
+@ctgov_router.get("/studies/{nct_id}", response_class=JSONBytes,
+                  responses=problems(400, 404, 410))
+def ctgov_study(nct_id: str, session: SessionDep,
+                query: Annotated[CtgovStudyQuery, _query(CtgovStudyQuery)]) -> Response:
+    """Read one study by NCT id in the ClinicalTrials.gov API v2 record shape."""
+    record = compat.ctgov_study(session, nct_id, query.fields)
+    return _ctgov_response([record], record, query.format, {})
+
+
+@fhir_router.get("/metadata", response_class=FhirJSON)
+def fhir_metadata(request: Request) -> Response:
+    """Describe this FHIR R5 server: read and search of ResearchStudy and Evidence."""
+    return FhirJSON(fhir.capability_statement(f"{request.base_url}fhir"))
+
+
+def _bundle(request: Request, page: compat.Page) -> FhirJSON:
+    next_url = (str(request.url.include_query_params(_cursor=page.next_token))
+                if page.next_token else None)
+    return FhirJSON(fhir.bundle(page.items, f"{request.base_url}fhir", str(request.url),
+                                next_url, page.total))
+
+
+@fhir_router.get("/ResearchStudy", response_class=FhirJSON, dependencies=READ)
+def fhir_search_studies(request: Request, session: SessionDep,
+                        query: Annotated[FhirStudyQuery, _query(FhirStudyQuery)]) -> Response:
+    """Search studies as ResearchStudy resources, in a searchset Bundle."""
+    return _bundle(request, compat.fhir_studies(session, query))
+
+
+@fhir_router.get("/ResearchStudy/{ident}", response_class=FhirJSON, dependencies=READ)
+def fhir_read_study(ident: str, session: SessionDep) -> Response:
+    """Read one study as a ResearchStudy resource."""
+    return FhirJSON(compat.fhir_study(session, ident))
+
+
+@fhir_router.get("/Evidence", response_class=FhirJSON, dependencies=READ)
+def fhir_search_evidence(request: Request, session: SessionDep,
+                         query: Annotated[FhirEvidenceQuery, _query(FhirEvidenceQuery)]
+                         ) -> Response:
+    """Search effect estimates as Evidence resources, in a searchset Bundle."""
+    return _bundle(request, compat.fhir_evidence_page(session, query))
+
+
+@fhir_router.get("/Evidence/{ident}", response_class=FhirJSON, dependencies=READ)
+def fhir_read_evidence(ident: str, session: SessionDep) -> Response:
+    """Read one effect estimate as an Evidence resource."""
+    return FhirJSON(compat.fhir_evidence(session, ident))

@@ -1,0 +1,25 @@
+"""Importing ClinicalTrials.gov records."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Header, Response
+
+from app.api.deps import SessionDep
+from app.api.responses import JSONBytes, problems
+from app.security import WriteDep
+from app.services import importer
+
+router = APIRouter(prefix="/import", tags=["import"])
+
+
+@router.post("/ctgov", status_code=201, response_class=JSONBytes,
+             responses={200: {"description": "updated studies only, or a dry run"},
+                        **problems(400, 401, 403, 409, 412, 413, 422, 429)})
+def import_ctgov(body: Annotated[Any, Body()], session: SessionDep, write: WriteDep,
+                 if_match: Annotated[str | None, Header()] = None) -> Response:
+    """Create or update studies from ClinicalTrials.gov API v2 records, by NCT id; the answer
+    says what was mapped and what was skipped."""
+    outcome = importer.import_records(session, body, write, if_match)
+    return JSONBytes(outcome.body, status_code=outcome.status, headers=outcome.headers)

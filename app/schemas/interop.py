@@ -1,0 +1,133 @@
+"""Query parameters of the familiar dialects: ClinicalTrials.gov API v2 and FHIR search.
+
+Both are parsed from the raw query string, because their names (`query.cond`, `_count`) are not
+Python identifiers; unknown parameters are refused (400), as ClinicalTrials.gov does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from app.enums import OverallStatus, Phase
+from app.errors import BadRequest, validation_errors
+
+
+def _split(value: Any) -> list[str]:
+    """Comma- or pipe-separated values, as ClinicalTrials.gov accepts them."""
+    if value is None:
+        return []
+    items = value if isinstance(value, list) else [value]
+    return [p.strip() for item in items for p in str(item).replace("|", ",").split(",")
+            if p.strip()]
+
+
+class _Query(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @classmethod
+    def parse(cls, pairs: Iterable[tuple[str, str]]) -> Any:
+        """The model from the query string's pairs; a repeated name lists its values."""
+        data: dict[str, Any] = {}
+        for name, value in pairs:
+            data.setdefault(name, []).append(value)
+        aliases = {f.alias or n: n for n, f in cls.model_fields.items()}
+        unknown = sorted(set(data) - set(aliases))
+        if unknown:
+            raise BadRequest(
+                f"unknown parameter {unknown[0]!r}; known: {', '.join(sorted(aliases))}",
+                errors=[{"loc": ["query", u], "msg": "unknown parameter",
+                         "type": "extra_forbidden"} for u in unknown])
+        single = {k: (v if k in cls.LISTS else v[-1]) for k, v in data.items()}
+        try:
+            return cls.model_validate(single)
+        except ValidationError as exc:
+            errors = validation_errors(exc.errors())
+            where = ".".join(str(x) for x in errors[0]["loc"])
+            raise BadRequest(f"{where}: {errors[0]['msg']}", errors=errors) from None
+
+    LISTS: ClassVar[frozenset[str]] = frozenset()
+
+
+class CtgovQuery(_Query):
+    """The ClinicalTrials.gov API v2 `/studies` parameters we answer."""
+
+    LISTS: ClassVar[frozenset[str]] = frozenset({"filter.overallStatus", "filter.ids", "fields"})
+
+    cond: str | None = Field(None, alias="query.cond", min_length=1, max_length=200)
+    intr: str | None = Field(None, alias="query.intr", min_length=1, max_length=200)
+    term: str | None = Field(None, alias="query.term", min_length=1, max_length=200)
+    overall_status: list[OverallStatus] = Field([], alias="filter.overallStatus")
+    ids: list[str] = Field([], alias="filter.ids", max_length=1000)
+    fields: list[str] = Field([], alias="fields")
+    page_size: int = Field(10, alias="pageSize", ge=1, le=1000)
+    page_token: str | None = Field(None, alias="pageToken", max_length=2000)
+    count_total: bool = Field(False, alias="countTotal")
+    format: Literal["json", "csv"] = "json"
+
+    _lists = field_validator("overall_status", "ids", "fields", mode="before")(_split)
+
+    @field_validator("ids")
+    @classmethod
+    def _nct_ids(cls, v: list[str]) -> list[str]:
+        bad = [x for x in v if not (x.upper().startswith("NCT") and x[3:].isdigit())]
+        if bad:
+            raise ValueError(f"not an NCT id: {bad[0]!r}")
+        return [x.upper() for x in v]
+
+
+class CtgovStudyQuery(_Query):
+    """Parameters of `/studies/{nctId}`."""
+
+    LISTS: ClassVar[frozenset[str]] = frozenset({"fields"})
+
+    fields: list[str] = Field([], alias="fields")
+    format: Literal["json", "csv"] = "json"
+
+    _lists = field_validator("fields", mode="before")(_split)
+
+
+class FhirStudyQuery(_Query):
+    """FHIR search parameters for ResearchStudy."""
+
+    LISTS: ClassVar[frozenset[str]] = frozenset({"identifier", "condition", "status", "phase"})
+
+    identifier: list[str] = []
+    condition: list[str] = []
+    keyword: str | None = Field(None, min_length=1, max_length=200)
+    status: list[OverallStatus] = []
+    phase: list[Phase] = []
+    count: int = Field(20, alias="_count", ge=1, le=1000)
+    cursor: str | None = Field(None, alias="_cursor", max_length=2000)
+    total: Literal["none", "accurate"] = Field("none", alias="_total")
+
+    _lists = field_validator("status", "phase", mode="before")(_split)
+
+    @field_validator("identifier", mode="before")
+    @classmethod
+    def _token_value(cls, v: Any) -> list[str]:
+        """Comma-separated `system|value` tokens search by their value."""
+        items = v if isinstance(v, list) else [v]
+        return [p.strip().rsplit("|", 1)[-1] for x in items for p in str(x).split(",")
+                if p.strip()]
+
+
+class FhirEvidenceQuery(_Query):
+    """FHIR search parameters for Evidence."""
+
+    LISTS: ClassVar[frozenset[str]] = frozenset({"_id", "study"})
+
+    id: list[str] = Field([], alias="_id")
+    study: list[str] = []
+    count: int = Field(20, alias="_count", ge=1, le=1000)
+    cursor: str | None = Field(None, alias="_cursor", max_length=2000)
+    total: Literal["none", "accurate"] = Field("none", alias="_total")
+
+    _lists = field_validator("id", "study", mode="before")(_split)
+
+    @field_validator("study")
+    @classmethod
+    def _reference(cls, v: list[str]) -> list[str]:
+        return [x.removeprefix("ResearchStudy/") for x in v]

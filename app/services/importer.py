@@ -1,0 +1,207 @@
+"""Importing ClinicalTrials.gov API v2 records: create or update our study by NCT id.
+
+A record is mapped to a study document (app.interop.ctgov), validated by the same schema as
+`POST /studies`, and written by the same code with its audit entry. A batch is all or nothing:
+every record is mapped and validated before anything is written, and one commit ends it.
+The raw record is kept verbatim in `study.source_record`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.errors import Conflict, PreconditionFailed, UnprocessableContent, validation_errors
+from app.interop import ctgov
+from app.models import Publication, RegistryId, Study
+from app.schemas.study import StudyCreate
+from app.services import studies, vocab, writes
+from app.services.writes import Outcome, WriteRequest
+
+
+@dataclass
+class ImportResult:
+    nct_id: str
+    study_id: int
+    key: str
+    action: str  # "created" or "updated"
+    version: int
+    report: dict[str, Any]
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.study_id}-{self.version}"'
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"nct_id": self.nct_id, "key": self.key, "action": self.action,
+                "version": self.version, "location": f"/api/v1/studies/{self.key}",
+                "report": self.report}
+
+
+def _invalid(where: str, exc: ValidationError) -> UnprocessableContent:
+    errors = validation_errors(exc.errors())
+    first = errors[0] if errors else {"loc": [], "msg": "invalid"}
+    loc = ".".join(str(x) for x in first["loc"])
+    return UnprocessableContent(
+        f"{where}: the mapped study is not valid: {loc}: {first['msg']}",
+        errors=[{**e, "loc": [where, *e["loc"]]} for e in errors])
+
+
+def _reconcile(session: Session, doc: dict[str, Any], report: ctgov.Report) -> None:
+    """Fit the mapped document to what is already stored: secondary identifiers that another
+    study holds are left out (sponsors' protocol codes are not unique across sponsors),
+    conditions that the vocabulary already knows under another name are listed once,
+    intervention types that disagree with the vocabulary give way to it, and publications
+    already stored are used as stored."""
+    own = _target(session, doc["key"])
+    kept = []
+    for r in doc.get("registry_ids", []):
+        holder = session.scalar(
+            select(Study.key).join(RegistryId)
+            .where(RegistryId.registry_name == r["registry"],
+                   RegistryId.identifier == r["identifier"]))
+        if r["registry"] != "NCT" and holder is not None and (own is None
+                                                               or holder != own.key):
+            report.skip(f"registry_ids: {r['registry']} {r['identifier']}",
+                        f"already the identifier of study {holder!r}")
+            continue
+        kept.append(r)
+    doc["registry_ids"] = kept
+    seen: set[int] = set()
+    conditions = []
+    for name in doc.get("conditions", []):
+        found = vocab.find_condition(session, name)
+        if found is not None and found.id in seen:
+            report.skip(f"conditions: {name}", f"the same condition as {found.name!r}")
+            continue
+        if found is not None:
+            seen.add(found.id)
+        conditions.append(name)
+    doc["conditions"] = conditions
+    for arm in doc.get("arms", []):
+        for entry in arm["interventions"]:
+            found = vocab.find_intervention(session, entry["name"])
+            if found is not None and entry.get("type") and found.type.value != entry["type"]:
+                report.skip(f"arms: {arm['label']}: {entry['name']} type {entry['type']}",
+                            f"the vocabulary has {found.name!r} as {found.type.value}")
+                entry.pop("type")
+    for pub in doc.get("publications", []):
+        stored = None
+        for column, value in ((Publication.doi, pub.get("doi")),
+                              (Publication.pmid, pub.get("pmid"))):
+            if value and stored is None:
+                stored = session.scalar(select(Publication).where(column == value))
+        if stored is not None:
+            for attr in studies.PUBLICATION_ATTRS:
+                value = getattr(stored, attr)
+                pub[attr] = value.value if hasattr(value, "value") else value
+            for attr in [a for a, v in pub.items() if v is None]:
+                pub.pop(attr)
+            report.map(f"publications: {pub['ref']}",
+                       f"already stored as publication {stored.id}; stored description kept")
+
+
+def prepare(session: Session, body: Any) -> list[tuple[dict[str, Any], StudyCreate,
+                                                       ctgov.Report]]:
+    """Every record of a request body, mapped and validated; nothing is written."""
+    try:
+        records = ctgov.records_of(body)
+    except ctgov.NotAStudyRecord as exc:
+        raise UnprocessableContent(str(exc), errors=[
+            {"loc": ["body"], "msg": str(exc), "type": "ctgov_record"}]) from None
+    seen: set[str] = set()
+    out = []
+    for i, record in enumerate(records):
+        nct = ctgov.nct_id(record)
+        if nct in seen:
+            raise UnprocessableContent(f"{nct} is given twice in one import")
+        seen.add(nct)
+        doc, report = ctgov.to_document(record)
+        _reconcile(session, doc, report)
+        try:
+            validated = StudyCreate.model_validate(doc)
+        except ValidationError as exc:
+            raise _invalid(nct if len(records) == 1 else f"studies[{i}] {nct}", exc) from None
+        out.append((record, validated, report))
+    return out
+
+
+def _target(session: Session, nct: str) -> Study | None:
+    """The live study this NCT id already names, by registry id or by key."""
+    study = session.scalar(
+        select(Study).join(RegistryId)
+        .where(RegistryId.registry_name == "NCT", RegistryId.identifier == nct))
+    if study is None:
+        study = session.scalar(select(Study).where(Study.key == nct))
+    return study
+
+
+def _write(session: Session, record: dict[str, Any], doc: StudyCreate,
+           report: ctgov.Report, req: WriteRequest, if_match: str | None) -> ImportResult:
+    nct = ctgov.nct_id(record)
+    req = replace(req, reason=req.reason or f"imported from ClinicalTrials.gov record {nct}")
+    study = _target(session, nct)
+    if study is not None and study.deleted_at is not None:
+        raise Conflict(f"study {study.key!r} with {nct} was deleted", existing_study=study.key)
+    if study is not None and study.source_record is None:
+        raise Conflict(
+            f"{nct} is the curated study {study.key!r}; a registry import would replace "
+            "curated evidence, so it is refused", existing_study=study.key,
+            location=studies.location_of(study.key))
+    if study is None:
+        if if_match is not None:
+            raise PreconditionFailed(f"If-Match names a version, but no study holds {nct}")
+        studies.create(session, doc, actor_id=req.actor_id, reason=req.reason, commit=False)
+        created = _target(session, nct)
+        assert created is not None
+        created.source_record = record
+        session.flush()
+        return ImportResult(nct, created.id, created.key, "created", 1, report.as_dict())
+    if doc.key != study.key:
+        doc = doc.model_copy(update={"key": study.key})
+    # Without If-Match the import updates the version it read, atomically (see _lock).
+    row = studies._lock(session, study.key, if_match or studies.etag_of(study))
+    outcome = studies._replace(session, row, doc, req, "import-update")
+    updated = session.get(Study, row.id)
+    assert updated is not None
+    updated.source_record = record
+    session.flush()
+    return ImportResult(nct, row.id, row.key, "updated", outcome.body["version"],
+                        report.as_dict())
+
+
+def import_records(session: Session, body: Any, req: WriteRequest,
+                   if_match: str | None = None) -> Outcome:
+    """Create or update one study per record, all in one transaction with an audit entry
+    each; idempotent retries and dry runs as for every write.
+
+    A study that was curated by hand (it has no stored registry record) is never overwritten
+    by a registry record: that is a 409. `if_match`, when given, must name the current ETag of
+    the one study a single-record import updates.
+    """
+    def action() -> Outcome:
+        prepared = prepare(session, body)
+        if if_match is not None and len(prepared) != 1:
+            raise UnprocessableContent("If-Match applies to an import of one record")
+        results = [_write(session, record, doc, report, req, if_match)
+                   for record, doc, report in prepared]
+        return Outcome(status_of(results), {"imported": [r.as_dict() for r in results]},
+                       headers_of(results))
+
+    return writes.perform(session, req, body, action)
+
+
+def status_of(results: list[ImportResult]) -> int:
+    """201 when the import created a study, 200 when it only updated."""
+    return 201 if any(r.action == "created" for r in results) else 200
+
+
+def headers_of(results: list[ImportResult]) -> dict[str, str]:
+    """Location and ETag of the study a single-record import wrote."""
+    if len(results) != 1:
+        return {}
+    return {"Location": studies.location_of(results[0].key), "ETag": results[0].etag}

@@ -1,0 +1,68 @@
+"""Helpers for the import and dialect tests: the reference registry records and API keys."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.orm import Session
+
+from app.enums import Role
+from app.services import keys
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _reference_dir() -> Path | None:
+    """`shared/reference/ctgov` beside the checkout (CI), or beside a folder above it (a
+    worktree kept in a subfolder of the project)."""
+    for base in (ROOT.parent, *ROOT.parent.parents):
+        candidate = base / "shared" / "reference" / "ctgov"
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+REFERENCE_DIR = _reference_dir()
+needs_reference = pytest.mark.skipif(
+    REFERENCE_DIR is None,
+    reason="the ClinicalTrials.gov reference records (../shared/reference/ctgov) are absent")
+RECORD_NAMES = ("NCT00763412", "NCT00973089", "NCT02210780", "NCT03475563", "NCT03630471",
+                "NCT04207047")
+
+
+def record(name: str) -> dict[str, Any]:
+    assert REFERENCE_DIR is not None
+    return json.loads((REFERENCE_DIR / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def raw(name: str) -> bytes:
+    assert REFERENCE_DIR is not None
+    return (REFERENCE_DIR / f"{name}.json").read_bytes()
+
+
+def changed(name: str, **changes: Any) -> dict[str, Any]:
+    """A reference record with protocolSection modules replaced or patched."""
+    rec = copy.deepcopy(record(name))
+    for module, value in changes.items():
+        rec["protocolSection"][module] = value
+    return rec
+
+
+def key_headers(db_session: Session, role: Role = Role.CURATOR, *,
+                revoked: bool = False) -> dict[str, str]:
+    """A new API key of this role (stored as its digest only) and the header presenting it."""
+    _, token = keys.create(db_session, name=f"test {role.value.lower()}", role=role)
+    if revoked:
+        keys.revoke(db_session, token[:keys.PREFIX_LENGTH])
+    return {"Authorization": f"Bearer {token}"}
+
+
+def import_record(client: Any, headers: dict[str, str], body: Any) -> Any:
+    if isinstance(body, bytes):
+        return client.post("/api/v1/import/ctgov", content=body,
+                           headers={**headers, "Content-Type": "application/json"})
+    return client.post("/api/v1/import/ctgov", json=body, headers=headers)

@@ -1,0 +1,235 @@
+"""/ctgov/api/v2/studies: our studies as ClinicalTrials.gov API v2 answers for them."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from app.enums import Role
+from tests.interop_support import RECORD_NAMES, import_record, key_headers, raw, record
+
+SEED = Path(__file__).resolve().parent.parent / "seed_data" / "studies"
+NCT_SEEDS = sorted(p.stem for p in SEED.glob("NCT*.json"))
+
+
+@pytest.fixture
+def imported(request, client, db_session):
+    """Every reference record imported (skipped when the records are absent)."""
+    from tests.interop_support import REFERENCE_DIR
+
+    if REFERENCE_DIR is None:
+        pytest.skip("the ClinicalTrials.gov reference records (../shared/reference/ctgov) "
+                    "are absent")
+    headers = key_headers(db_session, Role.CURATOR)
+    for name in RECORD_NAMES:
+        assert import_record(client, headers, raw(name)).status_code == 201
+    return RECORD_NAMES
+
+
+def _list(client, **params):
+    response = client.get("/ctgov/api/v2/studies", params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _ids(body):
+    return [s["protocolSection"]["identificationModule"]["nctId"] for s in body["studies"]]
+
+
+def _all_ids(client, **params):
+    ids, token = [], None
+    while True:
+        body = _list(client, **params, **({"pageToken": token} if token else {}))
+        ids += _ids(body)
+        token = body.get("nextPageToken")
+        if token is None:
+            return ids
+
+
+@pytest.mark.parametrize("name", RECORD_NAMES)
+def test_an_imported_study_returns_the_protocol_section_of_its_record(client, imported,
+                                                                      name):
+    response = client.get(f"/ctgov/api/v2/studies/{name}")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["protocolSection"] == record(name)["protocolSection"]
+    assert response.json()["hasResults"] == record(name)["hasResults"]
+
+
+def test_a_curated_study_is_rendered_in_the_v2_module_shapes(client):
+    seed = json.loads((SEED / "NCT03537014.json").read_text())
+    study = client.get("/ctgov/api/v2/studies/NCT03537014").json()
+    ps = study["protocolSection"]
+    assert ps["identificationModule"]["nctId"] == "NCT03537014"
+    assert ps["identificationModule"]["briefTitle"] == seed["title"]
+    assert ps["identificationModule"]["acronym"] == "MAPP1"
+    assert ps["designModule"]["phases"] == ["PHASE3"]
+    assert ps["designModule"]["enrollmentInfo"] == {"count": 90, "type": "ACTUAL"}
+    assert ps["designModule"]["designInfo"]["allocation"] == "RANDOMIZED"
+    assert ps["conditionsModule"]["conditions"] == seed["conditions"]
+    arms = ps["armsInterventionsModule"]["armGroups"]
+    assert [a["label"] for a in arms] == [a["label"] for a in seed["arms"]]
+    assert "Drug: MDMA" in arms[0]["interventionNames"]
+    mdma = next(x for x in ps["armsInterventionsModule"]["interventions"]
+                if x["name"] == "MDMA")
+    assert mdma["armGroupLabels"] == ["MDMA-assisted therapy"]
+    assert ps["outcomesModule"]["primaryOutcomes"][0]["measure"] == \
+        "CAPS-5 total severity change"
+    assert study["hasResults"] is True
+
+
+def test_curated_mapp1_carries_its_effect_sizes_and_timepoint(client):
+    study = client.get("/ctgov/api/v2/studies/NCT03537014").json()
+    measures = study["resultsSection"]["outcomeMeasuresModule"]["outcomeMeasures"]
+    caps = next(m for m in measures if m["title"] == "CAPS-5 total severity change")
+    groups = {g["id"]: g["title"] for g in caps["groups"]}
+    between = [a for a in caps["analyses"] if len(a["groupIds"]) == 2]
+    assert [(a["paramType"], a["paramValue"]) for a in between] == [("Cohen's d", "0.91")]
+    assert [groups[g] for g in between[0]["groupIds"]] == ["MDMA-assisted therapy",
+                                                           "Placebo with therapy"]
+    assert between[0]["pValue"] == "<0.0001"
+    assert caps["timeFrame"].startswith("primary endpoint (18 weeks post-baseline) (2 months")
+
+
+def test_curated_mp1_carries_its_long_term_follow_up(client):
+    study = client.get("/ctgov/api/v2/studies/NCT00090064").json()
+    assert study["protocolSection"]["identificationModule"]["acronym"] == "MP-1"
+    measures = study["resultsSection"]["outcomeMeasuresModule"]["outcomeMeasures"]
+    ltfu = next(m for m in measures
+                if m["title"] == "CAPS total at long-term follow-up vs study exit")
+    assert "long-term follow-up (17 to 74 months (mean 45.4)" in ltfu["timeFrame"]
+    values = [m["value"] for c in ltfu["classes"] for k in c["categories"]
+              for m in k["measurements"]]
+    assert values == ["24.6", "23.7"]
+
+
+def test_unknown_nct_id_is_404_and_a_malformed_one_is_400(client):
+    missing = client.get("/ctgov/api/v2/studies/NCT09999999")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert client.get("/ctgov/api/v2/studies/not-an-id").status_code == 400
+
+
+def test_list_holds_only_studies_with_an_nct_id_in_nct_order(client):
+    ids = _all_ids(client, pageSize=1000)
+    assert ids == sorted(NCT_SEEDS)
+
+
+def test_page_size_and_page_tokens_walk_every_study_once(client, imported):
+    everything = _all_ids(client, pageSize=1000)
+    assert set(imported) <= set(everything)
+    first = _list(client, pageSize=4)
+    assert len(first["studies"]) == 4
+    assert "nextPageToken" in first
+    walked = _all_ids(client, pageSize=4)
+    assert walked == everything
+    last = _list(client, pageSize=1000)
+    assert "nextPageToken" not in last
+
+
+def test_default_page_size_is_ten(client, imported):
+    assert len(_list(client)["studies"]) == 10
+
+
+def test_count_total_reports_total_count(client, imported):
+    body = _list(client, countTotal="true", pageSize=2)
+    assert body["totalCount"] == len(NCT_SEEDS) + len(imported)
+    assert "totalCount" not in _list(client, pageSize=2)
+
+
+def test_query_cond_finds_studies_by_condition(client, imported):
+    assert _all_ids(client, **{"query.cond": "Atopic Dermatitis"}) == ["NCT02210780"]
+    assert _all_ids(client, **{"query.cond": "atopic dermatitis"}) == ["NCT02210780"]
+
+
+def test_query_intr_finds_studies_by_intervention(client, imported):
+    assert _all_ids(client, **{"query.intr": "Dupilumab"}) == ["NCT02210780"]
+    mdma = set(_all_ids(client, **{"query.intr": "MDMA"}))
+    assert {"NCT03537014", "NCT00090064"} <= mdma
+    assert not mdma & set(imported)
+
+
+def test_query_term_searches_free_text(client, imported):
+    assert _all_ids(client, **{"query.term": "repaglinide"}) == ["NCT00763412"]
+
+
+def test_filter_overall_status_keeps_the_given_statuses(client, imported):
+    assert _all_ids(client, **{"filter.overallStatus": "WITHDRAWN"}) == ["NCT00973089"]
+    both = _all_ids(client, **{"filter.overallStatus": "WITHDRAWN|UNKNOWN"})
+    assert set(both) == {"NCT00973089", "NCT03475563", "NCT04207047"}
+    assert _all_ids(client, **{"filter.overallStatus": "WITHDRAWN,UNKNOWN"}) == both
+
+
+def test_filter_ids_keeps_the_given_studies(client, imported):
+    ids = _all_ids(client, **{"filter.ids": "NCT04207047,NCT03537014"})
+    assert ids == ["NCT03537014", "NCT04207047"]
+
+
+def test_fields_keeps_only_the_requested_sections_and_modules(client, imported):
+    body = _list(client, fields="protocolSection", **{"filter.ids": "NCT02210780"})
+    assert list(body["studies"][0]) == ["protocolSection"]
+    modules = _list(client, fields="IdentificationModule|StatusModule",
+                    **{"filter.ids": "NCT02210780"})["studies"][0]
+    expected = record("NCT02210780")["protocolSection"]
+    assert modules == {"protocolSection": {
+        "identificationModule": expected["identificationModule"],
+        "statusModule": expected["statusModule"]}}
+    nct_only = _list(client, fields="NCTId", **{"filter.ids": "NCT02210780"})["studies"][0]
+    assert nct_only == {"protocolSection": {"identificationModule": {"nctId": "NCT02210780"}}}
+    results = client.get("/ctgov/api/v2/studies/NCT02210780",
+                         params={"fields": "resultsSection,hasResults"}).json()
+    assert set(results) == {"resultsSection", "hasResults"}
+    assert client.get("/ctgov/api/v2/studies/NCT02210780").json() == record("NCT02210780")
+
+
+def test_format_csv_answers_with_a_csv_table(client, imported):
+    response = client.get("/ctgov/api/v2/studies",
+                          params={"format": "csv", "pageSize": 3, "countTotal": "true"})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert len(rows) == 3
+    assert rows[0]["NCT Number"] == sorted(NCT_SEEDS + list(imported))[0]
+    assert response.headers["x-total-count"] == str(len(NCT_SEEDS) + len(imported))
+    token = response.headers["x-next-page-token"]
+    following = client.get("/ctgov/api/v2/studies",
+                           params={"format": "csv", "pageSize": 3, "pageToken": token})
+    assert list(csv.DictReader(io.StringIO(following.text)))[0]["NCT Number"] == \
+        sorted(NCT_SEEDS + list(imported))[3]
+    one = client.get("/ctgov/api/v2/studies",
+                     params={"format": "csv", "filter.ids": "NCT02210780"}).text
+    [row] = list(csv.DictReader(io.StringIO(one)))
+    rec = record("NCT02210780")["protocolSection"]
+    assert row["Study Title"] == rec["identificationModule"]["briefTitle"]
+    assert row["Study Status"] == "COMPLETED"
+    assert row["Phases"] == "PHASE2"
+    assert row["Enrollment"] == "194"
+    assert row["Conditions"] == "Atopic Dermatitis"
+    assert row["Study URL"] == "https://clinicaltrials.gov/study/NCT02210780"
+
+
+@pytest.mark.parametrize("params", [
+    {"query.locn": "Spain"}, {"sort": "LastUpdatePostDate"}, {"page_size": "5"},
+    {"filter.overallStatus": "FINISHED"}, {"pageSize": "0"}, {"pageSize": "1001"},
+    {"format": "xml"}, {"fields": "NoSuchModule"}, {"pageToken": "garbage!"},
+    {"countTotal": "maybe"}, {"filter.ids": "12345"},
+])
+def test_unknown_or_invalid_parameters_are_refused_with_400(client, params):
+    response = client.get("/ctgov/api/v2/studies", params=params)
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["status"] == 400
+
+
+def test_study_list_filters_by_registry(client):
+    seeds = [json.loads(p.read_text()) for p in SEED.glob("*.json")]
+    with_protocol = sorted(d["key"] for d in seeds
+                           if any(r["registry"] == "PROTOCOL" for r in d.get("registry_ids", [])))
+    assert with_protocol
+    body = client.get("/api/v1/studies", params={"registry": "PROTOCOL",
+                                                 "page_size": 1000}).json()
+    assert sorted(x["key"] for x in body["items"]) == with_protocol
