@@ -1102,7 +1102,9 @@ def _results_section(doc: dict[str, Any]) -> dict[str, Any] | None:
     group_of = {a["label"]: f"OG{i:03d}" for i, a in enumerate(arms)}
     measures = []
     for om in doc.get("outcome_measures") or []:
-        results, effects = om.get("results") or [], om.get("effects") or []
+        # A registry record carries what was reported, not the effects we compute.
+        effects = [e for e in om.get("effects") or [] if e.get("origin") != "COMPUTED"]
+        results = om.get("results") or []
         if not results and not effects:
             continue
         used = list(dict.fromkeys(

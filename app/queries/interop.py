@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import Select, select
 
+from app.enums import Origin
 from app.models import EffectEstimate, RegistryId, Study
 
 
@@ -23,18 +24,20 @@ def studies_by(column: str, values: list[Any]) -> Select[Any]:
 
 
 def effect_ids(study_ids: list[int]) -> Select[Any]:
-    """Effect ids in the order documents list a study's `effects`."""
+    """Reported effect ids in the order documents list a study's `effects`."""
     e = EffectEstimate.__table__.c
-    return (select(e.id, e.study_id).where(e.study_id.in_(study_ids))
+    return (select(e.id, e.study_id)
+            .where(e.study_id.in_(study_ids), e.origin == Origin.REPORTED)
             .order_by(e.outcome_measure_id, e.position, e.id))
 
 
 def evidence_page(study_keys: list[str], ids: list[int], after: int | None,
                   limit: int) -> Select[Any]:
-    """Effect estimates of live studies by id, one keyset page (plus one row)."""
+    """Reported effect estimates of live studies by id, one keyset page (plus one row);
+    the effects we compute are served by /outcomes, not as source Evidence."""
     e, s = EffectEstimate.__table__.c, Study.__table__.c
     stmt = (select(e.id, e.study_id).join(Study.__table__, s.id == e.study_id)
-            .where(s.deleted_at.is_(None)))
+            .where(s.deleted_at.is_(None), e.origin == Origin.REPORTED))
     if study_keys:
         stmt = stmt.where(s.key.in_(study_keys))
     if ids:

@@ -161,7 +161,8 @@ def _evidence(session: Session, pairs: list[tuple[int, int]]) -> list[dict[str, 
     for eid, sid in session.execute(q.effect_ids(study_ids)).all():
         ordered.setdefault(sid, []).append(eid)
     for sid, ids in ordered.items():
-        for eid, effect in zip(ids, docs[sid]["effects"], strict=True):
+        reported = [e for e in docs[sid]["effects"] if e["origin"] != "COMPUTED"]
+        for eid, effect in zip(ids, reported, strict=True):
             effect_of[eid] = (docs[sid], effect)
     return [fhir.evidence(*effect_of[eid], eid) for eid, _ in pairs]
 
