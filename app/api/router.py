@@ -5,6 +5,7 @@ from fastapi import APIRouter, Depends
 from app.api.routes import (
     catalog,
     compat,
+    dashboard,
     evidence,
     exchange,
     imports,
@@ -26,3 +27,4 @@ root_router = APIRouter()
 root_router.include_router(ops.router)
 root_router.include_router(compat.ctgov_router)
 root_router.include_router(compat.fhir_router)
+root_router.include_router(dashboard.router)

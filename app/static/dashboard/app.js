@@ -1,0 +1,899 @@
+/* evidencedb dashboard: plain JavaScript on the public JSON API (/api/v1).
+ *
+ * The whole view lives in the URL query string: the study filters, the sort, the current page
+ * token, the open study and the forest plot's instrument. Every change pushes a history entry,
+ * so a view can be shared as a link and back/forward step through views.
+ */
+"use strict";
+
+const API = "/api/v1";
+const FILTER_NAMES = [
+  "q", "condition", "intervention", "phase", "status", "min_follow_up_months",
+  "include_retracted",
+];
+const VIEW_NAMES = ["sort", "page_token", "study", "instrument", "effect_type"];
+const PAGE_SIZE = 10;
+const KEEP_PAGES = { keepPages: true }; // a change that leaves the table on its page
+const FACETS = [
+  ["phase", "Phase"], ["status", "Status"], ["intervention", "Intervention"],
+  ["follow_up", "Longest follow-up"], ["retraction_status", "Retraction status"],
+];
+const LABELS = {
+  EARLY_PHASE1: "Early phase 1", PHASE1: "Phase 1", PHASE1_PHASE2: "Phase 1/2",
+  PHASE2: "Phase 2", PHASE2_PHASE3: "Phase 2/3", PHASE3: "Phase 3", PHASE4: "Phase 4",
+  NA: "Not applicable", RCT: "RCT", COHENS_D: "Cohen's d", HEDGES_G: "Hedges' g", SMD: "SMD",
+  MEAN_DIFFERENCE: "Mean difference", RISK_RATIO: "Risk ratio", ODDS_RATIO: "Odds ratio",
+  RISK_DIFFERENCE: "Risk difference", NONE: "None", RETRACTED: "Retracted",
+  EXPRESSION_OF_CONCERN: "Expression of concern", CORRECTED: "Corrected",
+};
+
+const $ = (sel, root = document) => root.querySelector(sel);
+
+/* ---------- small helpers ---------- */
+
+function esc(value) {
+  return String(value ?? "").replace(/[&<>"']/g, (c) => ({
+    "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;",
+  })[c]);
+}
+
+function label(value) {
+  if (value === null || value === undefined || value === "") return "—";
+  if (LABELS[value]) return LABELS[value];
+  const text = String(value).replace(/_/g, " ").toLowerCase();
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+function num(value, digits = 2) {
+  if (value === null || value === undefined) return "—";
+  return Number.isInteger(value) ? String(value) : Number(value).toFixed(digits);
+}
+
+function months(value) {
+  if (value === null || value === undefined) return "—";
+  return `${Number(value).toFixed(value % 1 ? 1 : 0)} mo`;
+}
+
+class ApiError extends Error {
+  constructor(status, detail) {
+    super(detail);
+    this.status = status;
+  }
+}
+
+/* A server can require a reader key for reads (EVIDENCEDB_REQUIRE_READ_KEY): the first 401
+ * shows the key form; the key lives in this tab's session storage only. */
+const KEY_STORE = "evidencedb.readerKey";
+
+function readerKey() {
+  try {
+    return sessionStorage.getItem(KEY_STORE) || "";
+  } catch (_) {
+    return "";
+  }
+}
+
+function authHeaders() {
+  const key = readerKey();
+  return key ? { Authorization: `Bearer ${key}` } : {};
+}
+
+async function apiFetch(path, accept) {
+  const response = await fetch(path, { headers: { Accept: accept, ...authHeaders() } });
+  if (!response.ok) {
+    let detail = response.statusText;
+    try {
+      const problem = await response.json();
+      detail = problem.detail || problem.title || detail;
+    } catch (_) { /* not JSON */ }
+    if (response.status === 401) askForKey(detail);
+    throw new ApiError(response.status, detail);
+  }
+  return response;
+}
+
+function askForKey(detail) {
+  const form = $("#key-form");
+  if (!form.hidden) return;
+  form.hidden = false;
+  $("#key-reason").textContent = readerKey()
+    ? `The reader key was refused (${detail}). Enter another.`
+    : "This server requires a reader key to read the evidence.";
+  $("#f-key").focus();
+}
+
+function bindKeyForm() {
+  $("#key-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    try {
+      sessionStorage.setItem(KEY_STORE, $("#f-key").value.trim());
+    } catch (_) { /* storage disabled: nothing to keep */ }
+    $("#f-key").value = "";
+    $("#key-form").hidden = true;
+    studiesKey = facetsKey = instrumentsKey = forestKey = studyKeyShown = null;
+    loadVocabularies().then(render);
+  });
+}
+
+async function getJSON(path) {
+  return (await apiFetch(path, "application/json")).json();
+}
+
+/* ---------- state in the URL ---------- */
+
+function readState() {
+  const params = new URLSearchParams(location.search);
+  const state = {};
+  for (const name of [...FILTER_NAMES, ...VIEW_NAMES]) {
+    const value = params.get(name);
+    if (value !== null && value !== "") state[name] = value;
+  }
+  return state;
+}
+
+function stateQuery(state, names = [...FILTER_NAMES, ...VIEW_NAMES]) {
+  const params = new URLSearchParams();
+  for (const name of names) {
+    if (state[name] !== undefined && state[name] !== "") params.set(name, state[name]);
+  }
+  return params;
+}
+
+function filterQuery(state) {
+  return stateQuery(state, FILTER_NAMES);
+}
+
+/* history.state keeps the tokens of the pages before this one, for "Previous page". */
+function navigate(changes, { keepPages = false } = {}) {
+  const state = { ...readState(), ...changes };
+  for (const key of Object.keys(state)) if (state[key] === undefined) delete state[key];
+  const pages = keepPages ? (changes.__pages ?? pageStack()) : [];
+  delete state.__pages;
+  const query = stateQuery(state).toString();
+  history.pushState({ pages }, "", query ? `?${query}` : location.pathname);
+  render();
+}
+
+function pageStack() {
+  return (history.state && history.state.pages) || [];
+}
+
+/* ---------- what the server offers ---------- */
+
+const available = { facets: false, meta: false, forestSvg: false };
+
+async function discover() {
+  try {
+    const spec = await getJSON("/openapi.json");
+    const paths = spec.paths || {};
+    available.facets = `${API}/stats/facets` in paths;
+    available.meta = `${API}/meta-analysis` in paths;
+    available.forestSvg = `${API}/meta-analysis/forest.svg` in paths;
+  } catch (_) { /* every optional panel stays "not available" */ }
+}
+
+/* ---------- filter panel ---------- */
+
+async function loadVocabularies() {
+  const fill = async (path, select) => {
+    try {
+      const data = await getJSON(`${API}/${path}?page_size=1000`);
+      select.length = 1; // keep "Any …"
+      for (const item of data.items) {
+        const option = document.createElement("option");
+        option.value = item.name;
+        option.textContent = `${item.name} (${item.study_count})`;
+        select.append(option);
+      }
+    } catch (_) { /* the free-text filter still works */ }
+  };
+  await Promise.all([
+    fill("conditions", $("#f-condition")), fill("interventions", $("#f-intervention")),
+  ]);
+}
+
+function syncForm(state) {
+  for (const name of FILTER_NAMES) {
+    const control = $(`#filters [name="${name}"]`);
+    const value = state[name] || "";
+    if (control.tagName === "SELECT" && value && ![...control.options].some(
+      (o) => o.value === value)) {
+      const option = document.createElement("option");
+      option.value = value;
+      option.textContent = value;
+      control.append(option);
+    }
+    control.value = value;
+  }
+}
+
+function formChanges() {
+  const changes = {};
+  for (const name of FILTER_NAMES) {
+    const value = $(`#filters [name="${name}"]`).value.trim();
+    changes[name] = value === "" ? undefined : value;
+  }
+  return changes;
+}
+
+function bindFilters() {
+  const form = $("#filters");
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    navigate({ ...formChanges(), page_token: undefined });
+  });
+  form.addEventListener("change", (event) => {
+    if (event.target.name === "q") return; // free text applies on Enter or Apply
+    navigate({ ...formChanges(), page_token: undefined });
+  });
+  $("#reset").addEventListener("click", () => {
+    const cleared = Object.fromEntries(FILTER_NAMES.map((n) => [n, undefined]));
+    navigate({ ...cleared, page_token: undefined });
+  });
+}
+
+/* ---------- studies table ---------- */
+
+function bindTable() {
+  for (const th of document.querySelectorAll("#studies th[data-sort]")) {
+    th.querySelector("button").addEventListener("click", () => {
+      const field = th.dataset.sort;
+      const current = readState().sort || "key";
+      const next = current === field ? `-${field}` : field;
+      navigate({ sort: next === "key" ? undefined : next, page_token: undefined });
+    });
+  }
+  const body = $("#studies tbody");
+  const open = (row) => {
+    if (row && row.dataset.key) navigate({ study: row.dataset.key }, KEEP_PAGES);
+  };
+  body.addEventListener("click", (event) => {
+    if (event.target.closest("a")) return;
+    open(event.target.closest("tr"));
+  });
+  body.addEventListener("keydown", (event) => {
+    const row = event.target.closest("tr");
+    if (!row) return;
+    if (event.key === "Enter" || event.key === " ") {
+      event.preventDefault();
+      open(row);
+    } else if (event.key === "ArrowDown" && row.nextElementSibling) {
+      event.preventDefault();
+      row.nextElementSibling.focus();
+    } else if (event.key === "ArrowUp" && row.previousElementSibling) {
+      event.preventDefault();
+      row.previousElementSibling.focus();
+    }
+  });
+  $("#next").addEventListener("click", () => {
+    const token = $("#next").dataset.token;
+    if (!token) return;
+    const pages = [...pageStack(), readState().page_token || ""];
+    navigate({ page_token: token, __pages: pages }, { keepPages: true });
+  });
+  $("#prev").addEventListener("click", () => {
+    const pages = [...pageStack()];
+    const previous = pages.pop();
+    navigate({ page_token: previous || undefined, __pages: pages }, { keepPages: true });
+  });
+}
+
+function studyHref(key) {
+  const params = stateQuery({ ...readState(), study: key });
+  return `?${params.toString()}`;
+}
+
+let studiesKey = null;
+
+async function renderStudies(state) {
+  const sort = state.sort || "key";
+  for (const th of document.querySelectorAll("#studies th[data-sort]")) {
+    const field = th.dataset.sort;
+    if (sort === field) th.setAttribute("aria-sort", "ascending");
+    else if (sort === `-${field}`) th.setAttribute("aria-sort", "descending");
+    else th.removeAttribute("aria-sort");
+  }
+  const params = filterQuery(state);
+  params.set("sort", sort);
+  params.set("page_size", String(PAGE_SIZE));
+  params.set("count_total", "true");
+  params.set("fields", "key,acronym,title,phase,start_date,enrollment,follow_up_months_max,"
+    + "retracted,overall_status");
+  if (state.page_token) params.set("page_token", state.page_token);
+  const query = params.toString();
+  if (query === studiesKey) {
+    markOpenRow(state.study);
+    return;
+  }
+  studiesKey = query;
+  const body = $("#studies tbody");
+  const count = $("#result-count");
+  body.setAttribute("aria-busy", "true");
+  try {
+    const data = await getJSON(`${API}/studies?${query}`);
+    if (studiesKey !== query) return;
+    body.innerHTML = data.items.map((s) => `
+      <tr tabindex="0" data-key="${esc(s.key)}">
+        <th scope="row"><a href="${esc(studyHref(s.key))}" data-study="${esc(s.key)}"
+          tabindex="-1">${esc(s.acronym || s.key)}</a>
+          ${s.acronym ? `<span class="muted small">${esc(s.key)}</span>` : ""}
+          ${s.retracted ? '<span class="badge bad">Retracted</span>' : ""}</th>
+        <td class="title">${esc(s.title)}</td>
+        <td data-label="Phase">${esc(label(s.phase))}</td>
+        <td data-label="Start">${esc(s.start_date || "—")}</td>
+        <td class="num" data-label="Enrolled">${esc(s.enrollment ?? "—")}</td>
+        <td class="num" data-label="Longest follow-up">${esc(months(s.follow_up_months_max))}</td>
+      </tr>`).join("") || `<tr><td colspan="6">No study matches these filters.</td></tr>`;
+    const total = data.total_count;
+    const pages = pageStack();
+    const first = pages.length * PAGE_SIZE + 1;
+    const last = first + data.items.length - 1;
+    count.textContent = total === null || total === undefined
+      ? `${data.items.length} studies on this page`
+      : `${total} ${total === 1 ? "study" : "studies"} match` + (
+        total > PAGE_SIZE && data.items.length ? ` (showing ${first}–${last})` : "");
+    $("#page-label").textContent = total > PAGE_SIZE ? `Page ${pages.length + 1}` : "";
+    const next = $("#next");
+    next.disabled = !data.next_page_token;
+    next.dataset.token = data.next_page_token || "";
+    $("#prev").disabled = !state.page_token;
+  } catch (error) {
+    if (error.status === 400 && state.page_token) {
+      navigate({ page_token: undefined }); // a token from another sort: start again
+      return;
+    }
+    body.innerHTML = `<tr><td colspan="6" class="error">Could not load studies: ${esc(error.message)}</td></tr>`;
+    count.textContent = "No studies loaded";
+  } finally {
+    body.removeAttribute("aria-busy");
+  }
+  markOpenRow(state.study);
+}
+
+function markOpenRow(key) {
+  for (const row of document.querySelectorAll("#studies tbody tr")) {
+    if (row.dataset.key === key) row.setAttribute("aria-current", "true");
+    else row.removeAttribute("aria-current");
+  }
+}
+
+/* ---------- facets as small bar charts ---------- */
+
+let facetsKey = null;
+
+const FOLLOW_UP_BUCKETS = {
+  UNDER_6: "< 6 months", "6_TO_12": "6–12 months", "12_TO_24": "12–24 months",
+  "24_PLUS": "≥ 24 months", NONE: "None timed",
+};
+
+function facetValueLabel(name, value) {
+  if (value === null || value === undefined) return "Not recorded";
+  if (name === "follow_up") return FOLLOW_UP_BUCKETS[value] || String(value);
+  if (name === "retraction_status" && value === "NONE") return "Not retracted";
+  if (name === "intervention" || name === "condition" || name === "country") return String(value);
+  return label(value);
+}
+
+/* The facet document: {total, facets: {name: {param, values: [{value, count}]}}}. A value is
+ * a button that applies it as a filter when the filter panel has that filter. */
+function facetBars(name, title, facet, state) {
+  const values = (facet && facet.values ? facet.values : []).filter((v) => v.count > 0);
+  if (name === "follow_up") {
+    const order = Object.keys(FOLLOW_UP_BUCKETS);
+    values.sort((a, b) => order.indexOf(a.value) - order.indexOf(b.value));
+  }
+  const max = Math.max(1, ...values.map((v) => v.count));
+  const param = facet && facet.param;
+  const selectable = FILTER_NAMES.includes(param) && param !== "min_follow_up_months";
+  const rows = values.map((v) => {
+    const text = facetValueLabel(name, v.value);
+    const width = (100 * v.count / max).toFixed(1);
+    const name_ = selectable && v.value !== null
+      ? `<button type="button" class="bar-label link" data-param="${esc(param)}"
+          data-value="${esc(v.value)}" aria-pressed="${state[param] === String(v.value)}"
+          title="${state[param] === String(v.value) ? "Remove the filter on" : "Filter on"} ${
+            esc(text)}">${esc(text)}</button>`
+      : `<span class="bar-label" title="${esc(text)}">${esc(text)}</span>`;
+    return `<li>${name_}<span class="bar-track" aria-hidden="true"><span class="bar"
+        style="width:${width}%"></span></span><span class="bar-count">${esc(v.count)}</span></li>`;
+  }).join("");
+  return `<figure class="facet" data-facet="${esc(name)}">
+    <figcaption>${esc(title)}</figcaption>
+    ${rows ? `<ul class="bars" aria-label="${esc(title)}: studies per value">${rows}</ul>`
+      : `<p class="muted small">None recorded for these studies.</p>`}</figure>`;
+}
+
+async function renderFacets(state) {
+  const host = $("#facet-charts");
+  if (!available.facets) {
+    host.innerHTML = '<p class="muted">Facet counts are not available on this server.</p>';
+    return;
+  }
+  const params = filterQuery(state);
+  for (const [name] of FACETS) params.append("facet", name);
+  const query = params.toString();
+  if (query === facetsKey) return;
+  facetsKey = query;
+  try {
+    const data = await getJSON(`${API}/stats/facets?${query}`);
+    if (facetsKey !== query) return;
+    const facets = data.facets || {};
+    host.innerHTML = FACETS.map(([name, title]) => facetBars(name, title, facets[name], state)).join("");
+  } catch (error) {
+    host.innerHTML = `<p class="error">Could not load facet counts: ${esc(error.message)}</p>`;
+  }
+}
+
+function bindFacets() {
+  $("#facet-charts").addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-param]");
+    if (!button) return;
+    const pressed = button.getAttribute("aria-pressed") === "true";
+    navigate({ [button.dataset.param]: pressed ? undefined : button.dataset.value,
+      page_token: undefined });
+  });
+}
+
+/* ---------- study view ---------- */
+
+let studyKeyShown = null;
+
+function badgeFor(status) {
+  if (!status || status === "NONE") return "";
+  const cls = status === "RETRACTED" ? "bad" : status === "EXPRESSION_OF_CONCERN" ? "warn" : "info";
+  return `<span class="badge ${cls}">${esc(label(status))}</span>`;
+}
+
+function dl(pairs) {
+  return `<dl class="facts">${pairs.filter(([, v]) => v !== null && v !== undefined && v !== "")
+    .map(([k, v]) => `<dt>${esc(k)}</dt><dd>${v}</dd>`).join("")}</dl>`;
+}
+
+function designHtml(s) {
+  return dl([
+    ["Registry ids", esc(s.registry_ids.map((r) => `${r.registry} ${r.identifier}`).join(", "))],
+    ["Study type", esc(label(s.study_type))],
+    ["Phase", esc(label(s.phase))],
+    ["Status", esc(label(s.overall_status))],
+    ["Allocation", esc(label(s.allocation))],
+    ["Model", esc(label(s.intervention_model))],
+    ["Masking", esc(label(s.masking))],
+    ["Enrollment", s.enrollment === null ? null
+      : esc(`${s.enrollment}${s.enrollment_type ? ` (${label(s.enrollment_type).toLowerCase()})` : ""}`)],
+    ["Dates", esc(`${s.start_date || "?"} to ${s.completion_date || "?"}`)],
+    ["Conditions", esc(s.conditions.join(", "))],
+    ["Countries", esc((s.countries || []).join(", "))],
+    ["Sponsor", s.sponsor ? esc(s.sponsor) : null],
+    ["Population", s.population ? esc(s.population) : null],
+  ]);
+}
+
+function armsHtml(arms) {
+  if (!arms.length) return '<p class="muted">No arms recorded.</p>';
+  return `<div class="table-wrap"><table class="compact stack">
+    <thead><tr><th scope="col">Arm</th><th scope="col">Type</th>
+      <th scope="col" class="num">Randomized</th><th scope="col">Interventions</th></tr></thead>
+    <tbody>${arms.map((a) => `<tr><th scope="row">${esc(a.label)}</th>
+      <td data-label="Type">${esc(label(a.arm_type))}</td>
+      <td class="num" data-label="Randomized">${esc(a.n_randomized ?? "—")}</td>
+      <td data-label="Interventions"><ul class="plain">${a.interventions.map((i) => `<li>${esc(i.intervention || i.name)}
+        <span class="muted small">${esc([label(i.type).toLowerCase(), i.dose_text,
+          i.sessions ? `${i.sessions} sessions` : null].filter(Boolean).join(" · "))}</span></li>`)
+        .join("")}</ul></td></tr>`).join("")}</tbody></table></div>`;
+}
+
+function effectRow(e) {
+  const ci = e.ci_low !== null && e.ci_high !== null ? `${num(e.ci_low)} to ${num(e.ci_high)}` : "—";
+  const p = e.p_value === null ? "—" : `${e.p_value_relation && e.p_value_relation !== "=" ?
+    e.p_value_relation : ""}${e.p_value}`;
+  return `<tr${e.retracted ? ' class="retracted"' : ""}>
+    <td data-label="Comparison">${esc(e.experimental_arm)}${e.comparator_arm
+      ? ` vs ${esc(e.comparator_arm)}` : ' <span class="muted small">(within arm)</span>'}</td>
+    <td data-label="Timepoint">${esc(e.timepoint)}</td>
+    <td data-label="Effect">${esc(label(e.effect_type))}</td>
+    <td class="num strong" data-label="Value">${esc(num(e.value))}</td>
+    <td class="num" data-label="CI">${esc(ci)}</td>
+    <td class="num" data-label="p">${esc(p)}</td>
+    <td data-label="Origin">${esc(label(e.origin))}${e.retracted ? ' <span class="badge bad">Retracted</span>' : ""}</td></tr>`;
+}
+
+function outcomesHtml(outcomes) {
+  if (!outcomes.length) return '<p class="muted">No outcome measures recorded.</p>';
+  return outcomes.map((o) => `<div class="outcome">
+    <h4>${esc(o.name)} <span class="muted small">${esc(o.instrument || "")}
+      ${o.role ? `· ${esc(label(o.role).toLowerCase())}` : ""}
+      ${o.lower_is_better === true ? "· lower is better" : ""}</span></h4>
+    ${o.effects.length ? `<div class="table-wrap"><table class="compact stack effects">
+      <thead><tr><th scope="col">Comparison</th><th scope="col">Timepoint</th>
+        <th scope="col">Effect</th><th scope="col" class="num">Value</th>
+        <th scope="col" class="num">CI</th><th scope="col" class="num">p</th>
+        <th scope="col">Origin</th></tr></thead>
+      <tbody>${o.effects.map(effectRow).join("")}</tbody></table></div>`
+      : `<p class="muted small">No effect sizes recorded${o.results.length
+        ? ` (${o.results.length} arm-level results)` : ""}.</p>`}
+  </div>`).join("");
+}
+
+/* The follow-up timeline: each timepoint with a time in months is a row with a dot on a shared
+ * month axis; a timepoint reported as a distribution is a bar from months_min to months_max with
+ * its mean marked. Positions are percentages, so the chart fits any width. */
+function timelineHtml(timepoints) {
+  const placed = timepoints.filter((t) => t.months !== null || t.months_min !== null
+    || t.months_max !== null || t.months_mean !== null);
+  const unplaced = timepoints.filter((t) => !placed.includes(t));
+  if (!placed.length) {
+    return '<p class="muted">No timepoint of this study is placed in months.</p>';
+  }
+  const top = Math.max(...placed.map((t) => Math.max(t.months ?? 0, t.months_max ?? 0,
+    t.months_mean ?? 0)));
+  const step = top <= 6 ? 1 : top <= 24 ? 3 : top <= 60 ? 6 : 12;
+  const axisMax = Math.max(step, Math.ceil(top / step) * step);
+  const pct = (m) => `${((100 * m) / axisMax).toFixed(3)}%`;
+  const ticks = [];
+  for (let m = 0; m <= axisMax; m += step) ticks.push(m);
+  const rows = placed.map((t) => {
+    const isRange = t.months_min !== null && t.months_max !== null;
+    const at = t.months ?? t.months_mean;
+    let text;
+    let mark;
+    if (isRange) {
+      text = `${num(t.months_min, 1)}–${num(t.months_max, 1)} months`
+        + (t.months_mean !== null ? ` (mean ${num(t.months_mean, 1)}` + (t.months_sd !== null
+          ? `, SD ${num(t.months_sd, 1)})` : ")") : "");
+      mark = `<span class="tp-range" data-min="${t.months_min}" data-max="${t.months_max}"
+          style="left:${pct(t.months_min)};width:${pct(t.months_max - t.months_min)}"></span>`
+        + (t.months_mean !== null ? `<span class="tp-mean" data-months="${t.months_mean}"
+          style="left:${pct(t.months_mean)}"></span>` : "");
+    } else {
+      text = `${num(at, 1)} months` + (t.months === null ? " (mean)" : "");
+      mark = `<span class="tp-point" data-months="${at}" style="left:${pct(at)}"></span>`;
+    }
+    if (t.n_assessed !== null) {
+      text += `, ${t.n_assessed}${t.n_eligible !== null ? ` of ${t.n_eligible}` : ""} assessed`;
+    }
+    return `<li class="tp${t.is_follow_up ? " follow-up" : ""}" data-label="${esc(t.label)}">
+      <span class="tp-label"><strong>${esc(t.label)}</strong>: ${esc(text)}</span>
+      <span class="tp-track" aria-hidden="true">${mark}</span></li>`;
+  }).join("");
+  const axis = `<div class="tp-axis" aria-hidden="true">${ticks.map((m) =>
+    `<span class="tick" style="left:${pct(m)}">${m}</span>`).join("")}</div>`;
+  return `<figure class="timeline">
+    <ol class="tp-rows" aria-label="Timepoints in months">${rows}</ol>${axis}
+    <figcaption class="muted small">Months from each timepoint's anchor (e.g. the last
+      treatment session); a bar spans the range of a timepoint reported as a distribution, the
+      dark tick marks its mean.${unplaced.length ? ` Not placed (no time reported): ${esc(
+        unplaced.map((t) => t.label).join("; "))}.` : ""}</figcaption>
+  </figure>`;
+}
+
+function publicationsHtml(publications) {
+  if (!publications.length) return '<p class="muted">No publications recorded.</p>';
+  return `<ul class="pubs">${publications.map((p) => {
+    const link = p.doi ? `https://doi.org/${encodeURI(p.doi)}` : p.url;
+    return `<li${p.retraction_status === "RETRACTED" ? ' class="retracted"' : ""}>
+      ${badgeFor(p.retraction_status)}
+      <span>${esc(p.first_author || "")}${p.year ? ` (${esc(p.year)})` : ""}.
+        ${link ? `<a href="${esc(link)}" rel="noopener">${esc(p.title || p.doi)}</a>`
+          : esc(p.title || p.citation || p.ref)}
+        ${p.journal ? `<em>${esc(p.journal)}</em>.` : ""}
+        <span class="muted small">${esc(label(p.role).toLowerCase())}</span></span>
+      ${p.retraction_status && p.retraction_status !== "NONE" ? `<span class="small">
+        ${esc(label(p.retraction_status))}${p.retraction_date ? ` on ${esc(p.retraction_date)}` : ""}
+        ${p.retraction_reason ? `: ${esc(p.retraction_reason)}` : ""}</span>` : ""}
+    </li>`;
+  }).join("")}</ul>`;
+}
+
+function relationsHtml(s) {
+  const links = [
+    ...s.relations.map((r) => [label(r.relation_type).toLowerCase(), r.study ?? r.target]),
+    ...s.referenced_by.map((r) => [`referenced by (${label(r.relation_type).toLowerCase()})`,
+      r.study]),
+  ].filter(([, key]) => key);
+  if (!links.length) return "";
+  return `<h3>Related studies</h3><ul class="plain">${links.map(([how, key]) =>
+    `<li>${esc(how)}: <a href="${esc(studyHref(key))}" data-study="${esc(key)}">${esc(key)}</a></li>`)
+    .join("")}</ul>`;
+}
+
+async function eventsHtml(s) {
+  const names = [...new Set(s.interventions)];
+  const seen = new Map();
+  await Promise.all(names.map(async (name) => {
+    const data = await getJSON(`${API}/regulatory-events?intervention=${encodeURIComponent(name)}`
+      + "&page_size=200");
+    for (const e of data.items) seen.set(e.key, e);
+  }));
+  const events = [...seen.values()].sort((a, b) => String(a.date).localeCompare(String(b.date)));
+  if (!events.length) {
+    return '<p class="muted">No regulatory events recorded for these interventions.</p>';
+  }
+  return `<ol class="events">${events.map((e) => `<li>
+    <time datetime="${esc(e.date)}">${esc(e.date)}</time>
+    <span class="badge info">${esc(e.agency || "sponsor")}</span>
+    <span>${esc(e.summary || label(e.event_type))}
+      ${e.vote_for !== null && e.vote_against !== null
+        ? `<span class="small">(vote ${esc(e.vote_for)}–${esc(e.vote_against)})</span>` : ""}
+      <span class="muted small">${esc(label(e.event_type).toLowerCase())} ·
+        ${esc(e.intervention || "")}</span></span></li>`).join("")}</ol>`;
+}
+
+async function renderStudy(state) {
+  const section = $("#study");
+  const body = $("#study-body");
+  if (!state.study) {
+    section.hidden = true;
+    studyKeyShown = null;
+    return;
+  }
+  if (state.study === studyKeyShown) return;
+  const key = state.study;
+  studyKeyShown = key;
+  section.hidden = false;
+  $("#study-title").textContent = `Study ${key}`;
+  body.innerHTML = '<p class="muted">Loading…</p>';
+  try {
+    const s = await getJSON(`${API}/studies/${encodeURIComponent(key)}`);
+    if (studyKeyShown !== key) return;
+    $("#study-title").textContent = s.acronym ? `${s.acronym} (${s.key})` : s.key;
+    body.innerHTML = `
+      <p class="study-title">${esc(s.title)}
+        ${s.retracted ? '<span class="badge bad">Retracted</span>' : ""}</p>
+      <h3>Design</h3>${designHtml(s)}
+      <h3>Arms and interventions</h3>${armsHtml(s.arms)}
+      <h3>Follow-up timeline</h3>${timelineHtml(s.timepoints)}
+      <h3>Outcomes and effect sizes</h3>${outcomesHtml(s.outcome_measures)}
+      <h3>Publications</h3>${publicationsHtml(s.publications)}
+      ${relationsHtml(s)}
+      <h3>Regulatory events</h3><div id="study-events"><p class="muted">Loading…</p></div>`;
+    section.focus({ preventScroll: true });
+    section.scrollIntoView({ block: "start" });
+    try {
+      const html = await eventsHtml(s);
+      if (studyKeyShown === key) $("#study-events").innerHTML = html;
+    } catch (error) {
+      $("#study-events").innerHTML = `<p class="error">Could not load regulatory events:
+        ${esc(error.message)}</p>`;
+    }
+  } catch (error) {
+    body.innerHTML = `<p class="error">Could not load study ${esc(key)}: ${esc(error.message)}</p>`;
+  }
+}
+
+/* ---------- forest plot ---------- */
+
+let instrumentsKey = null;
+let forestKey = null;
+const effectTypes = new Map(); // instrument -> Map(effect type -> number of estimates)
+let forestSeen = false;
+
+function watchForest() {
+  const seen = () => {
+    if (forestSeen) return;
+    forestSeen = true;
+    renderForest(readState());
+  };
+  if ("IntersectionObserver" in window) {
+    new IntersectionObserver((entries) => {
+      if (entries.some((e) => e.isIntersecting)) seen();
+    }).observe($("#forest"));
+  } else {
+    seen();
+  }
+  $("#f-instrument").addEventListener("focus", seen);
+}
+
+/* The instruments (and their effect types) among the effect estimates of the filtered studies. */
+let instrumentsLoading = null;
+
+function loadInstruments(state) {
+  const params = filterQuery(state);
+  params.set("include", "effects");
+  params.set("fields", "key,effects");
+  params.set("page_size", "1000");
+  const query = params.toString();
+  if (query !== instrumentsKey) {
+    instrumentsKey = query;
+    instrumentsLoading = fetchInstruments(query);
+  }
+  return instrumentsLoading; // callers for the same filter share one request
+}
+
+async function fetchInstruments(query) {
+  const byInstrument = new Map();
+  try {
+    const data = await getJSON(`${API}/studies?${query}`);
+    for (const study of data.items) {
+      for (const e of study.effects || []) {
+        if (!e.instrument) continue;
+        const types = byInstrument.get(e.instrument) || new Map();
+        types.set(e.effect_type, (types.get(e.effect_type) || 0) + 1);
+        byInstrument.set(e.instrument, types);
+      }
+    }
+  } catch (_) { /* the list stays empty */ }
+  if (query !== instrumentsKey) return; // the filter changed meanwhile
+  effectTypes.clear();
+  for (const [name, types] of byInstrument) effectTypes.set(name, types);
+}
+
+function syncInstruments(state) {
+  const select = $("#f-instrument");
+  const names = [...effectTypes.keys()];
+  const chosen = state.instrument || "";
+  if (chosen && !names.includes(chosen)) names.push(chosen);
+  select.innerHTML = '<option value="">Choose…</option>' + names.sort()
+    .map((name) => `<option value="${esc(name)}">${esc(name)}</option>`).join("");
+  select.value = chosen;
+}
+
+/* Pooling needs one effect type: the chosen one, else the instrument's most frequent. */
+function effectTypeFor(state) {
+  if (state.effect_type) return state.effect_type;
+  const types = [...(effectTypes.get(state.instrument) || new Map())]
+    .sort((a, b) => b[1] - a[1]);
+  return types.length ? types[0][0] : "";
+}
+
+function syncEffectTypes(state) {
+  const select = $("#f-effect-type");
+  const types = [...(effectTypes.get(state.instrument) || new Map()).keys()];
+  if (state.effect_type && !types.includes(state.effect_type)) types.push(state.effect_type);
+  select.innerHTML = types.sort().map((t) => `<option value="${esc(t)}">${esc(label(t))}</option>`)
+    .join("") || '<option value="">—</option>';
+  select.value = effectTypeFor(state);
+  select.disabled = types.length < 2;
+}
+
+function metaQuery(state) {
+  const params = filterQuery(state);
+  params.set("instrument", state.instrument);
+  const type = effectTypeFor(state);
+  if (type) params.set("effect_type", type);
+  return params.toString();
+}
+
+function metaSummaryHtml(meta) {
+  const pi = meta.prediction_interval;
+  return dl([
+    ["Studies pooled", esc(meta.k)],
+    ["Effect type", esc(label(meta.effect_type))],
+    ["Model", esc(`random effects (${meta.method}${meta.hartung_knapp ? ", Hartung–Knapp" : ""})`)],
+    ["Pooled estimate", `<strong>${esc(num(meta.estimate))}</strong> ${esc(
+      `(${Math.round(100 * (meta.ci_level ?? 0.95))}% CI ${num(meta.ci_low)} to ${num(meta.ci_high)}, `
+      + `p ${meta.p_value < 0.001 ? "< 0.001" : `= ${num(meta.p_value, 3)}`})`)}`],
+    ["Prediction interval", pi ? esc(`${num(pi.low)} to ${num(pi.high)}`) : null],
+    ["Heterogeneity", esc(`I² ${num(meta.i2, 1)}%, τ² ${num(meta.tau2, 3)}, Q ${num(meta.q)} `
+      + `(df ${meta.df})`)],
+  ]) + excludedHtml(meta.excluded || [])
+    + (meta.warnings || []).map((w) => `<p class="warn-text small">${esc(w)}</p>`).join("");
+}
+
+function excludedHtml(excluded) {
+  if (!excluded.length) return "";
+  return `<details class="excluded"><summary>${excluded.length} estimate${
+    excluded.length === 1 ? "" : "s"} left out of the pooling</summary><ul>${excluded.map((e) =>
+    `<li>${esc(e.study_key)}, ${esc(e.experimental_arm || "")}${e.comparator_arm
+      ? ` vs ${esc(e.comparator_arm)}` : ""} (${esc(label(e.effect_type))} ${esc(num(e.value))}):
+      ${esc(e.reason)}</li>`).join("")}</ul></details>`;
+}
+
+function metaStudyRow(s) {
+  const low = s.ci_low ?? s.pooled_ci_low;
+  const high = s.ci_high ?? s.pooled_ci_high;
+  const derived = s.ci_low === null || s.ci_low === undefined;
+  return `<tr data-study="${esc(s.study_key)}"${s.retracted ? ' class="retracted"' : ""}>
+    <th scope="row"><a href="${esc(studyHref(s.study_key))}" data-study="${esc(s.study_key)}">${
+      esc(s.label)}</a>${s.retracted ? ' <span class="badge bad">Retracted</span>' : ""}</th>
+    <td data-label="Timepoint">${esc(s.timepoint)}</td>
+    <td class="num" data-label="Estimate">${esc(num(s.value))}</td>
+    <td class="num" data-label="CI">${esc(num(low))} to ${esc(num(high))}${derived
+      ? ' <span class="muted small" title="from the standard error">(derived)</span>' : ""}</td>
+    <td class="num" data-label="Weight">${esc(num(s.weight_random, 1))}%</td></tr>`;
+}
+
+async function renderForest(state) {
+  const host = $("#forest-body");
+  if (!available.meta) {
+    $("#f-instrument").disabled = true;
+    $("#f-effect-type").disabled = true;
+    host.innerHTML = '<p class="muted">The meta-analysis is not available on this server.</p>';
+    return;
+  }
+  // The instrument list costs a request over the filtered studies' effects: only made once the
+  // panel is on screen or an instrument is already chosen.
+  if (state.instrument || forestSeen) await loadInstruments(state);
+  syncInstruments(state);
+  syncEffectTypes(state);
+  if (!state.instrument) {
+    forestKey = null;
+    host.innerHTML = '<p class="muted">Choose an instrument to pool its effect sizes.</p>';
+    return;
+  }
+  const query = metaQuery(state);
+  if (query === forestKey) return;
+  forestKey = query;
+  host.innerHTML = '<p class="muted">Pooling…</p>';
+  try {
+    const meta = await getJSON(`${API}/meta-analysis?${query}`);
+    if (forestKey !== query) return;
+    let svg = "";
+    let svgUrl = `${API}/meta-analysis/forest.svg?${query}`;
+    if (available.forestSvg && readerKey()) {
+      // an <img> cannot send the key: fetch the drawing and show it from memory
+      const blob = await (await apiFetch(svgUrl, "image/svg+xml")).blob();
+      svgUrl = URL.createObjectURL(blob);
+    }
+    if (available.forestSvg) {
+      svg = `<div class="forest-wrap" tabindex="0" role="group"
+        aria-label="Forest plot, scrolls sideways on a narrow screen"><img class="forest-svg"
+        src="${esc(svgUrl)}"
+        alt="Forest plot of ${esc(state.instrument)}: one row per study, the pooled estimate
+        as a diamond; the same numbers are in the table below." width="800"></div>`;
+    }
+    const rows = meta.studies.map(metaStudyRow).join("");
+    host.innerHTML = `${metaSummaryHtml(meta)}${svg}
+      <div class="table-wrap"><table class="compact stack" id="forest-studies">
+        <caption>Pooled studies</caption>
+        <thead><tr><th scope="col">Study</th><th scope="col">Timepoint</th>
+          <th scope="col" class="num">Estimate</th>
+          <th scope="col" class="num">CI</th><th scope="col" class="num">Weight</th></tr>
+        </thead><tbody>${rows}</tbody></table></div>`;
+  } catch (error) {
+    host.innerHTML = error.status === 422
+      ? `<p class="warn-text">Cannot pool this selection: ${esc(error.message)}</p>`
+      : `<p class="error">Could not load the meta-analysis: ${esc(error.message)}</p>`;
+  }
+}
+
+function bindForest() {
+  $("#f-instrument").addEventListener("change", (event) => {
+    navigate({ instrument: event.target.value || undefined, effect_type: undefined },
+      KEEP_PAGES);
+  });
+  $("#f-effect-type").addEventListener("change", (event) => {
+    navigate({ effect_type: event.target.value || undefined }, KEEP_PAGES);
+  });
+  $("#forest-form").addEventListener("submit", (event) => event.preventDefault());
+}
+
+/* ---------- wiring ---------- */
+
+async function render() {
+  const state = readState();
+  syncForm(state);
+  await Promise.all([
+    renderStudies(state), renderFacets(state), renderStudy(state), renderForest(state),
+  ]);
+  document.body.dataset.ready = "true";
+}
+
+function keepPagesOnStudyLinks() {
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest("a[data-study]");
+    if (!link || event.ctrlKey || event.metaKey || event.shiftKey) return;
+    event.preventDefault();
+    navigate({ study: link.dataset.study }, KEEP_PAGES);
+  });
+  $("#close-study").addEventListener("click", () => {
+    const key = readState().study;
+    navigate({ study: undefined }, KEEP_PAGES);
+    const row = document.querySelector(`#studies tbody tr[data-key="${CSS.escape(key || "")}"]`);
+    if (row) row.focus();
+  });
+}
+
+async function main() {
+  bindFilters();
+  bindTable();
+  bindForest();
+  bindFacets();
+  keepPagesOnStudyLinks();
+  bindKeyForm();
+  window.addEventListener("popstate", () => render());
+  await Promise.all([discover(), loadVocabularies()]);
+  await render();
+  watchForest();
+}
+
+main();
