@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -81,12 +82,14 @@ class ServiceUnavailable(ProblemError):
 
 
 def problem_response(status: int, title: str, detail: str | None, *,
-                     headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+                     headers: dict[str, str] | None = None, **extra: Any) -> Response:
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
     if detail is not None:
         body["detail"] = detail
     body.update(extra)
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+    # orjson, like every other answer: extras may carry dates, enums or timestamps.
+    return Response(orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS), status_code=status,
+                    media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
 def validation_errors(errors: Any) -> list[dict[str, Any]]:
@@ -100,12 +103,12 @@ def validation_errors(errors: Any) -> list[dict[str, Any]]:
 
 def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
-    async def _problem(_: Request, exc: ProblemError) -> JSONResponse:
+    async def _problem(_: Request, exc: ProblemError) -> Response:
         return problem_response(exc.status, exc.title, exc.detail, headers=exc.headers,
                                 **exc.extra)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(_: Request, exc: RequestValidationError) -> Response:
         errors = validation_errors(exc.errors())
         first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
         where = ".".join(str(p) for p in first["loc"])
@@ -114,36 +117,36 @@ def install_handlers(app: FastAPI) -> None:
                                 errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(_: Request, exc: StarletteHTTPException) -> Response:
         title = {404: "Not Found", 405: "Method Not Allowed"}.get(exc.status_code, "Error")
         detail = exc.detail if isinstance(exc.detail, str) else None
         return problem_response(exc.status_code, title, detail, headers=exc.headers)
 
     @app.exception_handler(IntegrityError)
-    async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
+    async def _integrity(_: Request, exc: IntegrityError) -> Response:
         log.info("integrity error: %s", type(exc.orig).__name__)
         return problem_response(409, "Conflict", "the change conflicts with stored data")
 
     @app.exception_handler(OperationalError)
-    async def _unavailable(_: Request, exc: DBAPIError) -> JSONResponse:
+    async def _unavailable(_: Request, exc: DBAPIError) -> Response:
         log.warning("database unavailable: %s", type(exc.orig).__name__)
         return problem_response(503, "Service Unavailable", "the database is not reachable",
                                 headers={"Retry-After": "1"})
 
     @app.exception_handler(PoolTimeoutError)
-    async def _pool_exhausted(_: Request, exc: PoolTimeoutError) -> JSONResponse:
+    async def _pool_exhausted(_: Request, exc: PoolTimeoutError) -> Response:
         log.warning("database connection pool exhausted")
         return problem_response(503, "Service Unavailable", "the database is busy",
                                 headers={"Retry-After": "1"})
 
     @app.exception_handler(DBAPIError)
-    async def _dbapi(request: Request, exc: DBAPIError) -> JSONResponse:
+    async def _dbapi(request: Request, exc: DBAPIError) -> Response:
         # A connection lost mid-request (the server restarted) is a 503 like a refused one.
         if exc.connection_invalidated:
             return await _unavailable(request, exc)
         return await _internal(request, exc)
 
     @app.exception_handler(Exception)
-    async def _internal(_: Request, exc: Exception) -> JSONResponse:
+    async def _internal(_: Request, exc: Exception) -> Response:
         log.exception("unhandled error")
         return problem_response(500, "Internal Server Error", "an unexpected error occurred")

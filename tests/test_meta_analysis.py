@@ -227,6 +227,17 @@ def test_too_few_or_mixed_estimates_are_a_422_problem(client, query, message):
     assert message in response.json()["detail"]
 
 
+def test_a_selection_left_wholly_out_as_retracted_is_a_422_naming_the_retractions(client):
+    response = client.get(f"{API}/meta-analysis?instrument=CAPS-IV&effect_type=COHENS_D")
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert "at least two" in body["detail"]
+    retracted = [e for e in body["excluded"] if e["retracted"]]
+    assert retracted
+    assert retracted[0]["retracted_publications"][0]["retraction_date"] == "2024-08-10"
+
+
 def test_unknown_method_is_a_422_problem(client):
     response = client.get(MDMA_PHASE3 + "&method=SJ")
     assert response.status_code == 422
