@@ -374,16 +374,15 @@ function facetValueLabel(name, value) {
   return label(value);
 }
 
-/* The facet document: {total, facets: {name: {param, values: [{value, count}]}}}. A value is
- * a button that applies it as a filter when the filter panel has that filter. */
-function facetBars(name, title, facet, state) {
-  const values = (facet && facet.values ? facet.values : []).filter((v) => v.count > 0);
+/* The facet document: {total, facets: {name: [{value, count}]}, params: {name: param}}. A
+ * value is a button that applies it as a filter when the filter panel has that filter. */
+function facetBars(name, title, values_, param, state) {
+  const values = (values_ || []).filter((v) => v.count > 0);
   if (name === "follow_up") {
     const order = Object.keys(FOLLOW_UP_BUCKETS);
     values.sort((a, b) => order.indexOf(a.value) - order.indexOf(b.value));
   }
   const max = Math.max(1, ...values.map((v) => v.count));
-  const param = facet && facet.param;
   const selectable = FILTER_NAMES.includes(param) && param !== "min_follow_up_months";
   const rows = values.map((v) => {
     const text = facetValueLabel(name, v.value);
@@ -418,7 +417,9 @@ async function renderFacets(state) {
     const data = await getJSON(`${API}/stats/facets?${query}`);
     if (facetsKey !== query) return;
     const facets = data.facets || {};
-    host.innerHTML = FACETS.map(([name, title]) => facetBars(name, title, facets[name], state)).join("");
+    const facetParams = data.params || {};
+    host.innerHTML = FACETS.map(([name, title]) =>
+      facetBars(name, title, facets[name], facetParams[name], state)).join("");
   } catch (error) {
     host.innerHTML = `<p class="error">Could not load facet counts: ${esc(error.message)}</p>`;
   }
