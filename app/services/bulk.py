@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import JSON, Table, func, select, text
 from sqlalchemy.orm import Session
 
-from app.enums import InterventionType, RetractionStatus
+from app.enums import Anchor, InterventionType, RetractionStatus
 from app.errors import validation_errors
 from app.models import (
     Arm,
@@ -219,6 +220,8 @@ def _plan_study(plan: _Plan, line: int, doc: StudyCreate, targets: dict[str, int
         plan.add(StudyPublication.__table__, study_id=sid, publication_id=pubs[p.ref][0],
                  ref=p.ref, role=p.role, position=position)
 
+    result_sources: dict[int, list[Any]] = {}
+
     def sources(items: list[SourceIn], **subject: Any) -> None:
         for s in items:
             plan.add(Provenance.__table__, study_id=sid,
@@ -227,6 +230,9 @@ def _plan_study(plan: _Plan, line: int, doc: StudyCreate, targets: dict[str, int
                      arm_id=subject.get("arm_id"), timepoint_id=subject.get("timepoint_id"),
                      outcome_result_id=subject.get("outcome_result_id"),
                      effect_estimate_id=subject.get("effect_estimate_id"))
+            if subject.get("outcome_result_id") is not None:
+                result_sources.setdefault(subject["outcome_result_id"], []).append(
+                    SimpleNamespace(**plan.rows[Provenance.__table__.name][-1]))
 
     def retracted(items: list[SourceIn]) -> bool:
         return bool(items) and all(
@@ -271,14 +277,22 @@ def _plan_study(plan: _Plan, line: int, doc: StudyCreate, targets: dict[str, int
         tps[t.label] = tp_id
         sources(t.sources, timepoint_id=tp_id)
     has_results = False
+    result_rows: list[SimpleNamespace] = []
+    lower_is_better: dict[int, bool] = {}
+    next_position: dict[int, int] = {}
     for position, o in enumerate(doc.outcome_measures):
         om_id = plan.add(OutcomeMeasure.__table__, study_id=sid, position=position,
                          **o.model_dump(exclude={"results", "effects"}))
+        if o.lower_is_better is not None:
+            lower_is_better[om_id] = o.lower_is_better
+        if o.effects:
+            next_position[om_id] = len(o.effects) - 1
         for rpos, r in enumerate(o.results):
             rid = plan.add(OutcomeResult.__table__, outcome_measure_id=om_id,
                            arm_id=arms[r.arm], timepoint_id=tps[r.timepoint], position=rpos,
                            retracted=retracted(r.sources),
                            **r.model_dump(exclude={"arm", "timepoint", "sources"}))
+            result_rows.append(SimpleNamespace(**plan.rows[OutcomeResult.__table__.name][-1]))
             sources(r.sources, outcome_result_id=rid)
             has_results = True
         for epos, e in enumerate(o.effects):
@@ -292,6 +306,17 @@ def _plan_study(plan: _Plan, line: int, doc: StudyCreate, targets: dict[str, int
                                         "sources"}))
             sources(e.sources, effect_estimate_id=eid)
             has_results = True
+    arm_types = {arms[a.label]: a.arm_type for a in doc.arms}
+    baseline = {tps[t.label] for t in doc.timepoints if t.anchor == Anchor.BASELINE}
+    for c in evidence.computed_effects(arm_types, baseline, lower_is_better, result_rows,
+                                       result_sources, next_position):
+        eid = plan.add(EffectEstimate.__table__, study_id=sid, analysis_population=None,
+                       p_value=None, p_value_relation=None, **c.row())
+        for src in c.sources:
+            plan.add(Provenance.__table__, study_id=sid, publication_id=src.publication_id,
+                     registry_record=src.registry_record, source_url=src.source_url,
+                     locator=src.locator, arm_id=None, timepoint_id=None,
+                     outcome_result_id=None, effect_estimate_id=eid)
     months = [t.months if t.months is not None else t.months_mean for t in doc.timepoints]
     months = [m for m in months if m is not None]
     study = {name: getattr(doc, name) for name in documents.STUDY_FIELDS}
@@ -346,6 +371,11 @@ def _insert(conn: Any, table: Table, rows: list[dict[str, Any]]) -> None:
 
 
 def _lock(session: Session) -> None:
+    if session.get_bind().dialect.name == "sqlite":
+        # A large page cache for this connection: the indexes of a growing file otherwise
+        # spill out of SQLite's 2 MB default on every batch.
+        session.execute(text("PRAGMA cache_size=-131072"))
+        return
     if session.get_bind().dialect.name == "postgresql":
         names = ", ".join(t.name for t in TABLES)
         session.execute(text(f"LOCK TABLE {names} IN SHARE ROW EXCLUSIVE MODE"))
@@ -383,8 +413,6 @@ def load_batch(session: Session, docs: list[tuple[int, StudyCreate]], *, source:
             if rows:
                 _insert(conn, table, rows)
         _fix_sequences(session)
-        for sid in batch_ids.values():  # the computed effects a single write also stores
-            evidence.add_computed_effects(session, sid)
         session.commit()
     except BaseException:
         session.rollback()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -240,29 +241,99 @@ def _summary_pair(a: Any, b: Any) -> tuple[str, tuple[float, float, float, float
     return None
 
 
-def add_computed_effects(session: Session, study_id: int) -> int:
-    """Store Hedges' g (origin COMPUTED) for each experimental arm against each comparator arm
-    at each post-baseline timepoint where both report n, mean and SD of an outcome whose
-    direction (`lower_is_better`) is known. Its sources are the union of its inputs' sources,
-    so it is retracted exactly when every input is. Returns how many were stored."""
-    session.flush()
-    arms = {a.id: a for a in session.execute(
-        select(Arm.id, Arm.label, Arm.arm_type).where(Arm.study_id == study_id)).all()}
-    baseline = set(session.scalars(select(Timepoint.id).where(
-        Timepoint.study_id == study_id, Timepoint.anchor == Anchor.BASELINE)))
-    measures = {m.id: m for m in session.execute(
-        select(OutcomeMeasure.id, OutcomeMeasure.lower_is_better)
-        .where(OutcomeMeasure.study_id == study_id,
-               OutcomeMeasure.lower_is_better.is_not(None))).all()}
-    if not measures:
-        return 0
-    results = session.execute(select(OutcomeResult.__table__).where(
-        OutcomeResult.outcome_measure_id.in_(list(measures)))
-        .order_by(OutcomeResult.outcome_measure_id, OutcomeResult.position)).all()
+@dataclass
+class ComputedEffect:
+    """A Hedges' g to store, with the sources of the results it comes from."""
+
+    outcome_measure_id: int
+    timepoint_id: int
+    experimental_arm_id: int
+    comparator_arm_id: int
+    position: int
+    value: float
+    se: float
+    retracted: bool
+    kind: str
+    sources: list[Any]
+
+    def row(self) -> dict[str, Any]:
+        """The effect_estimate columns (without ids of its own)."""
+        return {
+            "outcome_measure_id": self.outcome_measure_id, "timepoint_id": self.timepoint_id,
+            "experimental_arm_id": self.experimental_arm_id,
+            "comparator_arm_id": self.comparator_arm_id, "position": self.position,
+            "effect_type": EffectType.HEDGES_G, "value": self.value, "se": self.se,
+            "ci_low": self.value - 1.959963984540054 * self.se,
+            "ci_high": self.value + 1.959963984540054 * self.se, "ci_level": 0.95,
+            "origin": Origin.COMPUTED, "retracted": self.retracted,
+            "notes": f"Hedges' g computed from {self.kind} scores (n, mean, SD of both arms); "
+                     "positive favours the experimental arm",
+        }
+
+
+def computed_effects(arm_types: dict[int, ArmType], baseline: set[int],
+                     lower_is_better: dict[int, bool], results: Iterable[Any],
+                     sources: dict[int, list[Any]], next_position: dict[int, int]
+                     ) -> list[ComputedEffect]:
+    """Hedges' g for each experimental arm against each comparator arm at each post-baseline
+    timepoint where both report n, mean and SD of an outcome whose direction is known.
+    `results` are a study's outcome results (attributes as the table's columns) in position
+    order; `sources` their source rows by result id. Pure: single writes and bulk loads use it
+    on rows read back or planned."""
     cells: dict[tuple[int, int], dict[int, Any]] = defaultdict(dict)
     for r in results:
-        if r.timepoint_id not in baseline:
+        if r.outcome_measure_id in lower_is_better and r.timepoint_id not in baseline:
             cells[(r.outcome_measure_id, r.timepoint_id)].setdefault(r.arm_id, r)
+    out: list[ComputedEffect] = []
+    for (om_id, tp_id), by_arm in cells.items():
+        for e_id, e in by_arm.items():
+            if arm_types[e_id] != ArmType.EXPERIMENTAL:
+                continue
+            for c_id, c in by_arm.items():
+                if arm_types[c_id] not in COMPARATOR_ARMS:
+                    continue
+                pair = _summary_pair(e, c)
+                if pair is None:
+                    continue
+                kind, (m1, s1, m2, s2) = pair
+                g = hedges_g(e.n, m1, s1, c.n, m2, s2, lower_is_better[om_id])
+                if g is None:
+                    continue
+                value, variance = g
+                position = next_position.get(om_id, -1) + 1
+                next_position[om_id] = position
+                seen: set[tuple[Any, ...]] = set()
+                merged = []
+                for src in sources.get(e.id, []) + sources.get(c.id, []):
+                    ident = (src.publication_id, src.registry_record, src.source_url,
+                             src.locator)
+                    if ident not in seen:
+                        seen.add(ident)
+                        merged.append(src)
+                out.append(ComputedEffect(
+                    om_id, tp_id, e_id, c_id, position, value, math.sqrt(variance),
+                    bool(e.retracted and c.retracted), kind, merged))
+    return out
+
+
+def add_computed_effects(session: Session, study_id: int) -> int:
+    """Store Hedges' g (origin COMPUTED) where a study's results allow it (`computed_effects`).
+    Its sources are the union of its inputs' sources, so it is retracted exactly when every
+    input is. Returns how many were stored."""
+    session.flush()
+    arm_types = dict(session.execute(
+        select(Arm.id, Arm.arm_type).where(Arm.study_id == study_id)).all())
+    baseline = set(session.scalars(select(Timepoint.id).where(
+        Timepoint.study_id == study_id, Timepoint.anchor == Anchor.BASELINE)))
+    lower_is_better = dict(session.execute(
+        select(OutcomeMeasure.id, OutcomeMeasure.lower_is_better)
+        .where(OutcomeMeasure.study_id == study_id,
+               OutcomeMeasure.lower_is_better.is_not(None))).all())
+    if not lower_is_better:
+        return 0
+    results = session.execute(select(OutcomeResult.__table__).where(
+        OutcomeResult.outcome_measure_id.in_(list(lower_is_better)))
+        .order_by(OutcomeResult.outcome_measure_id, OutcomeResult.position)).all()
     sources: dict[int, list[Any]] = defaultdict(list)
     for p in session.execute(select(Provenance.__table__).where(
             Provenance.outcome_result_id.in_([r.id for r in results]))
@@ -272,47 +343,16 @@ def add_computed_effects(session: Session, study_id: int) -> int:
         select(EffectEstimate.outcome_measure_id, func.max(EffectEstimate.position))
         .where(EffectEstimate.study_id == study_id)
         .group_by(EffectEstimate.outcome_measure_id)).all())
-
-    stored = 0
-    for (om_id, tp_id), by_arm in cells.items():
-        for e_id, e in by_arm.items():
-            if arms[e_id].arm_type != ArmType.EXPERIMENTAL:
-                continue
-            for c_id, c in by_arm.items():
-                if arms[c_id].arm_type not in COMPARATOR_ARMS:
-                    continue
-                pair = _summary_pair(e, c)
-                if pair is None:
-                    continue
-                kind, (m1, s1, m2, s2) = pair
-                g = hedges_g(e.n, m1, s1, c.n, m2, s2, measures[om_id].lower_is_better)
-                if g is None:
-                    continue
-                value, variance = g
-                se = math.sqrt(variance)
-                position = next_position.get(om_id, -1) + 1
-                next_position[om_id] = position
-                effect = EffectEstimate(
-                    study_id=study_id, outcome_measure_id=om_id, timepoint_id=tp_id,
-                    experimental_arm_id=e_id, comparator_arm_id=c_id, position=position,
-                    effect_type=EffectType.HEDGES_G, value=value, se=se,
-                    ci_low=value - 1.959963984540054 * se,
-                    ci_high=value + 1.959963984540054 * se, ci_level=0.95,
-                    origin=Origin.COMPUTED, retracted=bool(e.retracted and c.retracted),
-                    notes=f"Hedges' g computed from {kind} scores (n, mean, SD of both arms); "
-                          "positive favours the experimental arm")
-                session.add(effect)
-                seen: set[tuple[Any, ...]] = set()
-                for p in sources[e.id] + sources[c.id]:
-                    ident = (p.publication_id, p.registry_record, p.source_url, p.locator)
-                    if ident in seen:
-                        continue
-                    seen.add(ident)
-                    session.add(Provenance(
-                        study_id=study_id, effect_estimate=effect,
-                        publication_id=p.publication_id, registry_record=p.registry_record,
-                        source_url=p.source_url, locator=p.locator))
-                stored += 1
-    if stored:
+    found = computed_effects(arm_types, baseline, lower_is_better, results, sources,
+                             next_position)
+    for c in found:
+        effect = EffectEstimate(study_id=study_id, **c.row())
+        session.add(effect)
+        for p in c.sources:
+            session.add(Provenance(
+                study_id=study_id, effect_estimate=effect, publication_id=p.publication_id,
+                registry_record=p.registry_record, source_url=p.source_url,
+                locator=p.locator))
+    if found:
         session.flush()
-    return stored
+    return len(found)
