@@ -10,6 +10,10 @@ import re
 
 FTS_TABLE = "study_fts"
 PG_INDEX = "ix_study_search_text_tsv"
+# A stored tsvector (PostgreSQL only): a GIN match must recheck its rows, and recomputing
+# to_tsvector for each of thousands of candidates costs seconds.
+PG_COLUMN = "search_vector"
+PG_VECTOR_INDEX = "ix_study_search_vector"
 PG_CONFIG = "english"
 
 SQLITE_DDL = [
@@ -37,10 +41,25 @@ PG_DDL = [
 PG_DROP = [f"DROP INDEX IF EXISTS {PG_INDEX}"]
 
 
+PG_VECTOR_DDL = [
+    f"ALTER TABLE study ADD COLUMN {PG_COLUMN} tsvector GENERATED ALWAYS AS "
+    f"(to_tsvector('{PG_CONFIG}', search_text)) STORED",
+    f"CREATE INDEX {PG_VECTOR_INDEX} ON study USING gin ({PG_COLUMN})",
+    f"DROP INDEX IF EXISTS {PG_INDEX}",
+]
+PG_VECTOR_DROP = [
+    f"DROP INDEX IF EXISTS {PG_VECTOR_INDEX}",
+    f"ALTER TABLE study DROP COLUMN IF EXISTS {PG_COLUMN}",
+    *PG_DDL,
+]
+
+
 def is_search_object(name: str | None, type_: str) -> bool:
     if name is None:
         return False
-    return name == PG_INDEX or (type_ == "table" and name.startswith(FTS_TABLE))
+    return (name in (PG_INDEX, PG_VECTOR_INDEX)
+            or (type_ == "column" and name == PG_COLUMN)
+            or (type_ == "table" and name.startswith(FTS_TABLE)))
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)

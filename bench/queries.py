@@ -24,7 +24,7 @@ OUTCOMES = (
     "FROM (SELECT * FROM outcome_result r WHERE r.outcome_measure_id = o.id "
     "ORDER BY r.position) r), "
     "'effects', (SELECT json_group_array(json_object('value', e.value, 'ci_low', e.ci_low, "
-    "'ci_high', e.ci_high)) FROM (SELECT * FROM effect_estimate e "
+    "'ci_high', e.ci_high, 'origin', e.origin)) FROM (SELECT * FROM effect_estimate e "
     "WHERE e.outcome_measure_id = o.id ORDER BY e.position) e))) "
     "FROM (SELECT * FROM outcome_measure o WHERE o.study_id = s.id ORDER BY o.position) o) "
     "AS outcomes")
@@ -59,7 +59,9 @@ def _nested(system: str, body: Any) -> list[Any]:
                     else r["outcome_measures"])
         item = [r["key"], [a["label"] for a in arms],
                 [(o["name"], [(x["n"], x["mean"], x["sd"]) for x in o["results"]],
-                  [x["value"] for x in o["effects"] if x.get("origin", "REPORTED") == "REPORTED"])
+                  # Computed effects are full-precision floats, which SQLite's JSON prints
+                  # to 15 digits: the reported ones are compared.
+                  [x["value"] for x in o["effects"] if x["origin"] == "REPORTED"])
                  for o in outcomes]]
         if "timepoints" in r:
             tps = json.loads(r["timepoints"]) if system == "datasette" else r["timepoints"]

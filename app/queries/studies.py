@@ -32,7 +32,7 @@ from app.models import (
     StudyPublication,
 )
 from app.schemas.filters import FOLLOW_UP_BOUNDS, FollowUpBucket, StudyFilter
-from app.search import FTS_TABLE, PG_CONFIG, fts5_query
+from app.search import FTS_TABLE, PG_COLUMN, PG_CONFIG, fts5_query
 
 
 def _fold(values: list[str]) -> list[str]:
@@ -137,7 +137,7 @@ def _text_match(q: str, dialect: str) -> ColumnElement[bool]:
     s = Study.__table__.c
     if dialect == "postgresql":
         config = literal_column(f"'{PG_CONFIG}'")
-        return func.to_tsvector(config, s.search_text).bool_op("@@")(
+        return literal_column(f"study.{PG_COLUMN}").bool_op("@@")(
             func.websearch_to_tsquery(config, q)
         )
     match = fts5_query(q)
