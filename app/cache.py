@@ -9,6 +9,7 @@ worker is seen at once by all of them.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -78,6 +79,7 @@ class ResponseCache:
             OrderedDict()
         self._size = 0
         self._lock = threading.Lock()
+        self._inflight: dict[tuple[bytes, int], asyncio.Event] = {}
         self.hits = 0
         self.misses = 0
 
@@ -98,19 +100,37 @@ class ResponseCache:
             await self.app(scope, receive, send)
             return
         key = scope["path"].encode() + b"?" + scope.get("query_string", b"")
+        if await self._answer_from_cache(key, version, send):
+            return
+        # One computation per key at a time: the others wait for it instead of crowding the
+        # database with the same query (a dashboard's first load sends many at once).
+        pending = self._inflight.get((key, version))
+        if pending is not None:
+            await pending.wait()
+            if await self._answer_from_cache(key, version, send):
+                return
+        done = self._inflight.setdefault((key, version), asyncio.Event())
+        try:
+            await self._compute(scope, receive, send, key, version)
+        finally:
+            done.set()
+            self._inflight.pop((key, version), None)
+
+    async def _answer_from_cache(self, key: bytes, version: int, send: Any) -> bool:
         with self._lock:
             entry = self._entries.get(key)
-            if entry is not None and entry[0] == version:
-                self._entries.move_to_end(key)
-                self.hits += 1
-            else:
-                entry = None
-        if entry is not None:
-            _, status, headers, body = entry
-            await send({"type": "http.response.start", "status": status,
-                        "headers": [*headers, (b"x-cache", b"hit")]})
-            await send({"type": "http.response.body", "body": body})
-            return
+            if entry is None or entry[0] != version:
+                return False
+            self._entries.move_to_end(key)
+            self.hits += 1
+        _, status, headers, body = entry
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [*headers, (b"x-cache", b"hit")]})
+        await send({"type": "http.response.body", "body": body})
+        return True
+
+    async def _compute(self, scope: Scope, receive: Any, send: Any, key: bytes,
+                       version: int) -> None:
         self.misses += 1
         captured: dict[str, Any] = {"body": []}
 

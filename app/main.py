@@ -23,9 +23,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level)
 
-    def engine_for(url: str) -> Engine:
+    def engine_for(url: str, pool_size: int = settings.pool_size,
+                   max_overflow: int = settings.max_overflow) -> Engine:
         return make_engine(
-            url, pool_size=settings.pool_size, max_overflow=settings.max_overflow,
+            url, pool_size=pool_size, max_overflow=max_overflow,
             pool_timeout=settings.pool_timeout_s, busy_timeout_ms=settings.sqlite_busy_timeout_ms,
             connect_timeout=settings.connect_timeout_s, echo=settings.log_sql,
         )
@@ -33,12 +34,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = engine_for(settings.database_url)
     # GET and HEAD requests read from the replica when one is configured (see api/deps.py).
     read_engine = engine_for(settings.read_database_url) if settings.read_database_url else engine
+    # The cache's version check runs on the event loop: it gets a connection of its own, never
+    # one it would have to wait for while request threads hold the whole pool.
+    version_engine = engine_for(settings.read_database_url or settings.database_url,
+                                pool_size=1, max_overflow=0)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         engine.dispose()
         read_engine.dispose()
+        version_engine.dispose()
         metrics.process_exit()
 
     app = FastAPI(
@@ -60,7 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(root_router)
     if settings.response_cache_bytes > 0 and not settings.require_read_key:
         # Cached reads are keyed on the version of the database reads come from.
-        app.add_middleware(ResponseCache, version=DataVersion(read_engine),
+        app.add_middleware(ResponseCache, version=DataVersion(version_engine),
                            max_bytes=settings.response_cache_bytes)
     # Limits apply to every request, cached answers included; outermost of all, the request
     # log and metrics see every answer, refusals by the limits too.

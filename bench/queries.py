@@ -12,6 +12,7 @@ DB = "/datasette"  # the database name Datasette gives datasette.db
 
 PTSD_STUDIES = ("SELECT sc.study_id FROM study_condition sc JOIN condition_alias ca "
                 "ON ca.condition_id = sc.condition_id WHERE ca.alias = 'ptsd'")
+PTSD_CONDITION = "SELECT condition_id FROM condition_alias WHERE alias = 'ptsd'"
 Q2_WHERE = (f"s.deleted_at IS NULL AND s.phase = 'PHASE3' AND s.enrollment >= 50 "
             f"AND s.id IN ({PTSD_STUDIES})")
 Q2_ORDER = "ORDER BY s.start_date_sort DESC, s.id DESC LIMIT 50"
@@ -117,10 +118,14 @@ QUERIES = [
           _nested),
     Query("Q4", "counts by phase and by status for PTSD (facets)",
           "/api/v1/stats/facets?condition=PTSD&facet=phase&facet=status",
-          sql_url(f"SELECT 'phase' AS facet, s.phase AS value, count(*) AS n FROM study s "
-                  f"WHERE s.deleted_at IS NULL AND s.id IN ({PTSD_STUDIES}) GROUP BY s.phase "
-                  f"UNION ALL SELECT 'status', s.overall_status, count(*) FROM study s "
-                  f"WHERE s.deleted_at IS NULL AND s.id IN ({PTSD_STUDIES}) "
+          # Led by the (condition_id, study_id) index, then the study by primary key.
+          sql_url(f"SELECT 'phase' AS facet, s.phase AS value, count(*) AS n "
+                  f"FROM study_condition sc JOIN study s ON s.id = sc.study_id "
+                  f"WHERE sc.condition_id IN ({PTSD_CONDITION}) AND s.deleted_at IS NULL "
+                  f"GROUP BY s.phase UNION ALL "
+                  f"SELECT 'status', s.overall_status, count(*) "
+                  f"FROM study_condition sc JOIN study s ON s.id = sc.study_id "
+                  f"WHERE sc.condition_id IN ({PTSD_CONDITION}) AND s.deleted_at IS NULL "
                   f"GROUP BY s.overall_status"),
           _facets),
     Query("Q5", "free text 'nightmares', first 50 by key",

@@ -49,3 +49,32 @@ def test_repeated_reads_are_cached_until_a_write(scratch_url):
     finally:
         app.state.engine.dispose()
         engine.dispose()
+
+
+def test_concurrent_identical_reads_compute_the_answer_once(scratch_url):
+    import asyncio
+
+    import httpx
+
+    migrations.upgrade(scratch_url)
+    app = create_app(Settings(database_url=scratch_url, response_cache_bytes=1 << 20))
+    engine = make_engine(scratch_url)
+    try:
+        with Session(engine) as session:
+            studies.create(session, StudyCreate.model_validate(study_document("only")),
+                           actor_id=None)
+
+        async def many() -> list[httpx.Response]:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                return await asyncio.gather(*(client.get("/api/v1/studies?include=arms")
+                                              for _ in range(8)))
+
+        responses = asyncio.run(many())
+        assert {r.status_code for r in responses} == {200}
+        assert len({r.content for r in responses}) == 1
+        computed = [r for r in responses if "x-cache" not in r.headers]
+        assert len(computed) == 1
+    finally:
+        app.state.engine.dispose()
+        engine.dispose()
