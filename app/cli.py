@@ -141,6 +141,8 @@ def cmd_load(args: argparse.Namespace) -> None:
                     rate = report.loaded / max(time.monotonic() - started, 1e-9)
                     print(f"\r{report.loaded} studies loaded ({rate:,.0f}/s)", end="",
                           file=sys.stderr, flush=True)
+            if report.loaded:
+                bulk.refresh_statistics(session)
     finally:
         engine.dispose()
     if progress:
