@@ -28,7 +28,7 @@ from app.main import create_app
 from app.services.seed import seed
 
 ROOT = Path(__file__).resolve().parent.parent
-pytest_plugins = ["tests.authkit"]
+pytest_plugins = ["tests.authkit", "tests.interop_support"]
 
 
 def _test_url(tmp_dir: Path) -> str:

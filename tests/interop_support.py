@@ -66,3 +66,15 @@ def import_record(client: Any, headers: dict[str, str], body: Any) -> Any:
         return client.post("/api/v1/import/ctgov", content=body,
                            headers={**headers, "Content-Type": "application/json"})
     return client.post("/api/v1/import/ctgov", json=body, headers=headers)
+
+
+@pytest.fixture
+def imported(client: Any, db_session: Session) -> tuple[str, ...]:
+    """Every reference record imported through the API (skipped when the records are absent)."""
+    if REFERENCE_DIR is None:
+        pytest.skip("the ClinicalTrials.gov reference records (../shared/reference/ctgov) "
+                    "are absent")
+    headers = key_headers(db_session, Role.CURATOR)
+    for name in RECORD_NAMES:
+        assert import_record(client, headers, raw(name)).status_code == 201
+    return RECORD_NAMES

@@ -9,25 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from app.enums import Role
-from tests.interop_support import RECORD_NAMES, import_record, key_headers, raw, record
+from tests.interop_support import (
+    RECORD_NAMES,
+    record,
+)
 
 SEED = Path(__file__).resolve().parent.parent / "seed_data" / "studies"
 NCT_SEEDS = sorted(p.stem for p in SEED.glob("NCT*.json"))
 
 
-@pytest.fixture
-def imported(request, client, db_session):
-    """Every reference record imported (skipped when the records are absent)."""
-    from tests.interop_support import REFERENCE_DIR
-
-    if REFERENCE_DIR is None:
-        pytest.skip("the ClinicalTrials.gov reference records (../shared/reference/ctgov) "
-                    "are absent")
-    headers = key_headers(db_session, Role.CURATOR)
-    for name in RECORD_NAMES:
-        assert import_record(client, headers, raw(name)).status_code == 201
-    return RECORD_NAMES
 
 
 def _list(client, **params):

@@ -14,7 +14,9 @@ from fhir.resources.operationoutcome import OperationOutcome
 from fhir.resources.researchstudy import ResearchStudy
 
 from app.enums import Role
-from tests.interop_support import RECORD_NAMES, import_record, key_headers, raw
+from tests.interop_support import (
+    key_headers,
+)
 
 FHIR_JSON = "application/fhir+json"
 SEED = Path(__file__).resolve().parent.parent / "seed_data" / "studies"
@@ -48,17 +50,6 @@ def _walk(client, url, **params):
         body = _get(client, next_url)
 
 
-@pytest.fixture
-def imported(client, db_session):
-    from tests.interop_support import REFERENCE_DIR
-
-    if REFERENCE_DIR is None:
-        pytest.skip("the ClinicalTrials.gov reference records (../shared/reference/ctgov) "
-                    "are absent")
-    headers = key_headers(db_session, Role.CURATOR)
-    for name in RECORD_NAMES:
-        assert import_record(client, headers, raw(name)).status_code == 201
-    return RECORD_NAMES
 
 
 def test_metadata_is_a_valid_r5_capability_statement(client):
