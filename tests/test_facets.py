@@ -50,6 +50,21 @@ def test_each_facet_count_equals_the_list_total_for_that_value(client, base, fac
     assert counts == sorted(counts, reverse=True)
 
 
+@pytest.mark.parametrize("base", FILTERS)
+def test_facets_asked_together_equal_each_asked_alone(client, base):
+    """Several facets are counted in one pass; each must come out as when asked alone,
+    ordered by count, then value, and with the list's total."""
+    suffix = f"&{base}" if base else ""
+    together = client.get(f"{API}/stats/facets?facet_limit=1000{suffix}").json()
+    assert together["total"] == list_total(client, base)
+    for facet in FACETS:
+        alone = client.get(f"{API}/stats/facets?facet={facet}&facet_limit=1000{suffix}").json()
+        assert together["facets"][facet] == alone["facets"][facet], facet
+        assert alone["total"] == together["total"]
+        ranked = [(-v["count"], v["value"]) for v in alone["facets"][facet]]
+        assert ranked == sorted(ranked), facet
+
+
 def test_follow_up_buckets_partition_the_studies(client, curator):
     store(client, curator, study_document("follow-up-12", nct="NCT09999921"))
     body = client.get(f"{API}/stats/facets?facet=follow_up").json()

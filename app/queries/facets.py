@@ -39,10 +39,27 @@ def _follow_up_bucket() -> Any:
     return case(*whens, else_=literal_column(f"'{FollowUpBucket.NONE.value}'"))
 
 
+def is_study_column(name: str) -> bool:
+    """Whether a facet groups by a value of the study row itself."""
+    return name in _STUDY_COLUMNS
+
+
+def _study_column(name: str) -> Any:
+    return _follow_up_bucket() if name == "follow_up" else _STUDY_COLUMNS[name]
+
+
+def crosstab_select(names: list[str], f: StudyFilter, dialect: str) -> Select[Any]:
+    """Study counts by every combination of several study-column facets, in one pass over
+    the matching studies: each facet's counts are the sums over the others (its margins)."""
+    columns = [_study_column(name).label(name) for name in names]
+    return (select(*columns, func.count().label("count"))
+            .where(*study_conditions(f, dialect)).group_by(*columns))
+
+
 def facet_select(name: str, f: StudyFilter, dialect: str) -> Select[Any]:
     """(value, count) rows of one facet, most frequent first."""
     if name in _STUDY_COLUMNS:
-        column = _follow_up_bucket() if name == "follow_up" else _STUDY_COLUMNS[name]
+        column = _study_column(name)
         count = func.count()
         stmt = (select(column.label("value"), count.label("count"))
                 .where(*study_conditions(f, dialect)).where(column.is_not(None))

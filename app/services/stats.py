@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.queries.facets import FACET_PARAMS, facet_select
+from app.queries.facets import FACET_PARAMS, crosstab_select, facet_select, is_study_column
 from app.queries.studies import count_select
 from app.schemas.filters import StudyFilter
 from app.schemas.stats import FACETS, FacetParams
@@ -18,18 +19,42 @@ def facets(session: Session, params: FacetParams) -> dict[str, Any]:
     A facet ignores the filter's own parameter (multi-select faceting): its counts say what
     the list would hold with `<param>=<value>` in place of that parameter's current values,
     so a dashboard can offer the other phases while one is selected. Each count equals the
-    `/studies` total for that query."""
+    `/studies` total for that query.
+
+    Facets on study columns whose parameter is not set share the filter as it is: they are
+    counted together, with the total, from one grouped pass over the matching studies."""
     dialect = session.get_bind().dialect.name
     f = StudyFilter.model_validate(
         params.model_dump(include=set(StudyFilter.model_fields), exclude_unset=True))
+    names = list(dict.fromkeys(params.facet or FACETS))
+    shared = [n for n in names if is_study_column(n) and _unset(f, FACET_PARAMS[n])]
     out: dict[str, Any] = {}
-    params_of: dict[str, str] = {}
-    for name in dict.fromkeys(params.facet or FACETS):
+    total = None
+    if shared:
+        counts: dict[str, Counter[Any]] = {n: Counter() for n in shared}
+        total = 0
+        for row in session.execute(crosstab_select(shared, f, dialect)):
+            total += row.count
+            for n in shared:
+                value = getattr(row, n)
+                if value is not None:
+                    counts[n][value] += row.count
+        for n in shared:
+            ranked = sorted(counts[n].items(), key=lambda item: (-item[1], item[0]))
+            out[n] = [{"value": v, "count": c} for v, c in ranked[: params.facet_limit]]
+    for name in names:
+        if name in out:
+            continue
         param = FACET_PARAMS[name]
         own = f.model_copy(update={param: StudyFilter.model_fields[param].get_default()})
         rows = session.execute(facet_select(name, own, dialect)
                                .limit(params.facet_limit)).all()
         out[name] = [{"value": r.value, "count": r.count} for r in rows]
-        params_of[name] = param
-    return {"total": session.scalar(count_select(f, dialect)), "facets": out,
-            "params": params_of}
+    if total is None:
+        total = session.scalar(count_select(f, dialect))
+    return {"total": total, "facets": {n: out[n] for n in names},
+            "params": {n: FACET_PARAMS[n] for n in names}}
+
+
+def _unset(f: StudyFilter, param: str) -> bool:
+    return getattr(f, param) == StudyFilter.model_fields[param].get_default()
