@@ -45,7 +45,7 @@ from app.models import (
 from app.queries.pagination import Cursor, decode_cursor, encode_cursor, keyset
 from app.queries.studies import count_select, memberships, sort_column, study_select
 from app.schemas.common import partial_date_sort_key
-from app.schemas.filters import StudyListParams
+from app.schemas.filters import StudyFilter, StudyListParams
 from app.schemas.study import PublicationIn, SourceIn, StudyCreate
 from app.services import audit, documents, evidence, patching, vocab, writes
 from app.services.writes import Outcome, WriteRequest
@@ -86,7 +86,8 @@ _INDEXED_SORTS = frozenset({"key", "start_date", "title", "updated_at"})
 LARGE_MEMBERSHIP = 1000
 
 
-def _large_memberships(session: Session, f: Any, sort: str, dialect: str) -> frozenset[int]:
+def _large_memberships(session: Session, f: StudyFilter, sort: str,
+                       dialect: str) -> frozenset[int]:
     """Which memberships of the filter (by position) a page should only check.
 
     SQLite's planner costs a plan without the LIMIT: given `condition=PTSD`, it reads every
