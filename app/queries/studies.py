@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import (
+    Column,
     ColumnElement,
     Select,
     and_,
@@ -95,13 +96,13 @@ def study_conditions(f: StudyFilter, dialect: str, *,
     """The WHERE terms for a study filter (live studies only).
 
     A membership (see `memberships`) whose position is in `as_filters` is written so that
-    SQLite only checks it (`id + 0 IN …`) instead of reading the studies through it: for a
+    SQLite only checks it for each study instead of reading the studies through it: for a
     page sorted on an index, when the set is large, walking the index and stopping after
     one page beats fetching and sorting the whole set."""
     s = Study.__table__.c
     where: list[ColumnElement[bool]] = [s.deleted_at.is_(None)]
     for position, ids in enumerate(memberships(f, dialect)):
-        where.append((s.id + 0 if position in as_filters else s.id).in_(ids))
+        where.append(_check(ids) if position in as_filters else s.id.in_(ids))
     for column, values in ((s.phase, f.phase), (s.overall_status, f.status),
                            (s.study_type, f.study_type), (s.allocation, f.allocation),
                            (s.masking, f.masking)):
@@ -131,6 +132,17 @@ def study_conditions(f: StudyFilter, dialect: str, *,
         where.append(literal_column(f"study.{PG_COLUMN}").bool_op("@@")(
             func.websearch_to_tsquery(config, f.q)))
     return where
+
+
+def _check(ids: Select[Any]) -> ColumnElement[bool]:
+    """A membership as a per-study check: a correlated EXISTS, which the table's study_id
+    index answers in a probe; the text index has no such probe, so its matches are read
+    once into a set (`id + 0` keeps SQLite from reading the studies through them)."""
+    column = ids.selected_columns[0]
+    study_id = Study.__table__.c.id
+    if isinstance(column, Column):
+        return ids.where(column == study_id).exists()
+    return (study_id + 0).in_(ids)
 
 
 def _follow_up_bucket(bucket: FollowUpBucket) -> ColumnElement[bool]:
