@@ -38,6 +38,12 @@ if TYPE_CHECKING:
     from app.models.publication import StudyPublication
 
 
+STUDY_ATTRIBUTE_COLUMNS = (
+    "id", "deleted_at", "phase", "overall_status", "study_type", "allocation", "masking",
+    "has_results", "retracted", "follow_up_months_max", "enrollment", "start_date_sort",
+)
+
+
 class Study(Base):
     __tablename__ = "study"
 
@@ -127,6 +133,9 @@ class Study(Base):
         Index("ix_study_enrollment", "enrollment", "id"),
         Index("ix_study_updated", "updated_at", "id"),
         Index("ix_study_title", "title", "id"),
+        # The short attributes by id: counts and facets over a set of studies (a condition's,
+        # say) read this narrow index, not the wide rows with their texts.
+        Index("ix_study_id_attributes", *STUDY_ATTRIBUTE_COLUMNS),
     )
 
 
