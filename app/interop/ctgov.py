@@ -911,14 +911,31 @@ def _result(meas: dict[str, Any], param: str, dispersion: str, change: bool,
     return result
 
 
+# Phrases of a registry analysis parameter, checked in order (the first that occurs decides):
+# our effect type (None: skipped) and the factor its value is scaled by.
+_EFFECT_PHRASES: tuple[tuple[tuple[str, ...], str | None, float], ...] = (
+    (("hazard",), None, 1),
+    (("odds ratio",), "ODDS_RATIO", 1),
+    (("risk ratio", "relative risk"), "RISK_RATIO", 1),
+    (("risk difference",), "RISK_DIFFERENCE", 1),
+    (("percentage difference", "difference in percentage"), "RISK_DIFFERENCE", 0.01),
+    (("hedges",), "HEDGES_G", 1),
+    (("cohen",), "COHENS_D", 1),
+    (("standardized mean difference", "standardised mean difference"), "SMD", 1),
+    (("mean difference",), "MEAN_DIFFERENCE", 1),
+)
+
+
 def effect_type_of(param: str) -> tuple[str | None, float]:
     """Our effect type for a registry analysis parameter, and the factor its value is scaled by.
 
     Hazard ratios, slopes and other parameters have no effect type here and are skipped.
     """
     low = param.lower()
-    if "hazard" in low:
-        return None, 1
+    for phrases, effect_type, scale in _EFFECT_PHRASES:
+        if any(phrase in low for phrase in phrases):
+            return effect_type, scale
+    return None, 1
     if "odds ratio" in low:
         return "ODDS_RATIO", 1
     if "risk ratio" in low or "relative risk" in low:

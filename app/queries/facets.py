@@ -72,18 +72,12 @@ def facet_select(name: str, f: StudyFilter, dialect: str) -> Select[Any]:
     country = StudyCountry.__table__.c
     if name in ("intervention", "intervention_type"):
         value = iv.name if name == "intervention" else iv.type
-        count = func.count(distinct(ai.study_id))
-        stmt = (select(value.label("value"), count.label("count"))
-                .select_from(ArmIntervention.__table__)
-                .join(Intervention.__table__, iv.id == ai.intervention_id)
-                .where(ai.study_id.in_(ids)).group_by(value))
+        stmt, count = _linked(value, ai.study_id, ids, Intervention.__table__,
+                              iv.id == ai.intervention_id, [value])
     elif name == "condition":
         value = c.name
-        count = func.count(distinct(sc.study_id))
-        stmt = (select(value.label("value"), count.label("count"))
-                .select_from(StudyCondition.__table__)
-                .join(Condition.__table__, c.id == sc.condition_id)
-                .where(sc.study_id.in_(ids)).group_by(c.id, c.name))
+        stmt, count = _linked(value, sc.study_id, ids, Condition.__table__,
+                              c.id == sc.condition_id, [c.id, c.name])
     elif name == "country":
         # The filter matches countries case-insensitively, so the facet groups them so too.
         value = func.min(country.country)
@@ -92,14 +86,21 @@ def facet_select(name: str, f: StudyFilter, dialect: str) -> Select[Any]:
                 .where(country.study_id.in_(ids)).group_by(func.lower(country.country)))
     elif name == "retraction_status":
         value = pub.retraction_status
-        count = func.count(distinct(sp.study_id))
-        stmt = (select(value.label("value"), count.label("count"))
-                .select_from(StudyPublication.__table__)
-                .join(Publication.__table__, pub.id == sp.publication_id)
-                .where(sp.study_id.in_(ids)).group_by(value))
+        stmt, count = _linked(value, sp.study_id, ids, Publication.__table__,
+                              pub.id == sp.publication_id, [value])
     else:
         raise ValueError(f"unknown facet {name!r}")
     return stmt.order_by(count.desc(), value)
+
+
+def _linked(value: Any, study_id: Any, ids: Select[Any], target: Any, on: Any,
+            group_by: list[Any]) -> tuple[Select[Any], Any]:
+    """Studies counted by a value of a table they link to (link table -> target table)."""
+    count = func.count(distinct(study_id))
+    stmt = (select(value.label("value"), count.label("count"))
+            .select_from(study_id.table).join(target, on)
+            .where(study_id.in_(ids)).group_by(*group_by))
+    return stmt, count
 
 
 _STUDY_COLUMNS: dict[str, Any] = {
