@@ -121,6 +121,23 @@ class Anchor(StrEnum):
     STUDY_EXIT = "STUDY_EXIT"
 
 
+class TimepointRole(StrEnum):
+    """What a timepoint is in the study's schedule; follow-up length reads FOLLOW_UP only."""
+
+    BASELINE = "BASELINE"
+    PRIMARY_ENDPOINT = "PRIMARY_ENDPOINT"
+    END_OF_TREATMENT = "END_OF_TREATMENT"
+    FOLLOW_UP = "FOLLOW_UP"
+
+
+class ClockSource(StrEnum):
+    """Where a timepoint's place on a clock comes from."""
+
+    SOURCE = "SOURCE"  # the source states it on this clock
+    ANCHOR = "ANCHOR"  # the source's months from an anchor on this clock
+    SCHEDULE = "SCHEDULE"  # derived with the study's sourced treatment end
+
+
 class OutcomeRole(StrEnum):
     PRIMARY = "PRIMARY"
     SECONDARY = "SECONDARY"
@@ -140,6 +157,34 @@ class EffectType(StrEnum):
 
 STANDARDIZED_EFFECTS = (EffectType.COHENS_D, EffectType.HEDGES_G, EffectType.SMD)
 RATIO_EFFECTS = (EffectType.RISK_RATIO, EffectType.ODDS_RATIO)
+COUNT_EFFECTS = (EffectType.RISK_RATIO, EffectType.ODDS_RATIO, EffectType.RISK_DIFFERENCE)
+
+
+class Comparison(StrEnum):
+    """A between-arm contrast (two distinct arms) or a within-arm change (pre vs post)."""
+
+    BETWEEN_ARMS = "BETWEEN_ARMS"
+    WITHIN_ARM = "WITHIN_ARM"
+
+
+class Orientation(StrEnum):
+    """How a source printed a contrast: ours is experimental minus (or over) comparator."""
+
+    EXPERIMENTAL_VS_COMPARATOR = "EXPERIMENTAL_VS_COMPARATOR"
+    COMPARATOR_VS_EXPERIMENTAL = "COMPARATOR_VS_EXPERIMENTAL"
+
+
+class Favours(StrEnum):
+    EXPERIMENTAL = "EXPERIMENTAL"
+    COMPARATOR = "COMPARATOR"
+    NEITHER = "NEITHER"
+
+
+class Direction(StrEnum):
+    """Which sign of a contrast favours the experimental arm."""
+
+    HIGHER_FAVOURS_EXPERIMENTAL = "HIGHER_FAVOURS_EXPERIMENTAL"
+    LOWER_FAVOURS_EXPERIMENTAL = "LOWER_FAVOURS_EXPERIMENTAL"
 
 
 class PValueRelation(StrEnum):

@@ -45,8 +45,8 @@ _BASE: dict[str, Any] = {
     "timepoints": [
         {"label": "baseline", "anchor": "BASELINE", "months": 0,
          "sources": [{"publication": "main"}]},
-        {"label": "12 months", "anchor": "RANDOMIZATION", "months": 12, "is_follow_up": True,
-         "sources": [{"publication": "main"}]},
+        {"label": "12 months", "role": "FOLLOW_UP", "anchor": "LAST_TREATMENT_SESSION",
+         "months": 12, "months_since_baseline": 15, "sources": [{"publication": "main"}]},
     ],
     "outcome_measures": [{
         "name": "PTSD severity", "instrument": "CAPS-5", "role": "PRIMARY",
@@ -64,6 +64,7 @@ _BASE: dict[str, Any] = {
              "sources": [{"publication": "main", "locator": "abstract"}]},
         ],
     }],
+    "treatment_end_months": 3,
     "sources": [{"publication": "main", "locator": "abstract"}],
 }
 

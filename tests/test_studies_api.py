@@ -58,7 +58,11 @@ def test_mp1_long_term_follow_up_is_a_timepoint_with_its_distribution(client):
     assert len(ltfu) == 1
     tp = ltfu[0]
     assert (tp["months_mean"], tp["months_sd"]) == (45.4, 17.3)
-    assert tp["follow_up_months"] == 45.4
+    assert tp["role"] == "FOLLOW_UP"
+    # After treatment: the mean, its range kept; since baseline it is not placed without
+    # the study's treatment end.
+    assert tp["clocks"]["after_treatment"] == {"months": 45.4, "min": 17, "max": 74,
+                                               "from": "ANCHOR"}
     assert tp["sources"]
     follow_up_pubs = [p for p in study["publications"] if p["role"] == "FOLLOW_UP"]
     assert follow_up_pubs

@@ -30,7 +30,7 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 def page_response(items: list[Any], next_token: str | None, total: int | None,
-                  next_url: str | None) -> JSONBytes:
+                  next_url: str | None, extra: dict[str, Any] | None = None) -> JSONBytes:
     headers = {"Link": f'<{next_url}>; rel="next"'} if next_url else None
-    return JSONBytes({"items": items, "next_page_token": next_token, "total_count": total},
-                     headers=headers)
+    return JSONBytes({"items": items, "next_page_token": next_token, "total_count": total,
+                      **(extra or {})}, headers=headers)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Boolean, CheckConstraint, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -11,12 +11,14 @@ from app.db import Base
 from app.enums import (
     AnalysisPopulation,
     Anchor,
+    ClockSource,
     EffectType,
     Origin,
     OutcomeRole,
     PValueRelation,
+    TimepointRole,
 )
-from app.types import enum_column
+from app.types import JSONType, enum_column
 
 if TYPE_CHECKING:
     from app.models.publication import Publication
@@ -36,11 +38,26 @@ class Timepoint(Base):
     months_max: Mapped[float | None] = mapped_column(Float)
     months_mean: Mapped[float | None] = mapped_column(Float)
     months_sd: Mapped[float | None] = mapped_column(Float)
-    # `months`, or `months_mean` when only a distribution is reported.
-    follow_up_months: Mapped[float | None] = mapped_column(Float, index=True)
+    role: Mapped[TimepointRole | None] = mapped_column(enum_column(TimepointRole, "timepoint_role"))
+    # The two clocks as the source states them (point values), when it does.
+    months_since_baseline: Mapped[float | None] = mapped_column(Float)
+    months_after_treatment: Mapped[float | None] = mapped_column(Float)
+    # Derived on every write (app.services.derive): each clock's value (point, else mean, else
+    # lower bound), its range, and where it comes from.
+    baseline_clock: Mapped[float | None] = mapped_column(Float, index=True)
+    baseline_clock_min: Mapped[float | None] = mapped_column(Float)
+    baseline_clock_max: Mapped[float | None] = mapped_column(Float)
+    baseline_clock_source: Mapped[ClockSource | None] = mapped_column(
+        enum_column(ClockSource, "baseline_clock_source"))
+    treatment_clock: Mapped[float | None] = mapped_column(Float, index=True)
+    treatment_clock_min: Mapped[float | None] = mapped_column(Float)
+    treatment_clock_max: Mapped[float | None] = mapped_column(Float)
+    treatment_clock_source: Mapped[ClockSource | None] = mapped_column(
+        enum_column(ClockSource, "treatment_clock_source"))
     n_assessed: Mapped[int | None] = mapped_column(Integer)
     n_eligible: Mapped[int | None] = mapped_column(Integer)
     controlled: Mapped[bool | None] = mapped_column(Boolean)
+    # role == FOLLOW_UP, kept for the timeline filter.
     is_follow_up: Mapped[bool] = mapped_column(Boolean, default=False)
     notes: Mapped[str | None] = mapped_column(Text)
 
@@ -99,6 +116,9 @@ class OutcomeResult(Base):
     ci_high: Mapped[float | None] = mapped_column(Float)
     count: Mapped[int | None] = mapped_column(Integer)
     denominator: Mapped[int | None] = mapped_column(Integer)
+    # The percentage as printed ("71.2"); `count_derived` when the count was derived from it.
+    percent: Mapped[str | None] = mapped_column(String(20))
+    count_derived: Mapped[bool] = mapped_column(Boolean, default=False)
     raw: Mapped[str | None] = mapped_column(Text)
     notes: Mapped[str | None] = mapped_column(Text)
     # True when every publication this result is sourced from is retracted.
@@ -130,7 +150,9 @@ class EffectEstimate(Base):
     )
     position: Mapped[int] = mapped_column(Integer, default=0)
     effect_type: Mapped[EffectType] = mapped_column(enum_column(EffectType, "effect_type"))
-    value: Mapped[float] = mapped_column(Float)
+    # Experimental minus (ratio: over) comparator; standardized differences positive when they
+    # favour the experimental arm. Null for a comparison reported by its p-value alone.
+    value: Mapped[float | None] = mapped_column(Float)
     ci_low: Mapped[float | None] = mapped_column(Float)
     ci_high: Mapped[float | None] = mapped_column(Float)
     ci_level: Mapped[float | None] = mapped_column(Float)
@@ -144,6 +166,10 @@ class EffectEstimate(Base):
     )
     origin: Mapped[Origin] = mapped_column(enum_column(Origin, "origin"), default=Origin.REPORTED)
     notes: Mapped[str | None] = mapped_column(Text)
+    # A contrast the source printed the other way: its printed numbers and why re-expressed.
+    as_reported: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # What a computed effect was computed from (per arm: events and total, or n, mean, SD).
+    inputs: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     retracted: Mapped[bool] = mapped_column(Boolean, default=False)
 
     outcome_measure: Mapped[OutcomeMeasure] = relationship(back_populates="effects", lazy="raise")

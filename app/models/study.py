@@ -77,7 +77,13 @@ class Study(Base):
     sponsor: Mapped[str | None] = mapped_column(String(500))
     countries: Mapped[list[str]] = mapped_column(JSONType, default=list)
     notes: Mapped[str | None] = mapped_column(Text)
+    # Months from baseline (randomization) to the last treatment session, as sourced: places
+    # timepoints anchored on either end on both clocks.
+    treatment_end_months: Mapped[float | None] = mapped_column(Float)
+    # Facts on which sources disagree, each value with its sources (a list of documents).
+    conflicts: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
     # Derived on every write, for filters and facets that must not scan child tables.
+    # `follow_up_months_max`: the longest FOLLOW_UP timepoint on the after-treatment clock.
     follow_up_months_max: Mapped[float | None] = mapped_column(Float, index=True)
     has_results: Mapped[bool] = mapped_column(Boolean, default=False)
     retracted: Mapped[bool] = mapped_column(Boolean, default=False)

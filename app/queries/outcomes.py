@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, false, func, select
 from sqlalchemy.orm import aliased
 
+from app.enums import Comparison
 from app.models import (
     Arm,
     EffectEstimate,
@@ -34,8 +35,8 @@ def _result_n(arm_id: Any) -> Any:
             .order_by(r.position).limit(1).scalar_subquery())
 
 
-def outcome_conditions(f: OutcomeFilter, dialect: str, *, keep_retracted: bool = False
-                       ) -> list[ColumnElement[bool]]:
+def outcome_conditions(f: OutcomeFilter, dialect: str, *, keep_retracted: bool = False,
+                       keep_within_arm: bool = False) -> list[ColumnElement[bool]]:
     e, om, tp = EffectEstimate.__table__.c, OutcomeMeasure.__table__.c, Timepoint.__table__.c
     where = study_conditions(f.study_filter(), dialect)
     if f.study:
@@ -49,20 +50,31 @@ def outcome_conditions(f: OutcomeFilter, dialect: str, *, keep_retracted: bool =
     if f.role:
         where.append(om.role.in_(f.role))
     if f.timepoint_months_min is not None:
-        where.append(tp.follow_up_months >= f.timepoint_months_min)
+        where.append(tp.baseline_clock >= f.timepoint_months_min)
     if f.timepoint_months_max is not None:
-        where.append(tp.follow_up_months <= f.timepoint_months_max)
+        where.append(tp.baseline_clock <= f.timepoint_months_max)
+    if not keep_within_arm:
+        where.extend(comparison_conditions(f.comparison))
     if not (f.include_retracted or keep_retracted):
         where.append(e.retracted == false())
     return where
 
 
-def outcome_select(f: OutcomeFilter, dialect: str, *, keep_retracted: bool = False
-                   ) -> Select[Any]:
+def comparison_conditions(comparison: list[Comparison]) -> list[ColumnElement[bool]]:
+    e = EffectEstimate.__table__.c
+    if set(comparison) == {Comparison.BETWEEN_ARMS}:
+        return [e.comparator_arm_id.is_not(None)]
+    if set(comparison) == {Comparison.WITHIN_ARM}:
+        return [e.comparator_arm_id.is_(None)]
+    return []
+
+
+def outcome_select(f: OutcomeFilter, dialect: str, *, keep_retracted: bool = False,
+                   keep_within_arm: bool = False) -> Select[Any]:
     """One row per effect estimate, with its study, outcome, timepoint and arms (unordered).
 
-    `keep_retracted` keeps retracted estimates whatever the filter says, for callers that
-    report what they leave out."""
+    `keep_retracted` and `keep_within_arm` keep retracted estimates and within-arm changes
+    whatever the filter says, for callers that report what they leave out."""
     e, s = EffectEstimate.__table__.c, Study.__table__.c
     om, tp = OutcomeMeasure.__table__.c, Timepoint.__table__.c
     return (
@@ -70,7 +82,11 @@ def outcome_select(f: OutcomeFilter, dialect: str, *, keep_retracted: bool = Fal
             e.id, e.study_id, s.key.label("study_key"), s.title.label("study_title"),
             s.acronym.label("study_acronym"), s.phase.label("study_phase"),
             om.name.label("outcome"), om.instrument, om.role, om.unit, om.lower_is_better,
-            tp.label.label("timepoint"), tp.follow_up_months.label("timepoint_months"),
+            om.position.label("outcome_position"), e.position.label("effect_position"),
+            tp.label.label("timepoint"), tp.role.label("timepoint_role"),
+            tp.baseline_clock.label("timepoint_months"),
+            tp.treatment_clock.label("timepoint_months_after_treatment"),
+            e.comparator_arm_id,
             ExperimentalArm.label.label("experimental_arm"),
             ComparatorArm.label.label("comparator_arm"),
             ExperimentalArm.arm_type.label("experimental_arm_type"),
@@ -80,7 +96,8 @@ def outcome_select(f: OutcomeFilter, dialect: str, *, keep_retracted: bool = Fal
             _result_n(e.experimental_arm_id).label("experimental_result_n"),
             _result_n(e.comparator_arm_id).label("comparator_result_n"),
             e.effect_type, e.value, e.ci_low, e.ci_high, e.ci_level, e.se, e.p_value,
-            e.p_value_relation, e.analysis_population, e.origin, e.retracted, e.notes,
+            e.p_value_relation, e.analysis_population, e.origin, e.retracted, e.as_reported,
+            e.inputs, e.notes,
         )
         .select_from(EffectEstimate.__table__)
         .join(Study.__table__, s.id == e.study_id)
@@ -88,7 +105,8 @@ def outcome_select(f: OutcomeFilter, dialect: str, *, keep_retracted: bool = Fal
         .join(Timepoint.__table__, tp.id == e.timepoint_id)
         .join(ExperimentalArm, ExperimentalArm.id == e.experimental_arm_id)
         .outerjoin(ComparatorArm, ComparatorArm.id == e.comparator_arm_id)
-        .where(*outcome_conditions(f, dialect, keep_retracted=keep_retracted))
+        .where(*outcome_conditions(f, dialect, keep_retracted=keep_retracted,
+                                   keep_within_arm=keep_within_arm))
     )
 
 

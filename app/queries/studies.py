@@ -17,7 +17,7 @@ from sqlalchemy import (
     text,
 )
 
-from app.enums import STANDARDIZED_EFFECTS
+from app.enums import RATIO_EFFECTS, STANDARDIZED_EFFECTS, EffectType
 from app.models import (
     ArmIntervention,
     ConditionAlias,
@@ -73,9 +73,9 @@ def memberships(f: StudyFilter, dialect: str) -> list[Select[Any]]:
             func.lower(OutcomeMeasure.instrument).in_(_fold(f.instrument))))
     if f.min_effect_size is not None:
         effect = select(EffectEstimate.study_id).where(
-            EffectEstimate.effect_type.in_(STANDARDIZED_EFFECTS),
-            func.abs(EffectEstimate.value) >= f.min_effect_size,
-        )
+            EffectEstimate.comparator_arm_id.is_not(None),
+            effect_size_at_least(f.effect_size_type or list(STANDARDIZED_EFFECTS),
+                                 f.min_effect_size))
         if not f.include_retracted:
             effect = effect.where(EffectEstimate.retracted == false())
         out.append(effect)
@@ -89,6 +89,29 @@ def memberships(f: StudyFilter, dialect: str) -> list[Select[Any]]:
                 text(f"{FTS_TABLE} MATCH :fts_query").bindparams(fts_query=match))
             if match else select(Study.id).where(false()))
     return out
+
+
+def effect_size_at_least(types: list[EffectType], threshold: float) -> ColumnElement[bool]:
+    """A contrast at least `threshold` in size, on each type's own terms: d, g and SMD by their
+    benefit-oriented value (positive favours the experimental arm); ratios on the log scale,
+    |log ratio| ≥ |log threshold|, so 2 and 0.5 ask the same; differences by magnitude."""
+    e = EffectEstimate.__table__.c
+    standardized = [t for t in types if t in STANDARDIZED_EFFECTS]
+    ratios = [t for t in types if t in RATIO_EFFECTS]
+    differences = [t for t in types if t not in STANDARDIZED_EFFECTS and t not in RATIO_EFFECTS]
+    terms: list[ColumnElement[bool]] = []
+    if standardized:
+        terms.append(and_(e.effect_type.in_(standardized), e.value >= threshold))
+    if ratios:
+        if threshold <= 0:
+            terms.append(e.effect_type.in_(ratios))
+        else:
+            high = max(threshold, 1 / threshold)
+            terms.append(and_(e.effect_type.in_(ratios),
+                              or_(e.value >= high, e.value <= 1 / high)))
+    if differences:
+        terms.append(and_(e.effect_type.in_(differences), func.abs(e.value) >= threshold))
+    return or_(*terms)
 
 
 def study_conditions(f: StudyFilter, dialect: str, *,
@@ -121,6 +144,8 @@ def study_conditions(f: StudyFilter, dialect: str, *,
                           s.start_date_sort < (f.start_year_max + 1) * 10_000))
     if f.min_follow_up_months is not None:
         where.append(s.follow_up_months_max >= f.min_follow_up_months)
+    if f.max_follow_up_months is not None:
+        where.append(s.follow_up_months_max <= f.max_follow_up_months)
     if f.follow_up:
         where.append(or_(*(_follow_up_bucket(b) for b in f.follow_up)))
     if f.has_results is not None:

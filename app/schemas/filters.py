@@ -13,7 +13,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.enums import (
+    STANDARDIZED_EFFECTS,
     Allocation,
+    Comparison,
     EffectType,
     InterventionType,
     Masking,
@@ -88,12 +90,21 @@ class StudyFilter(BaseModel):
     max_enrollment: int | None = Field(None, ge=0)
     start_year_min: int | None = Field(None, ge=1800, le=2200)
     start_year_max: int | None = Field(None, ge=1800, le=2200)
-    min_follow_up_months: float | None = Field(None, ge=0, le=1200)
+    min_follow_up_months: float | None = Field(
+        None, ge=0, le=1200, description="a FOLLOW_UP timepoint at least this many months "
+        "after treatment (its point, else mean, else lower bound)")
+    max_follow_up_months: float | None = Field(
+        None, ge=0, le=1200, description="the longest FOLLOW_UP timepoint at most this many "
+        "months after treatment")
     follow_up: list[FollowUpBucket] = Field(
         [], description="longest follow-up: UNDER_6, 6_TO_12, 12_TO_24, 24_PLUS months or NONE")
     min_effect_size: float | None = Field(
-        None, ge=0, description="a standardized effect (d, g, SMD) of at least this magnitude"
-    )
+        None, ge=0, le=1e6, description="a between-arm contrast of at least this size: d, g "
+        "and SMD favouring the experimental arm by at least this much; for ratio types "
+        "|log ratio| ≥ |log x| (2 and 0.5 ask the same); differences by magnitude")
+    effect_size_type: list[EffectType] = Field(
+        list(STANDARDIZED_EFFECTS), description="the effect types min_effect_size reads "
+        "(default COHENS_D, HEDGES_G, SMD)")
     has_results: bool | None = None
     retraction_status: list[RetractionStatus] = Field(
         [], description="studies with a publication of this retraction status"
@@ -107,7 +118,8 @@ class StudyFilter(BaseModel):
 
     _split = field_validator(
         "intervention_type", "phase", "status", "study_type", "allocation", "masking",
-        "registry_id", "registry", "follow_up", "retraction_status", mode="before",
+        "registry_id", "registry", "follow_up", "retraction_status", "effect_size_type",
+        mode="before",
     )(_split_commas)
     _names = field_validator(
         "condition", "intervention", "country", "sponsor", "instrument", mode="before"
@@ -164,13 +176,18 @@ class OutcomeFilter(StudyFilter):
     """
 
     study: list[str] = Field([], description="study key (repeat for several)")
+    comparison: list[Comparison] = Field(
+        [Comparison.BETWEEN_ARMS], description="BETWEEN_ARMS contrasts (the default) or "
+        "WITHIN_ARM changes, or both")
     effect_type: list[EffectType] = []
     origin: list[Origin] = Field([], description="REPORTED by the source or COMPUTED by us")
     role: list[OutcomeRole] = Field([], description="outcome role, e.g. PRIMARY")
-    timepoint_months_min: float | None = Field(None, ge=0)
-    timepoint_months_max: float | None = Field(None, ge=0)
+    timepoint_months_min: float | None = Field(
+        None, ge=0, le=1200, description="timepoint at least this many months since baseline")
+    timepoint_months_max: float | None = Field(
+        None, ge=0, le=1200, description="timepoint at most this many months since baseline")
 
-    _split_effect = field_validator("study", "effect_type", "origin", "role",
+    _split_effect = field_validator("study", "effect_type", "origin", "role", "comparison",
                                     mode="before")(_split_commas)
 
     def study_filter(self) -> StudyFilter:
@@ -187,7 +204,15 @@ class OutcomeListParams(OutcomeFilter):
 
 
 class MetaAnalysisParams(OutcomeFilter):
-    method: Literal["DL", "REML"] = Field(
-        "DL", description="τ² estimator: DerSimonian–Laird (default) or REML")
+    method: Literal["DL", "REML", "MH"] = Field(
+        "DL", description="τ² estimator of the random-effects model: DerSimonian–Laird "
+        "(default) or REML; MH: Mantel–Haenszel fixed effect, for risk and odds ratios "
+        "computed from counts")
+    per_study: Literal["first_listed", "aggregate"] | None = Field(
+        None, description="when a study gives several estimates: pool the first listed, or "
+        "aggregate them into one with the within-study correlation `rho`; without it such a "
+        "selection is a 422")
+    rho: float = Field(0.6, ge=0, lt=1, description="within-study correlation for "
+                       "per_study=aggregate")
     hartung_knapp: bool = Field(False, description="Hartung–Knapp adjusted CI and test (t)")
     ci_level: float = Field(0.95, gt=0.5, lt=1)

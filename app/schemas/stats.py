@@ -67,7 +67,7 @@ class MetaAnalysisStudy(BaseModel):
     ci_high: float | None
     yi: float = Field(description="the value on the pooling scale (log for ratios)")
     se: float = Field(description="standard error on the pooling scale")
-    se_source: Literal["reported", "from_ci", "from_sample_sizes"]
+    se_source: Literal["reported", "from_ci", "from_sample_sizes", "aggregated"]
     se_derived: bool
     pooled_ci_low: float
     pooled_ci_high: float
@@ -75,6 +75,8 @@ class MetaAnalysisStudy(BaseModel):
     n_comparator: int | None
     origin: str
     retracted: bool
+    aggregated_from: list[int] | None = Field(
+        None, description="ids of the estimates aggregated into this one (per_study=aggregate)")
     weight_fixed: float = Field(description="percent")
     weight_random: float = Field(description="percent")
 
@@ -82,8 +84,10 @@ class MetaAnalysisStudy(BaseModel):
 class MetaAnalysis(BaseModel):
     k: int
     effect_type: str
-    model: Literal["random_effects"]
-    method: Literal["DL", "REML"]
+    model: Literal["random_effects", "mantel_haenszel"]
+    method: Literal["DL", "REML", "MH"]
+    per_study: Literal["first_listed", "aggregate"] | None
+    rho: float | None
     hartung_knapp: bool
     ci_level: float
     estimate: float
@@ -99,8 +103,8 @@ class MetaAnalysis(BaseModel):
     p_q: float
     i2: float = Field(description="percent")
     h2: float
-    tau2: float
-    tau: float
+    tau2: float | None
+    tau: float | None
     prediction_interval: PredictionInterval | None
     fixed_effect: PooledSummary
     direction: dict[str, Any]

@@ -8,11 +8,14 @@ is stored names at least one source.
 from __future__ import annotations
 
 import datetime as dt
+import math
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any
 
 from pydantic import Field, model_validator
 
 from app.enums import (
+    RATIO_EFFECTS,
     Allocation,
     AnalysisPopulation,
     Anchor,
@@ -22,6 +25,7 @@ from app.enums import (
     InterventionModel,
     InterventionType,
     Masking,
+    Orientation,
     OutcomeRole,
     OverallStatus,
     Phase,
@@ -31,6 +35,7 @@ from app.enums import (
     RelationType,
     RetractionStatus,
     StudyType,
+    TimepointRole,
 )
 from app.schemas.common import (
     ApiModel,
@@ -46,6 +51,29 @@ from app.schemas.common import (
 )
 
 Ref = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$")]
+Percent = Annotated[str, Field(pattern=r"^(100(\.0{1,6})?|[0-9]{1,2}(\.[0-9]{1,6})?)$",
+                               description="a percentage as printed, 0 to 100")]
+
+
+def prints_as(percent: str, count: int, denominator: int) -> bool:
+    """Whether count/denominator prints as `percent` at its precision (rounding half up)."""
+    step = Decimal(1).scaleb(-len(percent.partition(".")[2]))
+    return denominator > 0 and (Decimal(100 * count) / Decimal(denominator)).quantize(
+        step, ROUND_HALF_UP) == Decimal(percent)
+
+
+def count_from_percent(percent: str, denominator: int) -> int | None:
+    """The count of `denominator` that prints as `percent`, when exactly one integer does."""
+    if denominator <= 0:
+        return None
+    half = Decimal(1).scaleb(-len(percent.partition(".")[2])) / 2
+    low = (Decimal(percent) - half) * denominator / 100
+    high = (Decimal(percent) + half) * denominator / 100
+    first, last = max(0, math.floor(low)), min(denominator, math.ceil(high))
+    if last - first > 3:  # several integers fit for sure
+        return None
+    found = [k for k in range(first, last + 1) if prints_as(percent, k, denominator)]
+    return found[0] if len(found) == 1 else None
 
 
 class SourceIn(ApiModel):
@@ -123,16 +151,23 @@ class ArmIn(ApiModel):
 
 class TimepointIn(ApiModel):
     label: Name
-    anchor: Anchor | None = None
+    role: TimepointRole | None = Field(
+        None, description="BASELINE, PRIMARY_ENDPOINT, END_OF_TREATMENT or FOLLOW_UP; without "
+        "one, FOLLOW_UP when is_follow_up, BASELINE for a baseline anchor at month 0")
+    anchor: Anchor | None = Field(None, description="what `months` count from")
     months: Months | None = None
     months_min: Months | None = None
     months_max: Months | None = None
     months_mean: Months | None = None
     months_sd: Months | None = None
+    months_since_baseline: Months | None = Field(
+        None, description="months from baseline (randomization), when the source says so")
+    months_after_treatment: Months | None = Field(
+        None, description="months after the last treatment session, when the source says so")
     n_assessed: Count | None = None
     n_eligible: Count | None = None
     controlled: bool | None = None
-    is_follow_up: bool = False
+    is_follow_up: bool = Field(False, description="the same as role FOLLOW_UP")
     notes: Text | None = None
     sources: Annotated[list[SourceIn], Field(min_length=1, max_length=1000)]
 
@@ -144,6 +179,14 @@ class TimepointIn(ApiModel):
             and self.months_min > self.months_max
         ):
             raise ValueError("months_min is greater than months_max")
+        if self.role is None:
+            if self.is_follow_up:
+                self.role = TimepointRole.FOLLOW_UP
+            elif self.anchor == Anchor.BASELINE and self.months == 0:
+                self.role = TimepointRole.BASELINE
+        elif self.is_follow_up and self.role != TimepointRole.FOLLOW_UP:
+            raise ValueError(f"is_follow_up contradicts role {self.role}")
+        self.is_follow_up = self.role == TimepointRole.FOLLOW_UP
         return self
 
 
@@ -159,14 +202,30 @@ class OutcomeResultIn(ApiModel):
     change_se: Annotated[float, Field(ge=0)] | None = None
     ci_low: float | None = None
     ci_high: float | None = None
-    count: Count | None = None
-    denominator: Count | None = None
+    count: Count | None = Field(None, description="participants with the event")
+    denominator: Count | None = Field(None, description="participants it is counted among")
+    percent: Percent | None = Field(
+        None, description='the percentage as printed, e.g. "71.2": with a denominator and no '
+        "count, the count is derived when exactly one integer reproduces it")
+    count_derived: bool = Field(
+        False, description="read-only: the count was derived from `percent` (sending it back "
+        "derives it again)")
     raw: Text | None = None
     notes: Text | None = None
     sources: Annotated[list[SourceIn], Field(min_length=1, max_length=1000)]
 
     @model_validator(mode="after")
     def _consistent(self) -> OutcomeResultIn:
+        if self.count_derived:
+            self.count = None
+        if self.percent is not None and self.denominator is not None:
+            if self.count is None:
+                self.count = count_from_percent(self.percent, self.denominator)
+                self.count_derived = self.count is not None
+            elif not prints_as(self.percent, self.count, self.denominator):
+                raise ValueError(f"count {self.count} of {self.denominator} is not "
+                                 f"{self.percent}% at the printed precision")
+        self.count_derived = self.count_derived and self.count is not None
         if (self.count is not None and self.denominator is not None
                 and self.count > self.denominator):
             raise ValueError("count is greater than denominator")
@@ -175,12 +234,35 @@ class OutcomeResultIn(ApiModel):
         return self
 
 
+class AsReported(ApiModel):
+    """A contrast as its source printed it, when that is not our direction."""
+
+    orientation: Orientation = Field(
+        description="COMPARATOR_VS_EXPERIMENTAL: printed as comparator minus (or over) "
+        "experimental, or for d/g/SMD with the sign favouring the comparator")
+    value: float
+    ci_low: float | None = None
+    ci_high: float | None = None
+    reason: Text = Field(description="why the value is stored re-expressed")
+
+    @model_validator(mode="after")
+    def _complete(self) -> AsReported:
+        if (self.ci_low is None) != (self.ci_high is None):
+            raise ValueError("as_reported: give both ci_low and ci_high, or neither")
+        return self
+
+
 class EffectEstimateIn(ApiModel):
     experimental_arm: Name
-    comparator_arm: Name | None = Field(None, description="null for a within-group effect")
+    comparator_arm: Name | None = Field(
+        None, description="the other arm of a between-arm contrast; null for a within-arm "
+        "change (pre vs post in one arm)")
     timepoint: Name
     effect_type: EffectType
-    value: float
+    value: float | None = Field(
+        None, description="experimental minus comparator (ratios: over); d, g and SMD "
+        "positive when they favour the experimental arm. Null only for a comparison reported "
+        "by its p-value alone; derived from `as_reported` when that is given")
     ci_low: float | None = None
     ci_high: float | None = None
     ci_level: Annotated[float, Field(gt=0, lt=1)] | None = None
@@ -188,11 +270,19 @@ class EffectEstimateIn(ApiModel):
     p_value: Annotated[float, Field(ge=0, le=1)] | None = None
     p_value_relation: PValueRelation | None = None
     analysis_population: AnalysisPopulation | None = None
+    as_reported: AsReported | None = None
     notes: Text | None = None
     sources: Annotated[list[SourceIn], Field(min_length=1, max_length=1000)]
 
     @model_validator(mode="after")
     def _consistent(self) -> EffectEstimateIn:
+        if self.as_reported is not None:
+            self._reexpress(self.as_reported)
+        if self.value is None and self.p_value is None:
+            raise ValueError("an effect needs a value, or a p_value when none was reported")
+        if self.effect_type in RATIO_EFFECTS and any(
+                x is not None and x <= 0 for x in (self.value, self.ci_low, self.ci_high)):
+            raise ValueError(f"a {self.effect_type} and its CI must be greater than 0")
         if (self.ci_low is None) != (self.ci_high is None):
             raise ValueError("give both ci_low and ci_high, or neither")
         if self.ci_low is not None and self.ci_high is not None:
@@ -206,6 +296,28 @@ class EffectEstimateIn(ApiModel):
             self.p_value_relation = PValueRelation.EQ
         return self
 
+    def _reexpress(self, printed: AsReported) -> None:
+        """Our value and CI from the printed ones; given ones must agree with them."""
+        value, low, high = printed.value, printed.ci_low, printed.ci_high
+        if printed.orientation == Orientation.COMPARATOR_VS_EXPERIMENTAL:
+            if self.effect_type in RATIO_EFFECTS:
+                if any(x is not None and x <= 0 for x in (value, low, high)):
+                    raise ValueError("as_reported: a ratio and its CI must be greater than 0")
+                value = 1 / value
+                low, high = (1 / high, 1 / low) if low is not None and high is not None else (
+                    None, None)
+            else:
+                value = -value
+                low, high = (-high, -low) if low is not None and high is not None else (
+                    None, None)
+        for name, ours in (("value", value), ("ci_low", low), ("ci_high", high)):
+            given = getattr(self, name)
+            if given is None:
+                setattr(self, name, ours)
+            elif ours is None or not math.isclose(given, ours, rel_tol=1e-9, abs_tol=1e-12):
+                raise ValueError(f"{name} {given} does not agree with as_reported "
+                                 f"re-expressed ({ours})")
+
 
 class OutcomeMeasureIn(ApiModel):
     name: Name
@@ -217,6 +329,19 @@ class OutcomeMeasureIn(ApiModel):
     notes: Text | None = None
     results: Items(OutcomeResultIn)
     effects: Items(EffectEstimateIn)
+
+
+class ClaimIn(ApiModel):
+    value: Short = Field(description="the value this source gives")
+    sources: Annotated[list[SourceIn], Field(min_length=1, max_length=100)]
+
+
+class ConflictIn(ApiModel):
+    """A fact on which sources disagree: every value, each with its sources."""
+
+    field: Short = Field(description="what the sources disagree on, e.g. enrollment")
+    claims: Annotated[list[ClaimIn], Field(min_length=2, max_length=20)]
+    resolution: Text | None = Field(None, description="which value the record uses, and why")
 
 
 class StudyCreate(ApiModel):
@@ -236,11 +361,15 @@ class StudyCreate(ApiModel):
     completion_date: PartialDate | None = None
     enrollment: Count | None = None
     enrollment_type: EnrollmentType | None = None
+    treatment_end_months: Months | None = Field(
+        None, description="months from baseline to the last treatment session (sourced in the "
+        "study's sources): places timepoints on both clocks")
     population: Text | None = None
     summary: Text | None = None
     sponsor: Name | None = None
     countries: Items(Name)
-    notes: Text | None = Field(None, description="caveats, conflicts between sources")
+    notes: Text | None = Field(None, description="caveats")
+    conflicts: Annotated[list[ConflictIn], Field(default_factory=list, max_length=100)]
     registry_ids: Items(RegistryIdIn)
     conditions: Items(Name)
     keywords: Items(Name)
@@ -281,7 +410,12 @@ def check_document_references(doc: StudyCreate) -> None:
     _unique([f"{r.registry}:{r.identifier}" for r in doc.registry_ids], "registry id")
     if doc.enrollment is not None and not doc.sources:
         raise ValueError("enrollment needs a source in the study's sources")
+    if doc.treatment_end_months is not None and not doc.sources:
+        raise ValueError("treatment_end_months needs a source in the study's sources")
     _check_sources(doc.sources, refs, "study")
+    for conflict in doc.conflicts:
+        for claim in conflict.claims:
+            _check_sources(claim.sources, refs, f"conflict {conflict.field!r}")
     for arm in doc.arms:
         _check_sources(arm.sources, refs, f"arm {arm.label!r}")
     for tp in doc.timepoints:
@@ -299,6 +433,9 @@ def check_document_references(doc: StudyCreate) -> None:
             for label in (e.experimental_arm, e.comparator_arm):
                 if label is not None and label not in arms:
                     raise ValueError(f"{where}: unknown arm {label!r}")
+            if e.comparator_arm is not None and e.comparator_arm == e.experimental_arm:
+                raise ValueError(f"{where}: a between-arm contrast needs two distinct arms; "
+                                 "leave comparator_arm out for a within-arm change")
             if e.timepoint not in timepoints:
                 raise ValueError(f"{where}: unknown timepoint {e.timepoint!r}")
             _check_sources(e.sources, refs, where)

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from sqlalchemy import JSON, Table, func, select, text
 from sqlalchemy.orm import Session
 
-from app.enums import Anchor, InterventionType, RetractionStatus
+from app.enums import InterventionType, RetractionStatus, TimepointRole
 from app.errors import validation_errors
 from app.models import (
     Arm,
@@ -45,8 +45,8 @@ from app.models import (
 )
 from app.schemas.common import partial_date_sort_key
 from app.schemas.study import SourceIn, StudyCreate
-from app.services import documents, evidence
-from app.services.studies import PUBLICATION_ATTRS, search_text
+from app.services import derive, documents, evidence
+from app.services.studies import PUBLICATION_ATTRS
 from app.services.vocab import fold
 from app.types import UTCDateTime, utcnow
 
@@ -272,10 +272,9 @@ def _plan_study(plan: _Plan, line: int, doc: StudyCreate, targets: dict[str, int
                      dose_text=ai.dose_text, sessions=ai.sessions, notes=ai.notes)
         sources(a.sources, arm_id=arm_id)
     tps: dict[str, int] = {}
-    for position, t in enumerate(doc.timepoints):
-        tp_id = plan.add(Timepoint.__table__, study_id=sid, position=position,
-                         follow_up_months=t.months if t.months is not None else t.months_mean,
-                         **t.model_dump(exclude={"sources"}))
+    tp_rows = [derive.timepoint_columns(t, doc.treatment_end_months) for t in doc.timepoints]
+    for position, (t, row) in enumerate(zip(doc.timepoints, tp_rows, strict=True)):
+        tp_id = plan.add(Timepoint.__table__, study_id=sid, position=position, **row)
         tps[t.label] = tp_id
         sources(t.sources, timepoint_id=tp_id)
     has_results = False
@@ -309,7 +308,7 @@ def _plan_study(plan: _Plan, line: int, doc: StudyCreate, targets: dict[str, int
             sources(e.sources, effect_estimate_id=eid)
             has_results = True
     arm_types = {arms[a.label]: a.arm_type for a in doc.arms}
-    baseline = {tps[t.label] for t in doc.timepoints if t.anchor == Anchor.BASELINE}
+    baseline = {tps[t.label] for t in doc.timepoints if t.role == TimepointRole.BASELINE}
     for c in evidence.computed_effects(arm_types, baseline, lower_is_better, result_rows,
                                        result_sources, next_position):
         eid = plan.add(EffectEstimate.__table__, study_id=sid, analysis_population=None,
@@ -319,16 +318,13 @@ def _plan_study(plan: _Plan, line: int, doc: StudyCreate, targets: dict[str, int
                      registry_record=src.registry_record, source_url=src.source_url,
                      locator=src.locator, arm_id=None, timepoint_id=None,
                      outcome_result_id=None, effect_estimate_id=eid)
-    months = [t.months if t.months is not None else t.months_mean for t in doc.timepoints]
-    months = [m for m in months if m is not None]
-    study = {name: getattr(doc, name) for name in documents.STUDY_FIELDS}
+    study = documents.study_columns(doc)
     study.update(
-        id=sid, countries=list(doc.countries),
-        start_date_sort=partial_date_sort_key(doc.start_date),
-        follow_up_months_max=max(months) if months else None, has_results=has_results,
+        id=sid, start_date_sort=partial_date_sort_key(doc.start_date),
+        follow_up_months_max=derive.longest_follow_up(tp_rows), has_results=has_results,
         retracted=bool(pubs) and all(
             s == RetractionStatus.RETRACTED for _, s in pubs.values()),
-        search_text=search_text(doc, list(dict.fromkeys(names))), version=1,
+        search_text=derive.search_text(doc, list(dict.fromkeys(names))), version=1,
         created_at=plan.now, updated_at=plan.now, deleted_at=None, source_record=None)
     plan.rows[Study.__table__.name].append(study)
 

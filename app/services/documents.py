@@ -30,11 +30,14 @@ from app.models import (
     StudyRelation,
     Timepoint,
 )
+from app.schemas.study import StudyCreate
+from app.services import semantics
 
 STUDY_FIELDS = (
     "key", "title", "acronym", "study_type", "phase", "overall_status", "allocation",
     "intervention_model", "masking", "primary_purpose", "start_date", "completion_date",
-    "enrollment", "enrollment_type", "population", "summary", "sponsor", "countries", "notes",
+    "enrollment", "enrollment_type", "treatment_end_months", "population", "summary",
+    "sponsor", "countries", "notes", "conflicts",
 )
 META_FIELDS = ("retracted", "has_results", "follow_up_months_max", "version", "created_at",
                "updated_at")
@@ -45,15 +48,18 @@ PUBLICATION_FIELDS = ("doi", "pmid", "title", "journal", "year", "volume", "page
                       "first_author", "citation", "url", "retraction_status", "retraction_date",
                       "retraction_notice", "retraction_reason")
 ARM_FIELDS = ("label", "arm_type", "description", "n_randomized", "n_completed")
-TIMEPOINT_FIELDS = ("label", "anchor", "months", "months_min", "months_max", "months_mean",
-                    "months_sd", "n_assessed", "n_eligible", "controlled", "is_follow_up",
-                    "notes")
+TIMEPOINT_FIELDS = ("label", "role", "anchor", "months", "months_min", "months_max",
+                    "months_mean", "months_sd", "months_since_baseline",
+                    "months_after_treatment", "n_assessed", "n_eligible", "controlled",
+                    "is_follow_up", "notes")
 OUTCOME_FIELDS = ("name", "instrument", "role", "unit", "lower_is_better", "description",
                   "notes")
 RESULT_FIELDS = ("n", "mean", "sd", "se", "change_mean", "change_sd", "change_se", "ci_low",
-                 "ci_high", "count", "denominator", "raw", "notes", "retracted")
+                 "ci_high", "count", "denominator", "percent", "count_derived", "raw", "notes",
+                 "retracted")
 EFFECT_FIELDS = ("effect_type", "value", "ci_low", "ci_high", "ci_level", "se", "p_value",
-                 "p_value_relation", "analysis_population", "notes", "origin", "retracted")
+                 "p_value_relation", "analysis_population", "as_reported", "notes", "origin",
+                 "inputs", "retracted")
 
 
 # The statements are built once: each page only binds its ids.
@@ -102,6 +108,23 @@ EFFECTS = select(EffectEstimate.__table__).where(_ee.study_id.in_(_IDS)).order_b
     _ee.outcome_measure_id, _ee.position, _ee.id)
 RESULTS = (select(OutcomeResult.__table__).where(_res.outcome_measure_id.in_(_IDS))
            .order_by(_res.outcome_measure_id, _res.position))
+
+
+def study_columns(doc: StudyCreate) -> dict[str, Any]:
+    """The study row's document fields (the nested parts are rows of their own)."""
+    row = {name: getattr(doc, name) for name in STUDY_FIELDS}
+    row["countries"] = list(doc.countries)
+    row["conflicts"] = [c.model_dump(exclude_none=True) for c in doc.conflicts] or None
+    return row
+
+
+def clocks_of(r: Any) -> dict[str, Any]:
+    """A timepoint's place on both clocks (read-only in documents)."""
+    return {name: None if getattr(r, f"{column}_clock") is None else {
+        "months": getattr(r, f"{column}_clock"), "min": getattr(r, f"{column}_clock_min"),
+        "max": getattr(r, f"{column}_clock_max"),
+        "from": getattr(r, f"{column}_clock_source")}
+        for name, column in (("since_baseline", "baseline"), ("after_treatment", "treatment"))}
 
 
 def list_item_keys() -> tuple[str, ...]:
@@ -154,6 +177,7 @@ def assemble(session: Session, rows: list[Mapping[str, Any]] | list[Any],
     for r in rows:
         doc = _pick(r, STUDY_FIELDS)
         doc["countries"] = list(r.countries or [])
+        doc["conflicts"] = list(r.conflicts or [])
         docs[r.id] = doc
 
     bound = {"ids": ids}
@@ -229,13 +253,13 @@ def _add_parts(session: Session, ids: list[int], docs: dict[int, dict[str, Any]]
     if "timepoints" in parts:
         grouped = _group(tp_rows)
         for sid, doc in docs.items():
-            doc["timepoints"] = [{**_pick(r, TIMEPOINT_FIELDS),
-                                  "follow_up_months": r.follow_up_months,
+            doc["timepoints"] = [{**_pick(r, TIMEPOINT_FIELDS), "clocks": clocks_of(r),
                                   "sources": sources.of("timepoint", r.id)}
                                  for r in grouped.get(sid, [])]
     if not parts & {"outcomes", "effects"}:
         return
     om_rows = session.execute(OUTCOME_MEASURES, bound).all()
+    om_by_id = {r.id: r for r in om_rows}
     eff_rows = session.execute(EFFECTS, bound).all()
     effects = _group(eff_rows, key="outcome_measure_id")
 
@@ -243,7 +267,9 @@ def _add_parts(session: Session, ids: list[int], docs: dict[int, dict[str, Any]]
         return {"experimental_arm": arm_label[x.experimental_arm_id],
                 "comparator_arm": arm_label.get(x.comparator_arm_id),
                 "timepoint": tp_by_id[x.timepoint_id].label,
-                **_pick(x, EFFECT_FIELDS), "sources": sources.of("effect", x.id)}
+                **_pick(x, EFFECT_FIELDS),
+                **semantics.of_row(x, om_by_id[x.outcome_measure_id].lower_is_better),
+                "sources": sources.of("effect", x.id)}
 
     if "outcomes" in parts:
         results = _group(session.execute(RESULTS, {"ids": [r.id for r in om_rows]}).all(),
@@ -259,12 +285,12 @@ def _add_parts(session: Session, ids: list[int], docs: dict[int, dict[str, Any]]
                 "effects": [effect_doc(x) for x in effects.get(r.id, [])],
             } for r in grouped.get(sid, [])]
     if "effects" in parts:
-        om_by_id = {r.id: r for r in om_rows}
         grouped_eff = _group(eff_rows)
         for sid, doc in docs.items():
             doc["effects"] = [{
                 "outcome": om_by_id[x.outcome_measure_id].name,
                 "instrument": om_by_id[x.outcome_measure_id].instrument,
-                "timepoint_months": tp_by_id[x.timepoint_id].follow_up_months,
+                "timepoint_months": tp_by_id[x.timepoint_id].baseline_clock,
+                "timepoint_months_after_treatment": tp_by_id[x.timepoint_id].treatment_clock,
                 **effect_doc(x),
             } for x in grouped_eff.get(sid, [])]

@@ -44,6 +44,8 @@ def _cell(value: Any) -> Any:
             for v in value)
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, dict):
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return "" if value is None else value

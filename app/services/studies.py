@@ -47,7 +47,7 @@ from app.queries.studies import count_select, memberships, sort_column, study_se
 from app.schemas.common import partial_date_sort_key
 from app.schemas.filters import StudyFilter, StudyListParams
 from app.schemas.study import PublicationIn, SourceIn, StudyCreate
-from app.services import audit, documents, evidence, patching, vocab, writes
+from app.services import audit, derive, documents, evidence, patching, vocab, writes
 from app.services.writes import Outcome, WriteRequest
 from app.types import utcnow
 
@@ -57,6 +57,7 @@ class PageResult:
     items: list[dict[str, Any]]
     next_page_token: str | None
     total_count: int | None
+    extra: dict[str, Any] | None = None  # further top-level members of the page
 
 
 def _dialect(session: Session) -> str:
@@ -238,15 +239,6 @@ def _retracted(sources: list[SourceIn], pubs: dict[str, Publication]) -> bool:
     )
 
 
-def search_text(doc: StudyCreate, intervention_names: list[str]) -> str:
-    parts = [doc.title, doc.acronym, doc.summary, doc.population, *doc.conditions,
-             *doc.keywords, *intervention_names,
-             *(o.name for o in doc.outcome_measures),
-             *(o.instrument for o in doc.outcome_measures),
-             *(r.identifier for r in doc.registry_ids)]
-    return " ".join(p for p in parts if p)
-
-
 def populate(session: Session, study: Study, doc: StudyCreate,
              linked: dict[str, int] | None = None) -> None:
     """Build every child row of `study` from the document (the study has no children yet).
@@ -310,10 +302,9 @@ def populate(session: Session, study: Study, doc: StudyCreate,
         add_sources(a.sources, arm=arm)
 
     timepoints: dict[str, Timepoint] = {}
-    for position, t in enumerate(doc.timepoints):
-        tp = Timepoint(study_id=study.id, position=position,
-                       follow_up_months=t.months if t.months is not None else t.months_mean,
-                       **t.model_dump(exclude={"sources"}))
+    tp_rows = [derive.timepoint_columns(t, doc.treatment_end_months) for t in doc.timepoints]
+    for position, (t, row) in enumerate(zip(doc.timepoints, tp_rows, strict=True)):
+        tp = Timepoint(study_id=study.id, position=position, **row)
         session.add(tp)
         timepoints[t.label] = tp
         add_sources(t.sources, timepoint=tp)
@@ -344,20 +335,17 @@ def populate(session: Session, study: Study, doc: StudyCreate,
             add_sources(e.sources, effect_estimate=effect)
             has_results = True
 
-    months = [m for t in doc.timepoints
-              for m in (t.months if t.months is not None else t.months_mean,) if m is not None]
-    study.follow_up_months_max = max(months) if months else None
+    study.follow_up_months_max = derive.longest_follow_up(tp_rows)
     study.has_results = has_results
     study.retracted = bool(pubs) and all(
         p.retraction_status == RetractionStatus.RETRACTED for p in pubs.values())
-    study.search_text = search_text(doc, list(dict.fromkeys(intervention_names)))
+    study.search_text = derive.search_text(doc, list(dict.fromkeys(intervention_names)))
     evidence.add_computed_effects(session, study.id)
 
 
 def apply_scalars(study: Study, doc: StudyCreate) -> None:
-    for name in documents.STUDY_FIELDS:
-        setattr(study, name, getattr(doc, name))
-    study.countries = list(doc.countries)
+    for name, value in documents.study_columns(doc).items():
+        setattr(study, name, value)
     study.start_date_sort = partial_date_sort_key(doc.start_date)
 
 

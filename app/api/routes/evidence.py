@@ -18,10 +18,12 @@ router = APIRouter(tags=["evidence"])
 @router.get("/outcomes", response_class=JSONBytes, responses=problems(400, 422))
 def list_outcomes(request: Request, params: Annotated[OutcomeListParams, Query()],
                   session: SessionDep) -> Response:
-    """List effect estimates with their study, arms, timepoint and sources, one page at a time."""
+    """List effect estimates with their study, arms, timepoint and sources, one page at a time;
+    between-arm contrasts unless `comparison` asks for within-arm changes, and `excluded`
+    counts what the defaults left out."""
     page = outcomes.list_page(session, params)
     return page_response(page.items, page.next_page_token, page.total_count,
-                         next_page_url(request, page.next_page_token))
+                         next_page_url(request, page.next_page_token), page.extra)
 
 
 @router.get("/stats/facets", response_class=JSONBytes, response_model=Facets,
