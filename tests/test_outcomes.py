@@ -34,7 +34,12 @@ def test_outcomes_list_one_row_per_effect_with_study_arms_timepoint_and_sources(
     detail = client.get(f"{API}/studies/NCT03537014").json()
     reported = [e for om in detail["outcome_measures"] for e in om["effects"]
                 if e["origin"] == "REPORTED"]
-    assert len(rows) == len(reported)
+    contrasts = [e for e in reported if e["comparator_arm"] is not None]
+    assert len(rows) == len(contrasts) < len(reported)
+    within = all_items(client, f"{API}/outcomes?registry_id=NCT03537014&origin=REPORTED"
+                               "&comparison=WITHIN_ARM")
+    assert len(within) == len(reported) - len(contrasts)
+    assert all(r["comparison"] == "WITHIN_ARM" and r["comparator_arm"] is None for r in within)
 
 
 def test_mapp1_has_a_computed_hedges_g_from_its_change_scores(client):

@@ -12,7 +12,7 @@ from typing import Any
 
 from dataclasses import dataclass
 
-from sqlalchemy import case, func, select, true
+from sqlalchemy import and_, case, false, func, select, true
 from sqlalchemy.orm import Session
 
 from app.enums import (
@@ -65,19 +65,24 @@ def row_document(row: Any, sources: list[dict[str, Any]]) -> dict[str, Any]:
 
 def excluded_counts(session: Session, params: OutcomeFilter) -> dict[str, Any]:
     """What the defaults leave out of a selection: retracted estimates (unless
-    include_retracted) and within-arm changes (unless comparison asks for them), each with
-    the parameter that brings them back."""
+    include_retracted) and within-arm changes (unless comparison asks for them). Each count
+    is what its parameter alone would bring back."""
     stmt = outcome_select(params, _dialect(session), keep_retracted=True,
                           keep_within_arm=True).subquery()
     c = stmt.c
+    kept = set(params.comparison) or set(Comparison)
+    shown = true() if params.include_retracted else c.retracted == false()
+    comparison_kept = (true() if kept == set(Comparison)
+                       else c.comparator_arm_id.is_not(None) if Comparison.BETWEEN_ARMS in kept
+                       else c.comparator_arm_id.is_(None))
 
-    def count(condition: Any) -> Any:
-        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+    def count(*conditions: Any) -> Any:
+        return func.coalesce(func.sum(case((and_(*conditions), 1), else_=0)), 0)
 
     retracted, within, between = session.execute(select(
-        count(c.retracted == true()), count(c.comparator_arm_id.is_(None)),
-        count(c.comparator_arm_id.is_not(None)))).one()
-    kept = set(params.comparison) or set(Comparison)
+        count(c.retracted == true(), comparison_kept),
+        count(c.comparator_arm_id.is_(None), shown),
+        count(c.comparator_arm_id.is_not(None), shown))).one()
     both = "comparison=BETWEEN_ARMS,WITHIN_ARM"
     out: dict[str, Any] = {}
     for reason, n, left_out, how in (
