@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from typing import Any
-
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import and_, case, false, func, select, true
 from sqlalchemy.orm import Session
