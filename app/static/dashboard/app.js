@@ -515,56 +515,81 @@ function outcomesHtml(outcomes) {
   </div>`).join("");
 }
 
-/* The follow-up timeline: each timepoint with a time in months is a row with a dot on a shared
- * month axis; a timepoint reported as a distribution is a bar from months_min to months_max with
- * its mean marked. Positions are percentages, so the chart fits any width. */
-function timelineHtml(timepoints) {
-  const placed = timepoints.filter((t) => t.months !== null || t.months_min !== null
-    || t.months_max !== null || t.months_mean !== null);
-  const unplaced = timepoints.filter((t) => !placed.includes(t));
-  if (!placed.length) {
-    return '<p class="muted">No timepoint of this study is placed in months.</p>';
-  }
-  const top = Math.max(...placed.map((t) => Math.max(t.months ?? 0, t.months_max ?? 0,
-    t.months_mean ?? 0)));
+const CLOCKS = {
+  after_treatment: ["After treatment", "Months after the last treatment session"],
+  since_baseline: ["Since baseline", "Months since baseline (randomization)"],
+};
+const ROLE_NAMES = {
+  BASELINE: "baseline", PRIMARY_ENDPOINT: "primary endpoint",
+  END_OF_TREATMENT: "end of treatment", FOLLOW_UP: "follow-up",
+};
+
+/* The follow-up timeline on one clock: each timepoint placed on it is a row with a dot on a
+ * shared month axis; a timepoint reported as a distribution is a bar from its min to its max
+ * with its mean marked. Positions are percentages, so the chart fits any width. */
+function clockHtml(timepoints, clock) {
+  const placed = timepoints.filter((t) => t.clocks && t.clocks[clock]);
+  if (!placed.length) return "";
+  const top = Math.max(...placed.map((t) => Math.max(t.clocks[clock].months,
+    t.clocks[clock].max)));
   const step = top <= 6 ? 1 : top <= 24 ? 3 : top <= 60 ? 6 : 12;
   const axisMax = Math.max(step, Math.ceil(top / step) * step);
   const pct = (m) => `${((100 * m) / axisMax).toFixed(3)}%`;
   const ticks = [];
   for (let m = 0; m <= axisMax; m += step) ticks.push(m);
   const rows = placed.map((t) => {
-    const isRange = t.months_min !== null && t.months_max !== null;
-    const at = t.months ?? t.months_mean;
+    const c = t.clocks[clock];
+    const isRange = c.min !== c.max;
+    const derived = c.from === "SCHEDULE" ? " (from the treatment schedule)" : "";
     let text;
     let mark;
     if (isRange) {
-      text = `${num(t.months_min, 1)}–${num(t.months_max, 1)} months`
-        + (t.months_mean !== null ? ` (mean ${num(t.months_mean, 1)}` + (t.months_sd !== null
+      text = `${num(c.min, 1)}–${num(c.max, 1)} months`
+        + (t.months_mean !== null ? ` (mean ${num(c.months, 1)}` + (t.months_sd !== null
           ? `, SD ${num(t.months_sd, 1)})` : ")") : "");
-      mark = `<span class="tp-range" data-min="${t.months_min}" data-max="${t.months_max}"
-          style="left:${pct(t.months_min)};width:${pct(t.months_max - t.months_min)}"></span>`
-        + (t.months_mean !== null ? `<span class="tp-mean" data-months="${t.months_mean}"
-          style="left:${pct(t.months_mean)}"></span>` : "");
+      mark = `<span class="tp-range" data-min="${c.min}" data-max="${c.max}"
+          style="left:${pct(c.min)};width:${pct(c.max - c.min)}"></span>`
+        + (t.months_mean !== null ? `<span class="tp-mean" data-months="${c.months}"
+          style="left:${pct(c.months)}"></span>` : "");
     } else {
-      text = `${num(at, 1)} months` + (t.months === null ? " (mean)" : "");
-      mark = `<span class="tp-point" data-months="${at}" style="left:${pct(at)}"></span>`;
+      const atLeast = t.months === null && t.months_mean === null && t.months_max === null
+        && t.months_min !== null;
+      text = `${atLeast ? "at least " : ""}${num(c.months, 1)} months`
+        + (t.months === null && t.months_mean !== null ? " (mean)" : "");
+      mark = `<span class="tp-point" data-months="${c.months}" style="left:${pct(c.months)}">
+        </span>`;
     }
+    text += derived;
+    if (t.role) text += ` · ${ROLE_NAMES[t.role] || t.role}`;
     if (t.n_assessed !== null) {
       text += `, ${t.n_assessed}${t.n_eligible !== null ? ` of ${t.n_eligible}` : ""} assessed`;
     }
-    return `<li class="tp${t.is_follow_up ? " follow-up" : ""}" data-label="${esc(t.label)}">
+    return `<li class="tp${t.role === "FOLLOW_UP" ? " follow-up" : ""}"
+        data-label="${esc(t.label)}" data-role="${esc(t.role || "")}">
       <span class="tp-label"><strong>${esc(t.label)}</strong>: ${esc(text)}</span>
       <span class="tp-track" aria-hidden="true">${mark}</span></li>`;
   }).join("");
   const axis = `<div class="tp-axis" aria-hidden="true">${ticks.map((m) =>
     `<span class="tick" style="left:${pct(m)}">${m}</span>`).join("")}</div>`;
-  return `<figure class="timeline">
-    <ol class="tp-rows" aria-label="Timepoints in months">${rows}</ol>${axis}
-    <figcaption class="muted small">Months from each timepoint's anchor (e.g. the last
-      treatment session); a bar spans the range of a timepoint reported as a distribution, the
-      dark tick marks its mean.${unplaced.length ? ` Not placed (no time reported): ${esc(
-        unplaced.map((t) => t.label).join("; "))}.` : ""}</figcaption>
+  const [title, caption] = CLOCKS[clock];
+  return `<figure class="timeline" data-clock="${clock}">
+    <h4>${title}</h4>
+    <ol class="tp-rows" aria-label="${caption}">${rows}</ol>${axis}
+    <figcaption class="muted small">${caption}; a bar spans the range of a timepoint reported
+      as a distribution, the dark tick marks its mean.</figcaption>
   </figure>`;
+}
+
+/* Both clocks, after treatment first (follow-up length is read on it). */
+function timelineHtml(timepoints) {
+  const figures = Object.keys(CLOCKS).map((clock) => clockHtml(timepoints, clock)).join("");
+  const unplaced = timepoints.filter((t) => !t.clocks
+    || (!t.clocks.after_treatment && !t.clocks.since_baseline));
+  if (!figures) {
+    return '<p class="muted">No timepoint of this study is placed in months.</p>';
+  }
+  return figures + (unplaced.length ? `<p class="muted small">Not placed (no time reported):
+    ${esc(unplaced.map((t) => t.label).join("; "))}.</p>` : "");
 }
 
 function publicationsHtml(publications) {
