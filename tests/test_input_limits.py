@@ -169,3 +169,16 @@ def test_overlong_change_reason_is_422_naming_the_header(client, curator, snapsh
     assert response.status_code == 422
     assert ["header", "x-change-reason"] in [e["loc"] for e in response.json()["errors"]]
     assert snapshot() == before
+
+
+@pytest.mark.parametrize("query", [
+    "studies?max_enrollment=7595743706417375215616",
+    "studies?min_enrollment=100000001",
+    "meta-analysis?max_enrollment=7595743706417375215616",
+    "outcomes?min_enrollment=100000001",
+])
+def test_an_enrollment_beyond_any_trial_is_a_422_not_a_database_overflow(client, query):
+    response = client.get(f"{API}/{query}")
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "enrollment" in response.text

@@ -86,8 +86,8 @@ class StudyFilter(BaseModel):
     registry: list[str] = Field(
         [], description="studies with an identifier in this registry, e.g. NCT")
     instrument: list[str] = Field([], description="outcome instrument, e.g. CAPS-5")
-    min_enrollment: int | None = Field(None, ge=0)
-    max_enrollment: int | None = Field(None, ge=0)
+    min_enrollment: int | None = Field(None, ge=0, le=100_000_000)
+    max_enrollment: int | None = Field(None, ge=0, le=100_000_000)
     start_year_min: int | None = Field(None, ge=1800, le=2200)
     start_year_max: int | None = Field(None, ge=1800, le=2200)
     min_follow_up_months: float | None = Field(
