@@ -19,13 +19,14 @@ from sqlalchemy.orm import Session
 from app.queries.outcomes import outcome_select
 from app.queries.studies import study_select
 from app.schemas.filters import OutcomeFilter, StudyFilter
-from app.services import documents
+from app.services import documents, semantics
 from app.services.outcomes import ROW_FIELDS, sources_of
 
 BATCH = 500
 LIST_SEPARATOR = " | "
 STUDY_COLUMNS = documents.list_item_keys()
-OUTCOME_COLUMNS = ("id", *ROW_FIELDS, "sources")
+SEMANTIC_COLUMNS = ("comparison", "direction", "favours")
+OUTCOME_COLUMNS = ("id", *ROW_FIELDS, *SEMANTIC_COLUMNS, "nnt", "sources")
 
 
 def _batches(session: Session, stmt: Select[Any]) -> Iterator[list[Any]]:
@@ -38,6 +39,9 @@ def _batches(session: Session, stmt: Select[Any]) -> Iterator[list[Any]]:
 
 
 def _cell(value: Any) -> Any:
+    if isinstance(value, list) and any(isinstance(v, dict) and "registry" not in v
+                                       for v in value):
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
     if isinstance(value, list):
         return LIST_SEPARATOR.join(
             f"{v['registry']}:{v['identifier']}" if isinstance(v, dict) else str(v)
@@ -95,6 +99,13 @@ def outcomes_csv(session: Session, f: OutcomeFilter) -> Iterator[bytes]:
     stmt = stmt.order_by(stmt.selected_columns.id)
     for rows in _batches(session, stmt):
         sources = sources_of(session, [r.id for r in rows])
-        yield _csv_chunk([
-            [r.id, *(_cell(getattr(r, c)) for c in ROW_FIELDS),
-             _source_cell(sources.get(r.id, []))] for r in rows])
+        rendered = []
+        for r in rows:
+            meaning = semantics.of_row(r, r.lower_is_better)
+            nnt = meaning["nnt"]
+            rendered.append([
+                r.id, *(_cell(getattr(r, c)) for c in ROW_FIELDS),
+                *(_cell(meaning[c]) for c in SEMANTIC_COLUMNS),
+                nnt.get("wording") or "" if nnt else "",
+                _source_cell(sources.get(r.id, []))])
+        yield _csv_chunk(rendered)
