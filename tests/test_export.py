@@ -65,7 +65,9 @@ def test_outcomes_csv_has_every_matching_estimate(client):
         assert [int(r["id"]) for r in rows] == [r["id"] for r in listed]
         for row, item in zip(rows, listed, strict=True):
             assert row["study_key"] == item["study_key"]
-            assert float(row["value"]) == item["value"]
+            assert (float(row["value"]) if row["value"] else None) == item["value"]
+            assert (row["comparison"], row["favours"] or None) == (
+                item["comparison"], item["favours"])
             assert row["sources"], "every estimate names its source"
 
 
