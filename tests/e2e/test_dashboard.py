@@ -85,9 +85,8 @@ def test_choosing_a_phase_changes_the_rows_and_the_url_and_back_undoes_it(dashbo
 
 def test_a_shared_link_restores_the_filters(dashboard):
     page = dashboard.open("?intervention=Sertraline")
-    # Free text reaches notes too: MAPP1's compare its effect with the sertraline trials'.
-    wait_rows(page, 4)
-    assert set(row_keys(page)) == SERTRALINE_STUDIES | {MAPP1}
+    wait_rows(page, 3)
+    assert set(row_keys(page)) == SERTRALINE_STUDIES
     assert page.locator("#f-intervention").input_value() == "Sertraline"
 
 
