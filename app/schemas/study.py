@@ -186,7 +186,8 @@ class TimepointIn(ApiModel):
                 self.role = TimepointRole.BASELINE
         elif self.is_follow_up and self.role != TimepointRole.FOLLOW_UP:
             raise ValueError(f"is_follow_up contradicts role {self.role}")
-        self.is_follow_up = self.role == TimepointRole.FOLLOW_UP
+        if self.is_follow_up != (self.role == TimepointRole.FOLLOW_UP):
+            self.is_follow_up = not self.is_follow_up
         return self
 
 
@@ -225,7 +226,8 @@ class OutcomeResultIn(ApiModel):
             elif not prints_as(self.percent, self.count, self.denominator):
                 raise ValueError(f"count {self.count} of {self.denominator} is not "
                                  f"{self.percent}% at the printed precision")
-        self.count_derived = self.count_derived and self.count is not None
+        if self.count_derived and self.count is None:
+            self.count_derived = False
         if (self.count is not None and self.denominator is not None
                 and self.count > self.denominator):
             raise ValueError("count is greater than denominator")

@@ -354,7 +354,7 @@ def _tuples(table: Table, rows: list[dict[str, Any]], dialect: Any) -> list[tupl
                 if value not in memo:
                     memo[value] = convert(value)
                 row[name] = memo[value]
-            else:
+            elif value is not None:  # an absent document stays SQL NULL, not JSON null
                 row[name] = convert(value)
     getter = itemgetter(*names)
     return [getter(row) for row in rows]
