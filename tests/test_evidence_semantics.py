@@ -434,6 +434,9 @@ def test_aggregating_each_studys_estimates_equals_metafor(client, curator):
     for ours, theirs in (("estimate", "estimate"), ("se", "se"), ("ci_low", "ci_lb"),
                          ("ci_high", "ci_ub"), ("tau2", "tau2"), ("q", "QE"), ("i2", "I2")):
         assert body[ours] == pytest.approx(expected[theirs], abs=1e-6), ours
+    svg = client.get(f"{API}/meta-analysis/forest.svg?study={','.join(keys)}"
+                     f"&effect_type=ODDS_RATIO&per_study=aggregate&rho={case['rho']}")
+    assert svg.status_code == 200 and "2 estimates aggregated" in svg.text
     aggregated = {s["study_key"]: s for s in body["studies"]}
     for row in case["aggregated"]:
         study = aggregated[f"agg-{row['study']}".lower()]
@@ -453,6 +456,9 @@ def test_mantel_haenszel_pooling_equals_metafors_rma_mh(client, curator, measure
     for name in ("estimate", "se", "ci_low", "ci_high", "p_value", "q", "i2"):
         assert body[name] == pytest.approx(case[name], abs=1e-6), name
     assert body["exponentiated"]["estimate"] == pytest.approx(math.exp(case["estimate"]))
+    svg = client.get(f"{API}/meta-analysis/forest.svg?study={','.join(keys)}"
+                     f"&effect_type={effect_type}&method=MH")
+    assert svg.status_code == 200 and "Fixed effect (Mantel–Haenszel)" in svg.text
 
 
 def test_mantel_haenszel_needs_counts(client, curator):

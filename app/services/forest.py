@@ -81,11 +81,13 @@ def render(meta: dict[str, Any], title: str | None = None) -> str:
     height = int(axis_y + 64)
     level = round(meta["ci_level"] * 100)
     method = meta["method"] + (", Hartung–Knapp" if meta["hartung_knapp"] else "")
+    model = ("Fixed effect (Mantel–Haenszel)" if meta["model"] == "mantel_haenszel"
+             else f"Random effects ({method})")
     instruments = sorted({s["instrument"] for s in studies if s["instrument"]})
     what = EFFECT_NAMES.get(meta["effect_type"], meta["effect_type"])
     if instruments:
         what += " on " + ", ".join(instruments)
-    heading = title or f"{what} — random effects ({method}), k = {meta['k']}"
+    heading = title or f"{what} — {model[0].lower()}{model[1:]}, k = {meta['k']}"
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
         f'viewBox="0 0 {WIDTH} {height}" font-family="Helvetica, Arial, sans-serif" '
@@ -127,7 +129,7 @@ def render(meta: dict[str, Any], title: str | None = None) -> str:
     est, lo, hi = meta["estimate"], meta["ci_low"], meta["ci_high"]
     out.append(
         f'<g class="pooled-row" font-weight="bold">'
-        f'<text x="{LABEL_X}" y="{pooled_y + 4:.1f}">Random effects ({escape(method)})</text>'
+        f'<text x="{LABEL_X}" y="{pooled_y + 4:.1f}">{escape(model)}</text>'
         f'<polygon class="pooled" points="{x(lo):.1f},{pooled_y:.1f} '
         f'{x(est):.1f},{pooled_y - 7:.1f} {x(hi):.1f},{pooled_y:.1f} '
         f'{x(est):.1f},{pooled_y + 7:.1f}" fill="#000"/>'
@@ -143,10 +145,14 @@ def render(meta: dict[str, Any], title: str | None = None) -> str:
             f'<text x="{TEXT_X}" y="{pi_y + 4:.1f}">[{_fmt(pi["low"], ratio)}, '
             f'{_fmt(pi["high"], ratio)}]</text></g>')
     else:
+        why = ("a fixed-effect model has none" if meta["tau2"] is None
+               else "needs at least 3 studies")
         out.append(f'<text class="prediction-interval" x="{LABEL_X}" y="{pi_y + 4:.1f}" '
-                   f'fill="#555">Prediction interval: needs at least 3 studies</text>')
-    stats = (f"Heterogeneity: τ² = {meta['tau2']:.3f}, I² = {meta['i2']:.0f}%, "
-             f"Q = {meta['q']:.2f} (df = {meta['df']}, p = {meta['p_q']:.3g})")
+                   f'fill="#555">Prediction interval: {why}</text>')
+    tau2 = "" if meta["tau2"] is None else f"τ² = {meta['tau2']:.3f}, "
+    p_q = "" if meta["p_q"] is None else f", p = {meta['p_q']:.3g}"
+    stats = (f"Heterogeneity: {tau2}I² = {meta['i2']:.0f}%, "
+             f"Q = {meta['q']:.2f} (df = {meta['df']}{p_q})")
     out.append(f'<g class="axis"><line x1="{PLOT_LEFT}" y1="{axis_y:.1f}" x2="{PLOT_RIGHT}" '
                f'y2="{axis_y:.1f}" stroke="#000"/>')
     for tick in _ticks(low, high, ratio):
