@@ -1,4 +1,4 @@
-"""Helpers for the import and dialect tests: the reference registry records and API keys."""
+"""Helpers for the import and dialect tests: the registry records and API keys."""
 
 from __future__ import annotations
 
@@ -13,39 +13,22 @@ from sqlalchemy.orm import Session
 from app.enums import Role
 from app.services import keys
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _reference_dir() -> Path | None:
-    """`shared/reference/ctgov` beside the checkout (CI), or beside a folder above it (a
-    worktree kept in a subfolder of the project)."""
-    for base in (ROOT.parent, *ROOT.parent.parents):
-        candidate = base / "shared" / "reference" / "ctgov"
-        if candidate.is_dir():
-            return candidate
-    return None
-
-
-REFERENCE_DIR = _reference_dir()
-needs_reference = pytest.mark.skipif(
-    REFERENCE_DIR is None,
-    reason="the ClinicalTrials.gov reference records (../shared/reference/ctgov) are absent")
+# Real ClinicalTrials.gov API v2 records, kept with the tests (see its README.md there).
+RECORDS_DIR = Path(__file__).resolve().parent / "fixtures" / "ctgov"
 RECORD_NAMES = ("NCT00763412", "NCT00973089", "NCT02210780", "NCT03475563", "NCT03630471",
                 "NCT04207047")
 
 
 def record(name: str) -> dict[str, Any]:
-    assert REFERENCE_DIR is not None
-    return json.loads((REFERENCE_DIR / f"{name}.json").read_text(encoding="utf-8"))
+    return json.loads((RECORDS_DIR / f"{name}.json").read_text(encoding="utf-8"))
 
 
 def raw(name: str) -> bytes:
-    assert REFERENCE_DIR is not None
-    return (REFERENCE_DIR / f"{name}.json").read_bytes()
+    return (RECORDS_DIR / f"{name}.json").read_bytes()
 
 
 def changed(name: str, **changes: Any) -> dict[str, Any]:
-    """A reference record with protocolSection modules replaced or patched."""
+    """A registry record with protocolSection modules replaced or patched."""
     rec = copy.deepcopy(record(name))
     for module, value in changes.items():
         rec["protocolSection"][module] = value
@@ -70,10 +53,7 @@ def import_record(client: Any, headers: dict[str, str], body: Any) -> Any:
 
 @pytest.fixture
 def imported(client: Any, db_session: Session) -> tuple[str, ...]:
-    """Every reference record imported through the API (skipped when the records are absent)."""
-    if REFERENCE_DIR is None:
-        pytest.skip("the ClinicalTrials.gov reference records (../shared/reference/ctgov) "
-                    "are absent")
+    """Every registry record of the fixtures imported through the API."""
     headers = key_headers(db_session, Role.CURATOR)
     for name in RECORD_NAMES:
         assert import_record(client, headers, raw(name)).status_code == 201

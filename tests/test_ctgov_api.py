@@ -9,8 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from app.enums import Role
+from tests.builders import study_document
+from tests.evidence_helpers import store
 from tests.interop_support import (
     RECORD_NAMES,
+    key_headers,
     record,
 )
 
@@ -223,3 +227,29 @@ def test_study_list_filters_by_registry(client):
     body = client.get("/api/v1/studies", params={"registry": "PROTOCOL",
                                                  "page_size": 1000}).json()
     assert sorted(x["key"] for x in body["items"]) == with_protocol
+
+
+def test_a_comparison_with_only_a_p_value_is_an_analysis_without_an_estimate(
+        client, db_session):
+    doc = study_document("p-value-only", nct="NCT09999932")
+    effect = doc["outcome_measures"][0]["effects"][0]
+    for key in ("value", "ci_low", "ci_high"):
+        effect.pop(key)
+    effect.update(effect_type="MEAN_DIFFERENCE", p_value=0.004, p_value_relation="=")
+    store(client, key_headers(db_session, Role.CURATOR), doc)
+    study = client.get("/ctgov/api/v2/studies/NCT09999932")
+    assert study.status_code == 200, study.text
+    [measure] = study.json()["resultsSection"]["outcomeMeasuresModule"]["outcomeMeasures"]
+    groups = {g["id"]: g["title"] for g in measure["groups"]}
+    [analysis] = measure["analyses"]
+    assert "paramValue" not in analysis
+    assert (analysis["paramType"], analysis["pValue"]) == ("Mean Difference", "0.004")
+    assert [groups[g] for g in analysis["groupIds"]] == ["Drug", "Placebo"]
+    assert analysis["estimateComment"].startswith("Drug vs. Placebo")
+    listed = client.get("/ctgov/api/v2/studies", params={"filter.ids": "NCT09999932"})
+    assert listed.status_code == 200
+    table = client.get("/ctgov/api/v2/studies",
+                       params={"format": "csv", "filter.ids": "NCT09999932"})
+    assert table.status_code == 200
+    [row] = list(csv.DictReader(io.StringIO(table.text)))
+    assert (row["NCT Number"], row["Study Results"]) == ("NCT09999932", "YES")

@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 import copy
+import json
+import math
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from app.enums import Role
 from app.models import AuditEntry
+from tests.evidence_helpers import all_items
 from tests.interop_support import (
     RECORD_NAMES,
-    REFERENCE_DIR,
+    RECORDS_DIR,
     changed,
     import_record,
     key_headers,
-    needs_reference,
     raw,
     record,
 )
-
-pytestmark = needs_reference
 
 
 @pytest.fixture
@@ -41,6 +42,11 @@ def _study(client, key):
 
 def _outcome(doc, name):
     return next(o for o in doc["outcome_measures"] if o["name"] == name)
+
+
+def _reported(outcome):
+    """The effects the registry reported (beside them are those computed from counts)."""
+    return [e for e in outcome["effects"] if e["origin"] == "REPORTED"]
 
 
 @pytest.mark.parametrize("name", RECORD_NAMES)
@@ -155,7 +161,6 @@ def test_a_batch_imports_every_record_it_holds(client, curator):
 
 
 def test_import_needs_a_curator_key(client, db_session):
-    assert REFERENCE_DIR is not None
     body = raw("NCT00973089")
     anonymous = import_record(client, {}, body)
     assert anonymous.status_code == 401
@@ -229,7 +234,7 @@ def test_analyses_that_are_effect_measures_become_effect_estimates(client, curat
     nrs = _outcome(study, next(
         om["title"] for om in record("NCT02210780")["resultsSection"]["outcomeMeasuresModule"][
             "outcomeMeasures"] if om["title"].startswith("Change From Baseline in Peak")))
-    [effect] = nrs["effects"]
+    [effect] = _reported(nrs)
     assert effect["effect_type"] == "MEAN_DIFFERENCE"
     assert effect["value"] == -2.13
     assert (effect["ci_low"], effect["ci_high"], effect["ci_level"]) == (-2.72, -1.55, 0.9)
@@ -242,7 +247,7 @@ def test_analyses_that_are_effect_measures_become_effect_estimates(client, curat
     assert "LS Mean Difference -2.13" in effect["notes"]
     iga = [o for o in study["outcome_measures"]
            if o["name"].startswith("Percentage of Participants Achieving an Investigator")]
-    [difference] = iga[0]["effects"]
+    [difference] = _reported(iga[0])
     assert difference["effect_type"] == "RISK_DIFFERENCE"
     assert difference["value"] == pytest.approx(0.34)
     assert difference["ci_low"] == pytest.approx(0.2429)
@@ -259,7 +264,7 @@ def test_analyses_whose_parameter_is_not_an_effect_measure_are_skipped_with_a_re
     [skip] = [s for s in report["skipped"] if s["path"] == path]
     assert "Hazard Ratio (HR)" in skip["reason"]
     study = _study(client, "NCT02210780")
-    assert _outcome(study, measures[index]["title"])["effects"] == []
+    assert _reported(_outcome(study, measures[index]["title"])) == []
 
 
 def test_time_frames_that_state_a_duration_become_timepoints_in_months(client, curator):
@@ -395,14 +400,13 @@ def test_the_import_command_reads_files_and_folders(monkeypatch, capsys, scratch
     monkeypatch.setenv("EVIDENCEDB_DATABASE_URL", scratch_databases("import"))
     get_settings.cache_clear()
     try:
-        assert REFERENCE_DIR is not None
         with pytest.raises(SystemExit) as refused:
-            main(["import-ctgov", str(REFERENCE_DIR)])
+            main(["import-ctgov", str(RECORDS_DIR)])
         assert "1 of 7 files refused" in str(refused.value)
         out = capsys.readouterr()
         assert out.out.count(" created as ") == 6
         assert "legacy-NCT04780763.json: refused (422)" in out.err
-        main(["import-ctgov", str(REFERENCE_DIR / "NCT00973089.json")])
+        main(["import-ctgov", str(RECORDS_DIR / "NCT00973089.json")])
         assert "NCT00973089 updated as NCT00973089 (version 2" in capsys.readouterr().out
     finally:
         get_settings.cache_clear()
@@ -479,3 +483,279 @@ def test_a_retried_import_with_the_same_idempotency_key_is_replayed(client, cura
     assert (first.status_code, again.status_code) == (201, 201)
     assert again.headers["idempotent-replayed"] == "true"
     assert _study(client, "NCT00973089")["version"] == 1
+
+
+# ------------------------------------------------------------------ registry results as evidence
+
+ESCALC = json.loads((Path(__file__).resolve().parent / "fixtures" / "metafor" / "escalc.json")
+                    .read_text(encoding="utf-8"))
+DUPILUMAB, PLACEBO = "Dupilumab 300 mg qw", "Placebo qw"
+IGA = "Percentage of Participants Achieving an Investigator's Global Assessment"
+NRS = "Change From Baseline in Peak Weekly Averaged Pruritis"
+
+
+def _measure(rec, start):
+    """The outcome measure of a record whose title starts so (for changing a copy)."""
+    measures = rec["resultsSection"]["outcomeMeasuresModule"]["outcomeMeasures"]
+    return next(m for m in measures if m["title"].startswith(start))
+
+
+def _served(study, start):
+    return next(o for o in study["outcome_measures"] if o["name"].startswith(start))
+
+
+def _computed(client, effect_type, start, key="NCT02210780"):
+    rows = all_items(client, f"/api/v1/outcomes?study={key}&origin=COMPUTED"
+                             f"&effect_type={effect_type}")
+    [row] = [r for r in rows if r["outcome"].startswith(start)]
+    return row
+
+
+def _escalc(table, measure):
+    return next(t for t in ESCALC["tables"] if t["table"] == table)[measure]
+
+
+def test_percentages_of_participants_import_as_counts_derived_from_the_printed_percentages(
+        client, curator):
+    import_record(client, curator, raw("NCT02210780"))
+    study = _study(client, "NCT02210780")
+    iga = _served(study, IGA)
+    assert {r["arm"]: (r["percent"], r["count"], r["denominator"], r["count_derived"])
+            for r in iga["results"]} == {PLACEBO: ("10.3", 10, 97, True),
+                                         DUPILUMAB: ("44.3", 43, 97, True)}
+    assert {r["raw"] for r in iga["results"]} == {"10.3 Percentage of participants",
+                                                   "44.3 Percentage of participants"}
+    # Every percentage of participants in the record, as printed, over its analysed number.
+    rec = record("NCT02210780")
+    for om in rec["resultsSection"]["outcomeMeasuresModule"]["outcomeMeasures"]:
+        if om["unitOfMeasure"] != "Percentage of participants":
+            continue
+        groups = {g["id"]: g["title"] for g in om["groups"]}
+        denoms = {c["groupId"]: int(c["value"]) for c in om["denoms"][0]["counts"]}
+        printed = {groups[m["groupId"]]: (m["value"], denoms[m["groupId"]])
+                   for m in om["classes"][0]["categories"][0]["measurements"]}
+        served = _served(study, om["title"])["results"]
+        assert {r["arm"]: (r["percent"], r["denominator"]) for r in served} == printed
+        for r in served:
+            assert r["count_derived"] is True
+            assert f"{100 * r['count'] / r['denominator']:.1f}" == r["percent"]
+
+
+def test_the_placebo_arm_registered_as_experimental_is_the_comparator(client, curator):
+    report = import_record(client, curator, raw("NCT02210780")).json()["imported"][0]["report"]
+    study = _study(client, "NCT02210780")
+    assert {a["label"]: a["arm_type"] for a in study["arms"]} == {
+        PLACEBO: "PLACEBO_COMPARATOR", DUPILUMAB: "EXPERIMENTAL"}
+    assert "registers the arm 'Placebo qw' as EXPERIMENTAL" in study["notes"]
+    assert any(m["path"] == "protocolSection.armsInterventionsModule.armGroups[0].type"
+               for m in report["mapped"])
+
+
+def test_nct02210780_computed_risk_difference_agrees_with_the_registry_difference(
+        client, curator):
+    import_record(client, curator, raw("NCT02210780"))
+    rd = _computed(client, "RISK_DIFFERENCE", IGA)
+    assert (rd["experimental_arm"], rd["comparator_arm"]) == (DUPILUMAB, PLACEBO)
+    assert rd["inputs"]["experimental"] == {"events": 43, "total": 97}
+    assert rd["inputs"]["comparator"] == {"events": 10, "total": 97}
+    analysis = _measure(record("NCT02210780"), IGA)["analyses"][0]
+    assert (analysis["paramType"], analysis["paramValue"]) == ("Percentage Difference", "34.0")
+    registry = float(analysis["paramValue"]) / 100
+    # The same sign, and the same value within the rounding of the printed figures (the
+    # difference to 0.1 point, each group's percentage to 0.05 point).
+    assert rd["value"] > 0 and registry > 0
+    assert abs(rd["value"] - registry) <= 0.0005 + 2 * 0.0005
+    assert rd["value"] == pytest.approx(0.340, abs=5e-4)
+    [reported] = [e for e in _reported(_served(_study(client, "NCT02210780"), IGA))
+                  if e["effect_type"] == "RISK_DIFFERENCE"]
+    assert reported["value"] == pytest.approx(registry)
+    assert (reported["experimental_arm"], reported["comparator_arm"]) == (DUPILUMAB, PLACEBO)
+    expected = _escalc([43, 97, 10, 97], "RD")
+    assert rd["value"] == pytest.approx(expected["yi"], abs=1e-12)
+    assert rd["se"] ** 2 == pytest.approx(expected["vi"], rel=1e-9)
+
+
+@pytest.mark.parametrize(("effect_type", "measure"), [("RISK_RATIO", "RR"),
+                                                      ("ODDS_RATIO", "OR")])
+def test_nct02210780_computed_ratios_equal_metafor_escalc(client, curator, effect_type,
+                                                          measure):
+    import_record(client, curator, raw("NCT02210780"))
+    row = _computed(client, effect_type, IGA)
+    expected = _escalc([43, 97, 10, 97], measure)
+    assert abs(math.log(row["value"]) - expected["yi"]) <= 1e-9
+    assert row["se"] ** 2 == pytest.approx(expected["vi"], rel=1e-9)
+    # Placebo over dupilumab would be the table the other way round.
+    assert _escalc([10, 97, 43, 97], measure)["yi"] == pytest.approx(-expected["yi"])
+    assert row["value"] > 1
+
+
+def _analysis_variant(start, **changes):
+    """NCT02210780 with the first analysis of one measure changed (None deletes a field)."""
+    rec = copy.deepcopy(record("NCT02210780"))
+    analysis = _measure(rec, start)["analyses"][0]
+    for key, value in changes.items():
+        if value is None:
+            analysis.pop(key, None)
+        else:
+            analysis[key] = value
+    return rec
+
+
+def _reported_effect(client, start):
+    [effect] = _reported(_served(_study(client, "NCT02210780"), start))
+    return effect
+
+
+def test_an_analysis_printed_comparator_first_is_stored_our_way_with_the_printed_value_kept(
+        client, curator):
+    rec = _analysis_variant(IGA, estimateComment="Placebo qw vs. Dupilumab 300 mg qw",
+                            paramValue="-34.0", ciLowerLimit="-43.75", ciUpperLimit="-24.29")
+    assert import_record(client, curator, rec).status_code == 201
+    effect = _reported_effect(client, IGA)
+    assert (effect["experimental_arm"], effect["comparator_arm"]) == (DUPILUMAB, PLACEBO)
+    assert effect["value"] == pytest.approx(0.34)
+    assert (effect["ci_low"], effect["ci_high"]) == (pytest.approx(0.2429),
+                                                     pytest.approx(0.4375))
+    printed = effect["as_reported"]
+    assert printed["orientation"] == "COMPARATOR_VS_EXPERIMENTAL"
+    assert (printed["value"], printed["ci_low"], printed["ci_high"]) == (
+        pytest.approx(-0.34), pytest.approx(-0.4375), pytest.approx(-0.2429))
+    assert "Percentage Difference -34.0" in printed["reason"]
+    assert "estimate comment says 'Placebo qw vs. Dupilumab 300 mg qw'" in printed["reason"]
+    assert "estimate comment: Placebo qw vs. Dupilumab 300 mg qw" in effect["notes"]
+    assert "Registry analysis: Percentage Difference -34.0" in effect["notes"]
+    # The computed difference from the counts agrees with the stored one.
+    assert _computed(client, "RISK_DIFFERENCE", IGA)["value"] == pytest.approx(
+        effect["value"], abs=1e-3)
+
+
+@pytest.mark.parametrize(("comment", "ours"), [
+    ("Dupilumab 300 mg qw vs. Placebo qw", True),
+    ("Placebo qw versus Dupilumab 300 mg qw", False),
+    ("Difference: dupilumab minus placebo", True),
+    ("Treatment difference (placebo - dupilumab)", False),
+    ("Dupilumab compared with placebo", True),
+])
+def test_the_estimate_comment_says_which_group_was_subtracted_from_which(
+        client, curator, comment, ours):
+    rec = _analysis_variant(NRS, estimateComment=comment)
+    assert import_record(client, curator, rec).status_code == 201
+    effect = _reported_effect(client, NRS)
+    assert (effect["experimental_arm"], effect["comparator_arm"]) == (DUPILUMAB, PLACEBO)
+    assert effect["value"] == pytest.approx(-2.13 if ours else 2.13)
+    assert (effect["as_reported"] is None) == ours
+    assert f"estimate comment: {comment}" in effect["notes"]
+    if not ours:
+        # The registry's own group values say the other way: the notes keep that doubt.
+        assert "the group values of this measure give the estimate the other way" in \
+            effect["notes"]
+
+
+@pytest.mark.parametrize(("value", "low", "high", "reexpressed"), [
+    ("-2.13", "-2.72", "-1.55", False), ("2.13", "1.55", "2.72", True)])
+def test_without_a_statement_the_group_values_tell_the_direction(
+        client, curator, value, low, high, reexpressed):
+    rec = _analysis_variant(NRS, estimateComment=None, paramValue=value, ciLowerLimit=low,
+                            ciUpperLimit=high)
+    assert import_record(client, curator, rec).status_code == 201
+    effect = _reported_effect(client, NRS)
+    assert (effect["value"], effect["ci_low"], effect["ci_high"]) == (-2.13, -2.72, -1.55)
+    assert (effect["as_reported"] is not None) == reexpressed
+    assert "group values of this measure give the printed estimate" in effect["notes"]
+
+
+def test_when_nothing_tells_the_direction_the_value_is_kept_as_printed(client, curator):
+    # No statement, and the group means (-4.24 and -2.11) do not give -9.0 either way.
+    rec = _analysis_variant(NRS, estimateComment=None, paramValue="-9.0",
+                            ciLowerLimit=None, ciUpperLimit=None)
+    assert import_record(client, curator, rec).status_code == 201
+    effect = _reported_effect(client, NRS)
+    assert effect["value"] == -9.0
+    assert effect["as_reported"] is None
+    assert "the registry does not say which group is minus which" in effect["notes"]
+    assert "kept as printed" in effect["notes"]
+
+
+def test_an_analysis_with_only_a_p_value_becomes_a_p_value_only_comparison(client, curator):
+    rec = _analysis_variant(NRS, paramValue="NA", ciLowerLimit=None, ciUpperLimit=None,
+                            dispersionType=None, dispersionValue=None, pValue="0.003")
+    assert import_record(client, curator, rec).status_code == 201
+    effect = _reported_effect(client, NRS)
+    assert (effect["effect_type"], effect["value"]) == ("MEAN_DIFFERENCE", None)
+    assert (effect["p_value"], effect["p_value_relation"]) == (0.003, "=")
+    assert (effect["experimental_arm"], effect["comparator_arm"]) == (DUPILUMAB, PLACEBO)
+    assert "only a p-value was reported" in effect["notes"]
+
+
+def test_counts_of_participants_import_as_counts_over_the_analysed_number(client, curator):
+    rec = copy.deepcopy(record("NCT02210780"))
+    iga = _measure(rec, IGA)
+    iga.update(paramType="COUNT_OF_PARTICIPANTS", unitOfMeasure="Participants")
+    for m, count in zip(iga["classes"][0]["categories"][0]["measurements"], ("10", "43"),
+                        strict=True):
+        m["value"] = count
+    assert import_record(client, curator, rec).status_code == 201
+    served = _served(_study(client, "NCT02210780"), IGA)["results"]
+    assert {r["arm"]: (r["count"], r["denominator"], r["percent"], r["count_derived"])
+            for r in served} == {PLACEBO: (10, 97, None, False),
+                                 DUPILUMAB: (43, 97, None, False)}
+    rr = _computed(client, "RISK_RATIO", IGA)
+    assert abs(math.log(rr["value"]) - _escalc([43, 97, 10, 97], "RR")["yi"]) <= 1e-9
+
+
+@pytest.mark.parametrize("unit", ["% of participants", "percent", "Percentage of Patients"])
+def test_other_ways_of_writing_a_percentage_of_participants_give_counts(client, curator, unit):
+    rec = copy.deepcopy(record("NCT02210780"))
+    _measure(rec, IGA)["unitOfMeasure"] = unit
+    assert import_record(client, curator, rec).status_code == 201
+    served = _served(_study(client, "NCT02210780"), IGA)["results"]
+    assert sorted((r["percent"], r["count"]) for r in served) == [("10.3", 10), ("44.3", 43)]
+
+
+def test_a_percentage_that_several_counts_print_as_gives_no_count(client, curator):
+    rec = copy.deepcopy(record("NCT02210780"))
+    iga = _measure(rec, IGA)
+    for c in iga["denoms"][0]["counts"]:
+        c["value"] = "300"
+    iga["classes"][0]["categories"][0]["measurements"][0]["value"] = "10"
+    report = import_record(client, curator, rec).json()["imported"][0]["report"]
+    served = _served(_study(client, "NCT02210780"), IGA)["results"]
+    placebo = next(r for r in served if r["arm"] == PLACEBO)
+    assert (placebo["percent"], placebo["denominator"], placebo["count"]) == ("10", 300, None)
+    assert any("10% of 300: no single count" in s["reason"] for s in report["skipped"])
+    assert next(r for r in served if r["arm"] == DUPILUMAB)["count"] == 133  # 44.3% of 300
+
+
+def test_imported_timepoints_have_a_role_and_months_since_baseline(client, curator):
+    import_record(client, curator, raw("NCT02210780"))
+    tps = {t["label"]: t for t in _study(client, "NCT02210780")["timepoints"]}
+    week16 = 16 * 12 / 52
+    assert tps["Week 16"]["role"] == "PRIMARY_ENDPOINT"  # the primary outcome's time frame
+    assert tps["Week 16"]["months_since_baseline"] == pytest.approx(week16, abs=1e-4)
+    assert tps["Baseline to Week 16"]["role"] == "PRIMARY_ENDPOINT"  # assessed at week 16
+    assert tps["Baseline to Week 16"]["months_since_baseline"] == pytest.approx(week16,
+                                                                                abs=1e-4)
+    [adverse] = [t for t in tps.values() if t["label"].startswith("Adverse Events")]
+    assert adverse["role"] is None  # a window up to week 32, not an assessment
+    import_record(client, curator, raw("NCT00763412"))
+    cf = {t["label"]: t for t in _study(client, "NCT00763412")["timepoints"]}
+    assert cf["2 year/end of study"]["role"] == "PRIMARY_ENDPOINT"
+    assert cf["2 year/end of study"]["months_since_baseline"] == 24
+
+
+@pytest.mark.parametrize(("frame", "role", "months"), [
+    ("Baseline", "BASELINE", 0), ("Day 1 (baseline)", "BASELINE", 0),
+    ("End of treatment (Week 12)", "END_OF_TREATMENT", 12 * 12 / 52),
+    ("6 months after end of treatment", None, None),
+    ("Up to 52 weeks", None, 12.0), ("Week 52", "PRIMARY_ENDPOINT", 12.0),
+])
+def test_time_frames_give_roles_only_when_they_are_clear(client, curator, frame, role, months):
+    rec = changed("NCT00973089", outcomesModule={
+        "primaryOutcomes": [{"measure": "Caries progression", "timeFrame": "Month 12"}],
+        "secondaryOutcomes": [{"measure": "Pain", "timeFrame": frame}]})
+    assert import_record(client, curator, rec).status_code == 201
+    tps = {t["label"]: t for t in _study(client, "NCT00973089")["timepoints"]}
+    assert tps["Month 12"]["role"] == "PRIMARY_ENDPOINT"
+    assert tps[frame]["role"] == role
+    assert tps[frame]["months_since_baseline"] == (None if months is None
+                                                   else pytest.approx(months, abs=1e-4))

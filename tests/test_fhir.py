@@ -14,6 +14,8 @@ from fhir.resources.operationoutcome import OperationOutcome
 from fhir.resources.researchstudy import ResearchStudy
 
 from app.enums import Role
+from tests.builders import study_document
+from tests.evidence_helpers import store
 from tests.interop_support import (
     key_headers,
 )
@@ -139,7 +141,13 @@ def test_mp1_follow_up_timepoint_reaches_the_research_study(client):
                 if o["name"] == "CAPS total at long-term follow-up vs study exit")
     assert ("long-term follow-up (17 to 74 months (mean 45.4) after last treatment session; "
             "follow-up)") in ltfu["description"]
-    assert _walk(client, "/fhir/Evidence", study="NCT00090064") == []
+    # Its one comparison at follow-up is within the MDMA group and reported by p alone.
+    [within] = _walk(client, "/fhir/Evidence", study="NCT00090064")
+    statistic = within["statistic"][0]
+    assert "quantity" not in statistic
+    assert statistic["description"] == "mean difference: no estimate reported, p = 0.91"
+    assert [a["quantity"] for a in statistic["attributeEstimate"]] == [{"value": 0.91}]
+    assert "(within group)" in within["title"]
 
 
 def test_a_retracted_publication_is_flagged_with_a_retracted_by_relation(client):
@@ -194,6 +202,41 @@ def test_evidence_from_an_imported_analysis_keeps_its_confidence_interval(client
     assert pruritus["statistic"][0]["sampleSize"]["numberOfParticipants"] == 90 + 94
     registry = next(a for a in pruritus["relatedArtifact"] if a["type"] == "derived-from")
     assert registry["document"]["url"] == "https://clinicaltrials.gov/study/NCT02210780"
+
+
+def _p_value_only_study(client, db_session, key, nct):
+    """A curated study with a comparison reported by its p-value alone and a contrast its
+    source printed the other way round."""
+    doc = study_document(key, nct=nct)
+    effects = doc["outcome_measures"][0]["effects"]
+    effects[0] = {k: v for k, v in effects[0].items() if k not in ("value", "ci_low", "ci_high")}
+    effects[0].update(effect_type="MEAN_DIFFERENCE", p_value=0.004, p_value_relation="=",
+                      notes="reported by its p-value only")
+    effects.append({
+        "experimental_arm": "Drug", "comparator_arm": "Placebo", "timepoint": "12 months",
+        "effect_type": "MEAN_DIFFERENCE",
+        "as_reported": {"orientation": "COMPARATOR_VS_EXPERIMENTAL", "value": 9.7,
+                        "ci_low": 4.1, "ci_high": 15.3,
+                        "reason": "printed as placebo minus drug"},
+        "sources": [{"publication": "main", "locator": "Table 3"}]})
+    store(client, key_headers(db_session, Role.CURATOR), doc)
+
+
+def test_a_comparison_with_only_a_p_value_is_evidence_without_a_quantity(client, db_session):
+    _p_value_only_study(client, db_session, "p-value-only", "NCT09999931")
+    items = _walk(client, "/fhir/Evidence", study="p-value-only")
+    assert len(items) == 2
+    [only_p] = [e for e in items if "quantity" not in e["statistic"][0]]
+    statistic = only_p["statistic"][0]
+    assert statistic["description"] == "mean difference: no estimate reported, p = 0.004"
+    assert [a["quantity"] for a in statistic["attributeEstimate"]
+            if a["type"]["coding"][0]["code"] == "C44185"] == [{"value": 0.004}]
+    assert {"text": "reported by its p-value only"} in statistic["note"]
+    Evidence.model_validate(_get(client, f"/fhir/Evidence/{only_p['id']}"))
+    [reexpressed] = [e for e in items if "quantity" in e["statistic"][0]]
+    assert reexpressed["statistic"][0]["quantity"] == {"value": -9.7}
+    assert any(n["text"].startswith("as printed, comparator vs experimental: 9.7 (4.1 to "
+                                    "15.3)") for n in reexpressed["statistic"][0]["note"])
 
 
 def test_evidence_ids_are_stable_and_searchable(client):

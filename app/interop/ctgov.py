@@ -5,17 +5,26 @@ report: every part of the record it used (`mapped`: path → target) and every p
 with the reason (`skipped`: path → reason). Every number it maps is sourced to the registry
 record, with a locator naming the place in the record. It never touches the database.
 
+Registry results feed the same evidence model as curated studies: a measure counted in
+participants, or given as the percentage of participants, becomes per-arm `count` (or the
+printed `percent`) over the group's analysed number; a registry analysis becomes a contrast in
+our direction (experimental minus, or over, comparator: the rule is stated above `_roles`);
+time frames become timepoints with months since baseline and, where the record makes it clear,
+a role.
+
 `from_document` renders one of our study documents in the v2 module shapes, for curated studies
 that have no stored registry record.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from app.schemas.common import partial_date_sort_key
+from app.schemas.study import count_from_percent
 
 NCT_ID = re.compile(r"^NCT\d{8}$")
 REGISTRY_URL = "https://clinicaltrials.gov/study/{nct}"
@@ -174,14 +183,52 @@ def parse_time_frame(text: str) -> tuple[float, str] | None:
     return months, f"{number} {unit}"
 
 
+_AFTER_TREATMENT = re.compile(r"\b(?:after|post|following)\s+(?:the\s+)?end[\s-]of[\s-]treatment",
+                              re.IGNORECASE)
+
+
 def _anchor(text: str) -> str | None:
+    """What a time frame's duration counts from: the end of treatment only when the text says
+    the duration follows it ("6 months after end of treatment"); "End of treatment (Week 12)"
+    counts from baseline like every other registry time frame."""
     low = text.lower()
+    if _AFTER_TREATMENT.search(low):
+        return "END_OF_TREATMENT"
     if "baseline" in low:
         return "BASELINE"
     if "randomi" in low:
         return "RANDOMIZATION"
-    if "end of treatment" in low:
-        return "END_OF_TREATMENT"
+    return None
+
+
+# A time frame that is baseline and nothing else: "Baseline", "Day 1 (baseline)", "Week 0".
+_BASELINE_ONLY = re.compile(
+    r"(?:at|the|baseline|visit|day\s*[01]|week\s*0|month\s*0|"
+    r"pre-?(?:dose|treatment|randomi[sz]ation)|and|or|[\s(),./:-])*", re.IGNORECASE)
+_END_OF_TREATMENT = re.compile(r"\bend[\s-]of[\s-]treatment\b", re.IGNORECASE)
+# Words that make a time frame a window ("up to Week 32") rather than an assessment at a time.
+_WINDOW = re.compile(r"\b(?:up\s+to|through|throughout|during|within|until|over|across)\b",
+                     re.IGNORECASE)
+
+
+def timepoint_role(label: str, months: float | None, primary: bool,
+                   primary_months: set[float]) -> tuple[str, str] | None:
+    """The role a registry time frame plays, and why; None unless the text makes it clear.
+
+    BASELINE: the time frame names baseline and nothing after it. PRIMARY_ENDPOINT: it is the
+    time frame of a primary outcome, or an assessment (not a window such as "up to Week 32") at
+    the same month since baseline as one. END_OF_TREATMENT: it names the end of treatment
+    (and no time after it).
+    """
+    if "baseline" in label.lower() and _BASELINE_ONLY.fullmatch(label):
+        return "BASELINE", "the time frame is baseline"
+    if primary:
+        return "PRIMARY_ENDPOINT", "the time frame of a primary outcome"
+    if months is not None and months in primary_months and not _WINDOW.search(label):
+        return "PRIMARY_ENDPOINT", (f"assessed at month {months:g}, the time of a primary "
+                                    "outcome")
+    if _END_OF_TREATMENT.search(label) and not _AFTER_TREATMENT.search(label):
+        return "END_OF_TREATMENT", "the time frame names the end of treatment"
     return None
 
 
@@ -523,6 +570,7 @@ class _Mapper:
         arms: list[dict[str, Any]] = []
         self.arm_labels: set[str] = set()
         linked: set[int] = set()
+        paths: dict[str, str] = {}
         for i, group in enumerate(m.get("armGroups") or []):
             if not isinstance(group, dict) or not group.get("label"):
                 continue
@@ -550,6 +598,7 @@ class _Mapper:
                     entry["notes"] = _clip(x["description"], MAX_TEXT)
                 arm["interventions"].append(entry)
             arms.append(arm)
+            paths[label] = f"{p}.armGroups[{i}]"
             self.report.map(f"{p}.armGroups[{i}]", f"arms: {label} ({arm_type}, "
                             f"{len(arm['interventions'])} interventions)")
         for i, x in enumerate(interventions):
@@ -570,6 +619,29 @@ class _Mapper:
                                  "synonyms are curated in the vocabulary, not taken from "
                                  "registry records")
         self.doc["arms"] = arms
+        self.inert_comparators(paths)
+
+    def inert_comparators(self, paths: dict[str, str]) -> None:
+        """An arm registered as EXPERIMENTAL or OTHER whose every intervention is a placebo,
+        vehicle or sham is stored as the comparator it is, when another arm gives something
+        else: which arm is the comparator decides the direction of every contrast."""
+        arms = self.doc["arms"]
+        kinds = {a["label"]: _inert_kind([x["name"] for x in a["interventions"]]) for a in arms}
+        if not any(kinds[a["label"]] is None and a["interventions"] for a in arms):
+            return
+        for arm in arms:
+            kind = kinds[arm["label"]]
+            if kind is None or arm["arm_type"] not in ("EXPERIMENTAL", "OTHER"):
+                continue
+            registered, arm["arm_type"] = arm["arm_type"], kind
+            names = ", ".join(repr(x["name"]) for x in arm["interventions"])
+            note = (f"ClinicalTrials.gov registers the arm {arm['label']!r} as {registered}; "
+                    f"it gives only {names}, so it is stored as {kind}")
+            arm["notes"] = _clip(note, MAX_TEXT)
+            self.notes.append(note)
+            self.report.map(f"{paths[arm['label']]}.type",
+                            f"arms: {arm['label']} {kind} (registered {registered}; every "
+                            "intervention is a placebo, vehicle or sham)")
 
     def _arm_for_group(self, title: str, description: str | None) -> str:
         """The arm a result group stands for: same label, else same letters and digits,
@@ -632,17 +704,39 @@ class _Mapper:
             return str(self.timepoints[label.casefold()]["label"])
         tp: dict[str, Any] = {"label": label, "sources": [self.source(path)]}
         parsed = parse_time_frame(text)
-        if parsed is not None:
-            tp["months"] = parsed[0]
-            self.report.map(path, f"timepoints: {label!r} ({parsed[1]} = {parsed[0]} months)")
-        else:
-            self.report.skip(path, f"time frame {label!r} states no duration: "
-                                   "timepoint kept without months")
         anchor = _anchor(text)
         if anchor:
             tp["anchor"] = anchor
+        if parsed is not None:
+            tp["months"] = parsed[0]
+            # A registry time frame counts from the start of the study (baseline), unless it
+            # says that it counts from the end of treatment.
+            if anchor != "END_OF_TREATMENT":
+                tp["months_since_baseline"] = parsed[0]
+            self.report.map(path, f"timepoints: {label!r} ({parsed[1]} = {parsed[0]} months"
+                                  + (" since baseline)" if anchor != "END_OF_TREATMENT"
+                                     else " after the end of treatment)"))
+        else:
+            self.report.skip(path, f"time frame {label!r} states no duration: "
+                                   "timepoint kept without months")
         self.timepoints[label.casefold()] = tp
         return label
+
+    def timepoint_roles(self, primary_frames: set[str]) -> None:
+        """Roles of the timepoints (`timepoint_role`), once every time frame is known."""
+        primary = [self.timepoints[f] for f in primary_frames if f in self.timepoints]
+        primary_months = {t["months_since_baseline"] for t in primary
+                          if t.get("months_since_baseline") is not None}
+        for key, tp in self.timepoints.items():
+            found = timepoint_role(tp["label"], tp.get("months_since_baseline"),
+                                   key in primary_frames, primary_months)
+            if found is None:
+                continue
+            tp["role"], why = found
+            if tp["role"] == "BASELINE":
+                tp["months_since_baseline"] = 0
+            self.report.map(tp["sources"][0]["locator"],
+                            f"timepoints: {tp['label']!r} role {tp['role']} ({why})")
 
     def outcomes(self) -> None:
         self.timepoints: dict[str, dict[str, Any]] = {}
@@ -652,6 +746,11 @@ class _Mapper:
         om_module = results.get("outcomeMeasuresModule") if isinstance(results, dict) else None
         result_measures = (om_module or {}).get("outcomeMeasures") or []
         covered: set[str] = set()
+        primary = [om for om in result_measures
+                   if isinstance(om, dict) and om.get("type") == "PRIMARY"]
+        primary += self.module("outcomesModule").get("primaryOutcomes") or []
+        primary_frames = {(_clip(str(o["timeFrame"]), MAX_NAME) or "").casefold()
+                          for o in primary if isinstance(o, dict) and o.get("timeFrame")}
         for i, om in enumerate(result_measures):
             if isinstance(om, dict) and om.get("title"):
                 covered.add(_fold(om["title"]))
@@ -679,6 +778,7 @@ class _Mapper:
                 measures.append(measure)
                 self.report.map(path, f"outcome_measures: {name} ({role})")
         self.doc["outcome_measures"] = measures
+        self.timepoint_roles(primary_frames)
         self.doc["timepoints"] = list(self.timepoints.values())
         if isinstance(results, dict):
             for key in ("baselineCharacteristicsModule", "moreInfoModule"):
@@ -739,6 +839,7 @@ class _Mapper:
         param = str(om.get("paramType") or "")
         dispersion = str(om.get("dispersionType") or "")
         denoms = _denoms(om.get("denoms"))
+        percentages = is_percent_of_participants(param, str(unit or ""), str(om.get("title")))
         classes = [c for c in om.get("classes") or [] if isinstance(c, dict)]
         cells = [(ci, c, ki, k) for ci, c in enumerate(classes)
                  for ki, k in enumerate(c.get("categories") or []) if isinstance(k, dict)]
@@ -767,10 +868,12 @@ class _Mapper:
                     continue
                 loc = f"{base}.classes[{ci}].categories[{ki}].measurements[{mi}]"
                 result = _result(meas, param, dispersion, change, unit,
-                                 class_denoms.get(meas["groupId"]))
+                                 class_denoms.get(meas["groupId"]), percentages)
                 result.update(arm=groups[meas["groupId"]], timepoint=tp,
                               sources=[self.source(loc)])
                 measure["results"].append(result)
+                if percentages:
+                    self.percentage_report(result, meas, loc)
             out.append(measure)
         target = f"outcome_measures: {str(om['title'])!r}"
         if split:
@@ -783,17 +886,37 @@ class _Mapper:
                 self.report.skip(path, "the measure has several classes or categories and the "
                                        "analysis does not say which one it compares")
                 continue
-            effect, reason = self.effect(analysis, groups, tp, path)
+            titles = {g["id"]: str(g.get("title") or g["id"]) for g in om.get("groups") or []
+                      if isinstance(g, dict) and g.get("id")}
+            by_arm = {r["arm"]: r for r in out[0]["results"]}
+            effect, reason = self.effect(analysis, groups, titles, by_arm, tp, path)
             if effect is None:
                 self.report.skip(path, reason)
             else:
                 out[0]["effects"].append(effect)
-                self.report.map(path, f"effects: {effect['effect_type']} {effect['value']} "
+                self.report.map(path, f"effects: {effect['effect_type']} {reason} "
                                       f"in {out[0]['name']!r}")
         return out
 
-    def effect(self, a: Any, groups: dict[str, str], tp: str, path: str
+    def percentage_report(self, result: dict[str, Any], meas: dict[str, Any],
+                          loc: str) -> None:
+        """Say what became of a percentage of participants that gives no count."""
+        percent, n = result.get("percent"), result.get("denominator")
+        if percent is None:
+            self.report.skip(f"{loc}.value", f"{meas.get('value')!r} is not a percentage "
+                                              "from 0 to 100: kept in raw")
+        elif n is None:
+            self.report.skip(f"{loc}.value", f"{percent}% without the group's analysed "
+                                              "number: no count")
+        elif count_from_percent(percent, n) is None:
+            self.report.skip(f"{loc}.value", f"{percent}% of {n}: no single count prints as "
+                                              "it, so none is derived")
+
+    def effect(self, a: Any, groups: dict[str, str], titles: dict[str, str],
+               results: dict[str, dict[str, Any]], tp: str, path: str
                ) -> tuple[dict[str, Any] | None, str]:
+        """One registry analysis as a contrast in our direction (the rule is stated above
+        `_roles`): the effect and a few words on it for the report, or None and why not."""
         if not isinstance(a, dict):
             return None, "not an analysis object"
         param = str(a.get("paramType") or "")
@@ -801,40 +924,118 @@ class _Mapper:
         if effect_type is None:
             return None, (f"parameter {param!r} is not an effect measure we store"
                           if param else "the analysis states no parameter")
-        ids = [g for g in a.get("groupIds") or [] if g in groups]
+        if scale != 1 and results and all(
+                _proportion(r) is None and (r.get("mean") is not None
+                                            or r.get("change_mean") is not None)
+                for r in results.values()):
+            # A percentage difference between group means (of a measure in percent) is a
+            # mean difference, not a difference of proportions.
+            effect_type, scale = "MEAN_DIFFERENCE", 1
+        if effect_type in STANDARDIZED:
+            return None, (f"parameter {param!r} is a standardized difference: ours is positive "
+                          "when it favours the experimental arm, and the registry does not say "
+                          "which direction of the outcome is better")
+        ids = [g for g in dict.fromkeys(a.get("groupIds") or []) if g in groups]
         if len(ids) != 2:
             return None, "an effect estimate compares exactly two groups"
         value = parse_number(a.get("paramValue"))
-        if value is None:
-            return None, f"parameter value {a.get('paramValue')!r} is not a number"
-        arms = [groups[g] for g in ids]
-        experimental, comparator = _direction(arms, self.doc["arms"])
+        p = parse_p_value(a.get("pValue"))
+        if value is None and p is None:
+            return None, (f"parameter value {a.get('paramValue')!r} is not a number and no "
+                          "p-value is given")
+        low, high = parse_number(a.get("ciLowerLimit")), parse_number(a.get("ciUpperLimit"))
+        level = parse_number(a.get("ciPctValue")) or 0
+        has_ci = (value is not None and low is not None and high is not None and low <= high
+                  and a.get("ciNumSides") != "ONE_SIDED" and 0 < level < 100)
+        if effect_type == "RISK_DIFFERENCE" and scale == 1 and any(
+                x is not None and abs(x) > 1 for x in (value, low, high)):
+            scale = 0.01  # a difference of proportions beyond ±1 is in percentage points
+        ratio = effect_type in ("RISK_RATIO", "ODDS_RATIO")
+        limits = (value, low, high) if has_ci else (value,)
+        if ratio and any(x is not None and x <= 0 for x in limits):
+            return None, f"a {param} and its CI must be greater than 0"
+
+        first, second = groups[ids[0]], groups[ids[1]]
+        roles = _roles(first, second, self.doc["arms"])
+        printed = _printed_order(a, ([titles.get(ids[0], first), first],
+                                     [titles.get(ids[1], second), second]))
+        guess = roles or (first, second)
+        agrees = None if value is None else _agrees(
+            effect_type, value * scale,
+            _group_contrast(effect_type, results.get(guess[0]), results.get(guess[1])))
+        by_values = None if agrees is None else guess[0] if agrees else guess[1]
+        minuend, how = None, ""
+        if printed is not None:
+            minuend = first if printed[0] else second
+            how = f"the registry's {printed[1]} says {printed[2]!r}"
+        elif by_values is not None:
+            minuend = by_values
+            how = "the group values of this measure give the printed estimate only that way"
+        if roles is not None:
+            experimental, comparator = roles
+        elif minuend is not None:
+            experimental, comparator = minuend, second if minuend == first else first
+        else:
+            experimental, comparator = first, second
+        op = "over" if ratio else "minus"
         effect: dict[str, Any] = {
             "experimental_arm": experimental, "comparator_arm": comparator, "timepoint": tp,
-            "effect_type": effect_type, "value": value * scale, "sources": [self.source(path)],
-        }
-        raw = (f"Registry: {param} {a.get('paramValue')}"
-               + (f" ({a.get('ciPctValue')}% CI {a.get('ciLowerLimit')} to "
-                  f"{a.get('ciUpperLimit')})" if a.get("ciLowerLimit") is not None else "")
-               + (f", p {a.get('pValue')}" if a.get("pValue") else "")
-               + f"; groups {ids[0]} vs {ids[1]} as registered, the registry does not say "
-                 "which was subtracted from which")
-        if scale != 1:
-            raw += "; percentage points converted to a proportion"
-        low, high = parse_number(a.get("ciLowerLimit")), parse_number(a.get("ciUpperLimit"))
-        level = parse_number(a.get("ciPctValue"))
-        if (low is not None and high is not None and low <= high
-                and a.get("ciNumSides") != "ONE_SIDED" and level and 0 < level < 100):
-            effect.update(ci_low=low * scale, ci_high=high * scale, ci_level=level / 100)
-        if str(a.get("dispersionType")) == "STANDARD_ERROR_OF_MEAN":
+            "effect_type": effect_type, "sources": [self.source(path)]}
+        ours = (value * scale if value is not None else None,
+                low * scale if has_ci and low is not None else None,
+                high * scale if has_ci and high is not None else None)
+        if has_ci:
+            effect["ci_level"] = level / 100
+        if ours[0] is None:
+            direction = "only a p-value was reported"
+            described = f"p {a.get('pValue')} (no estimate)"
+        elif minuend == comparator:
+            reason = (f"ClinicalTrials.gov printed {param} {a.get('paramValue')} as "
+                      f"{comparator} {op} {experimental}: {how}")
+            effect["as_reported"] = {
+                "orientation": "COMPARATOR_VS_EXPERIMENTAL", "value": ours[0],
+                **({"ci_low": ours[1], "ci_high": ours[2]} if has_ci else {}),
+                "reason": _clip(reason, MAX_TEXT)}
+            direction = (f"printed as {comparator} {op} {experimental} ({how}); stored as "
+                         f"{experimental} {op} {comparator}")
+            described = f"{a.get('paramValue')} as printed, stored re-expressed"
+        else:
+            effect["value"] = ours[0]
+            if has_ci:
+                effect["ci_low"], effect["ci_high"] = ours[1], ours[2]
+            direction = (f"{experimental} {op} {comparator}, as {how}" if minuend is not None
+                         else f"the registry does not say which group is {op} which, and the "
+                              "group values do not settle it: the value is kept as printed "
+                              f"(it may be {comparator} {op} {experimental})")
+            described = f"{ours[0]:g}"
+        if str(a.get("dispersionType")) == "STANDARD_ERROR_OF_MEAN" and not ratio:
             se = parse_number(a.get("dispersionValue"))
             if se is not None and se >= 0:
                 effect["se"] = se * scale
-        p = parse_p_value(a.get("pValue"))
         if p is not None:
             effect["p_value"], effect["p_value_relation"] = p
-        effect["notes"] = _clip(raw, MAX_TEXT)
-        return effect, ""
+        notes = [f"Registry analysis: {param} {a.get('paramValue')}"
+                 + (f" ({a.get('ciPctValue')}% CI {a.get('ciLowerLimit')} to "
+                    f"{a.get('ciUpperLimit')})" if a.get("ciLowerLimit") is not None else "")
+                 + (f", p {a.get('pValue')}" if a.get("pValue") else "")]
+        for key, label in (("statisticalMethod", "method"),
+                           ("estimateComment", "estimate comment"),
+                           ("groupDescription", "group description"),
+                           ("nonInferiorityType", "hypothesis"),
+                           ("nonInferiorityComment", "non-inferiority comment")):
+            if a.get(key):
+                notes.append(f"{label}: {a[key]}")
+        notes.append(f"direction: {direction}")
+        if printed is not None and by_values is not None and by_values != minuend:
+            notes.append("the group values of this measure give the estimate the other way "
+                         "round; the registry's words are followed")
+        if scale != 1:
+            notes.append("percentage points converted to a proportion")
+        if ratio and a.get("dispersionValue") is not None:
+            notes.append(f"{a.get('dispersionType')} {a['dispersionValue']} is kept here only: "
+                         "the registry does not say on which scale")
+        effect["notes"] = _clip("; ".join(notes), MAX_TEXT)
+        return effect, described
 
     def run(self) -> tuple[dict[str, Any], Report]:
         self.identification()
@@ -862,6 +1063,20 @@ class _Mapper:
         return self.doc, self.report
 
 
+_INERT = re.compile(r"\b(?:placebos?|vehicle|sham)\b", re.IGNORECASE)
+_COMBINED = re.compile(r"\+|&|\b(?:plus|and|with|combined|add-on)\b", re.IGNORECASE)
+
+
+def _inert_kind(names: list[str]) -> str | None:
+    """PLACEBO_COMPARATOR (SHAM_COMPARATOR) when every intervention named is a placebo or
+    vehicle (a sham) and none is combined with something else; else None."""
+    if not names or any(not _INERT.search(n) or _COMBINED.search(n) for n in names):
+        return None
+    if all(re.search(r"\bsham\b", n, re.IGNORECASE) for n in names):
+        return "SHAM_COMPARATOR"
+    return "PLACEBO_COMPARATOR"
+
+
 def _denoms(denoms: Any) -> dict[str, int]:
     """Participants per group from a denoms list (the 'Participants' unit first)."""
     out: dict[str, int] = {}
@@ -875,8 +1090,38 @@ def _denoms(denoms: Any) -> dict[str, int]:
     return out
 
 
+_PERCENT_UNIT = re.compile(r"%|\bper\s?cent|\bpercentage", re.IGNORECASE)
+_PEOPLE = (r"\b(?:participants?|patients?|subjects?|people|persons?|individuals?|children|"
+           r"adults?|women|men|infants?|responders?)\b")
+_BARE_PERCENT = re.compile(r"\s*(?:%|percent|per cent|percentage|percentages)?\s*(?:\(%\))?\s*",
+                           re.IGNORECASE)
+_PERCENT_OF_PEOPLE = re.compile(rf"\b(?:percent(?:age)?|proportion|%)\s+of\s+(?:all\s+)?"
+                                rf"{_PEOPLE}", re.IGNORECASE)
+_PRINTED_PERCENT = re.compile(r"^(100(\.0{1,6})?|[0-9]{1,2}(\.[0-9]{1,6})?)$")
+
+
+def is_percent_of_participants(param: str, unit: str, title: str) -> bool:
+    """Whether a measure gives, per group, the percentage of participants with something: a
+    NUMBER whose unit is a percentage of participants ("Percentage of participants", "% of
+    patients"), or a bare percentage ("percent", "%") in a measure titled as one."""
+    if param.upper() != "NUMBER" or not _PERCENT_UNIT.search(unit):
+        return False
+    if re.search(_PEOPLE, unit, re.IGNORECASE):
+        return True
+    return bool(_BARE_PERCENT.fullmatch(unit) and _PERCENT_OF_PEOPLE.search(title))
+
+
+def printed_percent(raw: Any) -> str | None:
+    """A registry percentage as printed, in the form our `percent` takes ("10.3", ".5" as
+    "0.5"); None when it is not a percentage from 0 to 100 with at most six decimals."""
+    text = str(raw).strip() if raw is not None else ""
+    if text.startswith("."):
+        text = "0" + text
+    return text if _PRINTED_PERCENT.match(text) else None
+
+
 def _result(meas: dict[str, Any], param: str, dispersion: str, change: bool,
-            unit: Any, n: int | None) -> dict[str, Any]:
+            unit: Any, n: int | None, percentages: bool = False) -> dict[str, Any]:
     value = parse_number(meas.get("value"))
     spread = parse_number(meas.get("spread"))
     low, high = parse_number(meas.get("lowerLimit")), parse_number(meas.get("upperLimit"))
@@ -902,8 +1147,16 @@ def _result(meas: dict[str, Any], param: str, dispersion: str, change: bool,
                 result["change_se" if change else "se"] = spread
         if "confidence interval" in disp and low is not None and high is not None and low <= high:
             result["ci_low"], result["ci_high"] = low, high
+    elif percentages:
+        # The count is never computed here: with the group's analysed number the write derives
+        # it, when exactly one integer prints as this percentage.
+        percent = printed_percent(meas.get("value"))
+        if percent is not None:
+            result["percent"] = percent
+            if n is not None:
+                result["denominator"] = n
     elif (param in ("NUMBER", "COUNT_OF_PARTICIPANTS", "COUNT_OF_UNITS") and value is not None
-          and value >= 0 and value == int(value) and "percent" not in unit_text
+          and value >= 0 and value == int(value) and not _PERCENT_UNIT.search(unit_text)
           and ("participant" in unit_text or param == "COUNT_OF_PARTICIPANTS")):
         result["count"] = int(value)
         if n is not None and n >= value:
@@ -936,43 +1189,168 @@ def effect_type_of(param: str) -> tuple[str | None, float]:
         if any(phrase in low for phrase in phrases):
             return effect_type, scale
     return None, 1
-    if "odds ratio" in low:
-        return "ODDS_RATIO", 1
-    if "risk ratio" in low or "relative risk" in low:
-        return "RISK_RATIO", 1
-    if "risk difference" in low:
-        return "RISK_DIFFERENCE", 1
-    if "percentage difference" in low or "difference in percentage" in low:
-        return "RISK_DIFFERENCE", 0.01
-    if "hedges" in low:
-        return "HEDGES_G", 1
-    if "cohen" in low:
-        return "COHENS_D", 1
-    if "standardized mean difference" in low or "standardised mean difference" in low:
-        return "SMD", 1
-    if "mean difference" in low:
-        return "MEAN_DIFFERENCE", 1
-    return None, 1
 
 
-_COMPARATOR_WORDS = ("placebo", "control", "usual care", "sham", "standard care", "waitlist",
-                     "wait-list", "no treatment")
+# ------------------------------------------------------------------ registry analyses
+#
+# The direction of a registry analysis. ClinicalTrials.gov gives an analysis the groups it
+# compares (`groupIds`) and the estimate (`paramType`, `paramValue`), but no field for which
+# group was subtracted from (or divided by) which: `groupIds` follow the order of the groups in
+# the measure, not the direction of the estimate (NCT02210780 lists placebo first and prints
+# dupilumab minus placebo), and the registry asks submitters to state the direction in words,
+# in the estimate comment ("Dupilumab 300 mg qw vs. Placebo qw"). The rule:
+#
+# 1. Roles. The comparator is the arm typed as one (placebo, active or sham comparator, no
+#    intervention), else the one named like a control (placebo, vehicle, sham, control, usual
+#    or standard care, waitlist, no treatment); the other arm is experimental.
+# 2. The printed order. The first statement that names both groups on either side of "vs",
+#    "versus", "minus", "over", "against", "compared to/with", "relative to", "divided by",
+#    " - " or " / ", read in the estimate comment, then the group description, the
+#    non-inferiority comment, the statistical comment, the other analysis description and the
+#    p-value comment. The group named first is the minuend (the numerator of a ratio). A group
+#    is named by its title or arm label, else by a word of it (4 letters or more) that the other
+#    group's title lacks. A text naming both orders says nothing.
+# 3. Without such a statement, the group values of the measure (means, change means, counts or
+#    percentages) decide when they give the printed estimate one way (within a quarter of its
+#    size; ratios on the log scale) and not the other.
+# 4. When neither arm is a comparator by (1), the group printed first is stored as experimental.
+# 5. Printed comparator first: stored re-expressed, with the printed estimate in `as_reported`
+#    and the statement that tells it as the reason. When nothing tells the direction, the value
+#    is kept as printed and the notes say so.
+#
+# Every analysis keeps the registry's wording (parameter, estimate comment, group description,
+# method, hypothesis) in its notes.
+
+STANDARDIZED = ("COHENS_D", "HEDGES_G", "SMD")
+_COMPARATOR_WORDS = ("placebo", "vehicle", "sham", "control", "usual care", "standard care",
+                     "standard of care", "waitlist", "wait-list", "wait list", "no treatment",
+                     "no intervention")
+_COMPARATOR_TYPES = ("PLACEBO_COMPARATOR", "ACTIVE_COMPARATOR", "SHAM_COMPARATOR",
+                     "NO_INTERVENTION")
+_ANALYSIS_TEXTS = (("estimateComment", "estimate comment"),
+                   ("groupDescription", "group description"),
+                   ("nonInferiorityComment", "non-inferiority comment"),
+                   ("statisticalComment", "statistical comment"),
+                   ("otherAnalysisDescription", "analysis description"),
+                   ("pValueComment", "p-value comment"))
+_CONNECTOR = re.compile(
+    r"(?:^|[\s(\[])(?:vs\.?|v\.|versus|minus|over|against|compared\s+(?:to|with)|"
+    r"relative\s+to|divided\s+by)(?=$|[\s)\]])|(?:^|\s)[-\u2013\u2212/\u00f7](?:\s|$)",
+    re.IGNORECASE)
+# A gap that holds another clause cannot join two names into one statement.
+_CLAUSE_BREAK = re.compile(r"[;=]|(?<!vs)(?<!\bv)\.\s", re.IGNORECASE)
+MAX_GAP = 40
 
 
-def _direction(labels: list[str], arms: list[dict[str, Any]]) -> tuple[str, str]:
-    """(experimental, comparator) among two arms: the comparator is the arm the registry types
-    as a comparator, else the one named like a control; else the registered order."""
+def _roles(first: str, second: str, arms: list[dict[str, Any]]) -> tuple[str, str] | None:
+    """(experimental, comparator) of two arms by type, else by a control-like name; None when
+    that does not single out one comparator."""
     types = {a["label"]: a["arm_type"] for a in arms}
+    for test in (lambda label: types.get(label) in _COMPARATOR_TYPES,
+                 lambda label: any(w in label.lower() for w in _COMPARATOR_WORDS)):
+        one, two = test(first), test(second)
+        if one != two:
+            return (second, first) if one else (first, second)
+        if one and two:
+            return None
+    return None
 
-    def is_comparator(label: str) -> bool:
-        return (types.get(label, "").endswith("_COMPARATOR")
-                or types.get(label) == "NO_INTERVENTION"
-                or any(w in label.lower() for w in _COMPARATOR_WORDS))
 
-    first, second = labels
-    if is_comparator(first) and not is_comparator(second):
-        return second, first
-    return first, second
+def _spans(text: str, names: list[str], others: list[str]) -> list[tuple[int, int]]:
+    """Where `text` names a group: its title or label, else a word of them the other lacks."""
+    low = text.casefold()
+    spans = {m.span() for n in names if n for m in re.finditer(re.escape(n.casefold()), low)}
+    if not spans:
+        taken = {w for o in others for w in re.findall(r"\w+", o.casefold())}
+        words = {w for n in names for w in re.findall(r"\w+", n.casefold())
+                 if len(w) >= 4 and not w.isdigit() and w not in taken}
+        spans = {m.span() for w in words for m in re.finditer(rf"\b{re.escape(w)}\b", low)}
+    return sorted(spans)
+
+
+def _inside(span: tuple[int, int], spans: list[tuple[int, int]]) -> bool:
+    return any(s[0] <= span[0] and span[1] <= s[1] and s != span for s in spans)
+
+
+def stated_order(text: str, a: list[str], b: list[str]) -> tuple[bool, str] | None:
+    """Whether `text` prints group `a` before group `b` around a connector ("A vs. B"): True
+    for a first, False for b first, with the words that say it; None when it says neither or
+    both. `a` and `b` are the names of each group (title, arm label)."""
+    in_a, in_b = _spans(text, a, b), _spans(text, b, a)
+    in_a, in_b = ([s for s in in_a if not _inside(s, in_b)],
+                  [s for s in in_b if not _inside(s, in_a)])
+    found: dict[bool, str] = {}
+    for a_first, before, after in ((True, in_a, in_b), (False, in_b, in_a)):
+        for s in before:
+            for t in after:
+                gap = text[s[1]:t[0]]
+                if (s[1] <= t[0] and len(gap) <= MAX_GAP and _CONNECTOR.search(gap)
+                        and not _CLAUSE_BREAK.search(gap)):
+                    found.setdefault(a_first, text[s[0]:t[1]])
+    if len(found) != 1:
+        return None
+    [(a_first, words)] = found.items()
+    return a_first, words
+
+
+def _printed_order(a: dict[str, Any], names: tuple[list[str], list[str]]
+                   ) -> tuple[bool, str, str] | None:
+    """The first analysis text that states the order of its two groups: (first group printed
+    first, which text, the words)."""
+    for key, label in _ANALYSIS_TEXTS:
+        text = a.get(key)
+        if isinstance(text, str) and text.strip():
+            found = stated_order(text, *names)
+            if found is not None:
+                return found[0], label, found[1]
+    return None
+
+
+def _proportion(r: dict[str, Any] | None) -> float | None:
+    if r is None:
+        return None
+    if r.get("count") is not None and r.get("denominator"):
+        return float(r["count"]) / r["denominator"]
+    if r.get("percent") is not None:
+        return float(r["percent"]) / 100
+    return None
+
+
+def _group_contrast(effect_type: str, e: dict[str, Any] | None, c: dict[str, Any] | None
+                    ) -> float | None:
+    """The contrast of two group results, first minus (log: over) second; None without one."""
+    if e is None or c is None:
+        return None
+    if effect_type == "MEAN_DIFFERENCE":
+        for key in ("change_mean", "mean"):
+            if e.get(key) is not None and c.get(key) is not None:
+                return float(e[key]) - float(c[key])
+        return None
+    pe, pc = _proportion(e), _proportion(c)
+    if pe is None or pc is None:
+        return None
+    if effect_type == "RISK_DIFFERENCE":
+        return pe - pc
+    if effect_type == "RISK_RATIO":
+        return math.log(pe / pc) if pe > 0 and pc > 0 else None
+    if 0 < pe < 1 and 0 < pc < 1:
+        return math.log(pe / (1 - pe)) - math.log(pc / (1 - pc))
+    return None
+
+
+def _agrees(effect_type: str, printed: float, contrast: float | None) -> bool | None:
+    """True when the printed estimate is the group contrast as given, False when it is the
+    contrast the other way round, None when the group values cannot tell."""
+    if contrast is None or contrast == 0:
+        return None
+    if effect_type in ("RISK_RATIO", "ODDS_RATIO"):
+        printed = math.log(printed)
+    if printed == 0:
+        return None
+    for as_given, target in ((True, contrast), (False, -contrast)):
+        if abs(printed - target) <= 0.25 * abs(target):
+            return as_given
+    return None
 
 
 def to_document(record: dict[str, Any]) -> tuple[dict[str, Any], Report]:
@@ -1155,9 +1533,14 @@ def _results_section(doc: dict[str, Any]) -> dict[str, Any] | None:
                 groups.append(group_of[e["comparator_arm"]])
             p = e.get("p_value")
             rel = e.get("p_value_relation") or "="
+            # The registry states an estimate's direction in its comment: ours is always
+            # experimental minus (or over) comparator.
+            order = (f"{e['experimental_arm']} vs. {e['comparator_arm']}"
+                     if e.get("comparator_arm") else None)
+            comment = "; ".join(x for x in (order, e.get("notes")) if x)
             analyses.append(_drop_empty({
                 "groupIds": groups, "paramType": EFFECT_PARAM[e["effect_type"]],
-                "paramValue": str(e["value"]),
+                "paramValue": str(e["value"]) if e.get("value") is not None else None,
                 "ciPctValue": (str(round(e["ci_level"] * 100, 4)).removesuffix(".0")
                                if e.get("ci_level") and e.get("ci_low") is not None else None),
                 "ciNumSides": "TWO_SIDED" if e.get("ci_low") is not None else None,
@@ -1165,7 +1548,7 @@ def _results_section(doc: dict[str, Any]) -> dict[str, Any] | None:
                 "ciUpperLimit": str(e["ci_high"]) if e.get("ci_high") is not None else None,
                 "pValue": (f"{'' if rel == '=' else rel}{p}" if p is not None else None),
                 "groupDescription": f"Time frame: {_frames([e['timepoint']], doc)}",
-                "estimateComment": e.get("notes"),
+                "estimateComment": comment or None,
             }))
         measures.append(_drop_empty({
             "type": om["role"] if om["role"] in ("PRIMARY", "SECONDARY") else

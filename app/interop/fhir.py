@@ -233,6 +233,31 @@ def _sample_size(doc: dict[str, Any], effect: dict[str, Any]) -> int | None:
     return sum(sizes)
 
 
+def _p_text(effect: dict[str, Any]) -> str | None:
+    if effect.get("p_value") is None:
+        return None
+    relation = effect.get("p_value_relation") or "="
+    return f"p {relation} {effect['p_value']:g}"
+
+
+def _statistic_text(effect_name: str, effect: dict[str, Any]) -> str:
+    """The statistic in words; a comparison reported by its p-value alone says so."""
+    if effect.get("value") is None:
+        return f"{effect_name}: no estimate reported, {_p_text(effect) or 'no p-value'}"
+    return f"{effect_name} {effect['value']:g}"
+
+
+def _as_printed(effect: dict[str, Any]) -> str | None:
+    """The source's own figures when it printed the contrast the other way round."""
+    printed = effect.get("as_reported")
+    if not printed:
+        return None
+    ci = (f" ({printed['ci_low']:g} to {printed['ci_high']:g})"
+          if printed.get("ci_low") is not None and printed.get("ci_high") is not None else "")
+    return (f"as printed, comparator vs experimental: {printed['value']:g}{ci}; "
+            f"{printed.get('reason') or ''}").rstrip("; ")
+
+
 def evidence(doc: dict[str, Any], effect: dict[str, Any], effect_id: int) -> dict[str, Any]:
     """One effect estimate of a study as an R5 Evidence resource."""
     code, display = STATISTIC_TYPES[effect["effect_type"]]
@@ -297,13 +322,14 @@ def evidence(doc: dict[str, Any], effect: dict[str, Any], effect_id: int) -> dic
              "description": f"{outcome} at {when}"},
         ],
         "statistic": [{
-            "description": f"{effect_name} {effect['value']:g}",
+            "description": _statistic_text(effect_name, effect),
             "statisticType": {**_coding(CS + "statistic-type", code, display),
                               "text": effect_name},
-            "quantity": {"value": effect["value"]},
+            "quantity": {"value": effect["value"]} if effect.get("value") is not None
+            else None,
             "sampleSize": {"numberOfParticipants": n} if n is not None else None,
             "attributeEstimate": estimates,
-            "note": [{"text": effect["notes"]}] if effect.get("notes") else None,
+            "note": [{"text": x} for x in (effect.get("notes"), _as_printed(effect)) if x],
         }],
         "note": [{"text": "retracted: every source of this estimate is retracted"}]
         if effect.get("retracted") else None,
