@@ -217,7 +217,8 @@ def test_hartung_knapp_uses_t_with_k_minus_1_degrees_of_freedom(client):
 
 @pytest.mark.parametrize("query,message", [
     ("registry_id=NCT03537014&instrument=CAPS-5&effect_type=COHENS_D", "at least two"),
-    ("intervention=MDMA&phase=PHASE3&instrument=CAPS-5", "different effect types"),
+    ("study=NCT03537014,brady-2000-sertraline&instrument=CAPS-5&instrument=CAPS-2",
+     "different effect types"),
     ("registry_id=NCT00000000", "at least two"),
 ])
 def test_too_few_or_mixed_estimates_are_a_422_problem(client, query, message):

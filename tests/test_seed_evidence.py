@@ -53,7 +53,16 @@ def test_every_seed_timepoint_has_a_role(client):
 
 def test_mapp1_and_mapp2_meet_on_the_since_baseline_clock_and_pool_as_metafor_does(client):
     expected = _fixture("seed_pooling.json")["sets"]["caps5"]["rma"]
+    # Without an effect type too: MAPP1's Hedges' g computed from its change scores is the
+    # same comparison as its reported d, which is pooled.
+    plain = client.get(f"{API}/meta-analysis?intervention=MDMA&phase=PHASE3&instrument=CAPS-5"
+                       "&timepoint_months_max=6").json()
+    assert {s["study_key"] for s in plain["studies"]} == MAPP_KEYS
+    assert plain["effect_type"] == "COHENS_D"
+    assert any(e["effect_type"] == "HEDGES_G" and "reported estimate is pooled" in e["reason"]
+               for e in plain["excluded"])
     body = client.get(f"{PHASE3}&instrument=CAPS-5&timepoint_months_max=6").json()
+    assert plain["estimate"] == body["estimate"]
     assert {s["study_key"] for s in body["studies"]} == MAPP_KEYS
     assert body["k"] == expected["k"] == 2
     for ours, theirs in (("estimate", "estimate"), ("se", "se"), ("ci_low", "ci_lb"),

@@ -19,6 +19,7 @@ from app.enums import (
     STANDARDIZED_EFFECTS,
     Comparison,
     EffectType,
+    Origin,
     RetractionStatus,
 )
 from app.errors import BadRequest, UnprocessableContent
@@ -213,6 +214,24 @@ def _one_per_study(entries: list[_Entry], params: MetaAnalysisParams,
     return out, notes
 
 
+def _reported_first(entries: list[_Entry], excluded: list[dict[str, Any]]) -> list[_Entry]:
+    """One comparison (outcome, timepoint, arms) reported by its source and also computed by
+    us from its arms' results is the same evidence twice: the reported estimate is pooled."""
+    def comparison(e: _Entry) -> tuple[Any, ...]:
+        r = e.row
+        return (r.study_key, r.outcome, r.timepoint, r.experimental_arm, r.comparator_arm)
+
+    reported = {comparison(e) for e in entries if e.row.origin == Origin.REPORTED}
+    kept = []
+    for e in entries:
+        if e.row.origin == Origin.COMPUTED and comparison(e) in reported:
+            excluded.append({**_base(e.row), "reason": "computed from the arms' results of a "
+                             "comparison its source reports: the reported estimate is pooled"})
+        else:
+            kept.append(e)
+    return kept
+
+
 def _counts(row: Any) -> tuple[int, int, int, int] | None:
     inputs = row.inputs or {}
     e, c = inputs.get("experimental") or {}, inputs.get("comparator") or {}
@@ -296,6 +315,7 @@ def meta_analysis(session: Session, params: MetaAnalysisParams) -> dict[str, Any
             continue
         entries.append(_Entry([row], y, se.se, se.how or "reported", n1, n2))
 
+    entries = _reported_first(entries, excluded)
     types = Counter(e.row.effect_type for e in entries)
     if len(types) > 1:
         mix = ", ".join(f"{t} ({n})" for t, n in sorted(types.items()))
