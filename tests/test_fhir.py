@@ -250,7 +250,8 @@ def test_evidence_ids_are_stable_and_searchable(client):
 
 
 @pytest.mark.parametrize("url", ["/fhir/ResearchStudy/no-such-study", "/fhir/Evidence/effect-0",
-                                 "/fhir/Evidence/nonsense"])
+                                 "/fhir/Evidence/nonsense", "/fhir/Evidence/%C2%B9",
+                                 "/fhir/Evidence/effect-%C2%B9%C2%B2"])
 def test_unknown_resources_are_404_operation_outcomes(client, url):
     response = client.get(url)
     assert response.status_code == 404

@@ -169,7 +169,7 @@ def _evidence(session: Session, pairs: list[tuple[int, int]]) -> list[dict[str, 
 
 def _effect_number(ident: str) -> int | None:
     number = ident.removeprefix("effect-")
-    return int(number) if number.isdigit() and len(number) < 18 else None
+    return int(number) if number.isascii() and number.isdigit() and len(number) < 18 else None
 
 
 def fhir_evidence_page(session: Session, query: FhirEvidenceQuery) -> Page:
