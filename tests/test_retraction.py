@@ -90,6 +90,11 @@ def test_retraction_answers_404_409_and_403(client, curator, make_key, snapshot)
                        headers=reader).status_code == 403
     assert client.post(f"{API}/publications/999999/retraction", json=NOTICE,
                        headers=curator).status_code == 404
+    # An id past any database integer is a 422, not an overflow.
+    huge = client.post(f"{API}/publications/58376923526537207087104/retraction", json=NOTICE,
+                       headers=curator)
+    assert huge.status_code == 422 and ["path", "publication_id"] in [
+        e["loc"] for e in huge.json()["errors"]]
     bad_date = client.post(f"{API}/publications/{pub}/retraction",
                            json={**NOTICE, "date": "2025-02-30"}, headers=curator)
     assert bad_date.status_code == 422

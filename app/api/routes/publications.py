@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response
 
 from app.api.deps import SessionDep
 from app.api.responses import JSONBytes, problems
@@ -16,7 +18,8 @@ router = APIRouter(prefix="/publications", tags=["publications"])
 
 @router.post("/{publication_id}/retraction", response_class=JSONBytes,
              responses=problems(400, 401, 403, 404, 409, 413, 422, 429))
-def retract_publication(publication_id: int, data: RetractionCreate, session: SessionDep,
+def retract_publication(publication_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+                        data: RetractionCreate, session: SessionDep,
                         write: WriteDep) -> Response:
     """Record a retraction; every result sourced only by retracted papers becomes retracted."""
     return outcome_response(publications.retract(session, publication_id, data, write))
