@@ -110,6 +110,20 @@ def outcome_select(f: OutcomeFilter, dialect: str, *, keep_retracted: bool = Fal
     )
 
 
+def outcome_tally_select(f: OutcomeFilter, dialect: str,
+                         *columns: ColumnElement[Any]) -> Select[Any]:
+    """`columns` (aggregates over the effect_estimate columns) for every estimate the filter
+    matches, retracted estimates and within-arm changes included: the joins the filter needs
+    and nothing of a row's presentation."""
+    e, s = EffectEstimate.__table__.c, Study.__table__.c
+    om, tp = OutcomeMeasure.__table__.c, Timepoint.__table__.c
+    return (select(*columns).select_from(EffectEstimate.__table__)
+            .join(Study.__table__, s.id == e.study_id)
+            .join(OutcomeMeasure.__table__, om.id == e.outcome_measure_id)
+            .join(Timepoint.__table__, tp.id == e.timepoint_id)
+            .where(*outcome_conditions(f, dialect, keep_retracted=True, keep_within_arm=True)))
+
+
 def effect_sources_select(effect_ids: list[int]) -> Select[Any]:
     """The sources of some effect estimates, with each publication's retraction status."""
     p, pub = Provenance.__table__.c, Publication.__table__.c

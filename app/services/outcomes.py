@@ -11,7 +11,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, case, false, func, select, true
+from sqlalchemy import and_, case, false, func, true
 from sqlalchemy.orm import Session
 
 from app.enums import (
@@ -23,7 +23,8 @@ from app.enums import (
     RetractionStatus,
 )
 from app.errors import BadRequest, UnprocessableContent
-from app.queries.outcomes import effect_sources_select, outcome_select
+from app.models import EffectEstimate
+from app.queries.outcomes import effect_sources_select, outcome_select, outcome_tally_select
 from app.queries.pagination import Cursor, decode_cursor, encode_cursor, keyset
 from app.schemas.filters import MetaAnalysisParams, OutcomeFilter, OutcomeListParams
 from app.services import binary, evidence, semantics
@@ -67,9 +68,7 @@ def excluded_counts(session: Session, params: OutcomeFilter) -> dict[str, Any]:
     """What the defaults leave out of a selection: retracted estimates (unless
     include_retracted) and within-arm changes (unless comparison asks for them). Each count
     is what its parameter alone would bring back."""
-    stmt = outcome_select(params, _dialect(session), keep_retracted=True,
-                          keep_within_arm=True).subquery()
-    c = stmt.c
+    c = EffectEstimate.__table__.c
     kept = set(params.comparison) or set(Comparison)
     shown = true() if params.include_retracted else c.retracted == false()
     comparison_kept = (true() if kept == set(Comparison)
@@ -79,7 +78,8 @@ def excluded_counts(session: Session, params: OutcomeFilter) -> dict[str, Any]:
     def count(*conditions: Any) -> Any:
         return func.coalesce(func.sum(case((and_(*conditions), 1), else_=0)), 0)
 
-    retracted, within, between = session.execute(select(
+    retracted, within, between = session.execute(outcome_tally_select(
+        params, _dialect(session),
         count(c.retracted == true(), comparison_kept),
         count(c.comparator_arm_id.is_(None), shown),
         count(c.comparator_arm_id.is_not(None), shown))).one()
