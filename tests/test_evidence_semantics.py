@@ -465,3 +465,22 @@ def test_mantel_haenszel_needs_counts(client, curator):
     response = client.get(f"{API}/meta-analysis?intervention=MDMA&effect_type=COHENS_D"
                           "&method=MH&per_study=first_listed")
     assert response.status_code == 422
+
+
+@pytest.mark.parametrize("measure, effect_type", [
+    ("RR", "RISK_RATIO"), ("OR", "ODDS_RATIO"), ("RD", "RISK_DIFFERENCE")])
+def test_counted_outcomes_pool_by_inverse_variance_as_metafors_rma(
+        client, curator, measure, effect_type):
+    fixture = _fixture("rma_binary.json")
+    rows = [{"study": f"b{t['trial']:02d}", "table": t["table"]} for t in fixture["tables"]]
+    keys = _store_tables(client, curator, rows, "rma")
+    for method in ("DL", "REML"):
+        body = client.get(f"{API}/meta-analysis?study={','.join(keys)}"
+                          f"&effect_type={effect_type}&method={method}").json()
+        expected = fixture["rma"][measure][method]
+        assert body["k"] == expected["k"] == 13
+        for ours, theirs in (("estimate", "estimate"), ("se", "se"), ("ci_low", "ci_lb"),
+                             ("ci_high", "ci_ub"), ("tau2", "tau2"), ("q", "QE")):
+            assert body[ours] == pytest.approx(expected[theirs], abs=1e-6), (method, ours)
+        if method == "DL":  # metafor's REML I² is computed from τ², ours from Q
+            assert body["i2"] == pytest.approx(expected["I2"], abs=1e-6)
