@@ -9,7 +9,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -101,15 +101,28 @@ def validation_errors(errors: Any) -> list[dict[str, Any]]:
     return out
 
 
+def log_rejected(request: Request, errors: list[dict[str, Any]]) -> None:
+    """Log a refused request by where and why, never by what was sent: a query string or body
+    may carry a key or personal data."""
+    log.info("request rejected", extra={"fields": {
+        "event": "request rejected", "method": request.method,
+        "errors": [{"loc": [str(p) for p in e.get("loc", ())], "type": str(e.get("type", ""))}
+                   for e in errors],
+    }})
+
+
 def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
-    async def _problem(_: Request, exc: ProblemError) -> Response:
+    async def _problem(request: Request, exc: ProblemError) -> Response:
+        if isinstance(exc.extra.get("errors"), list):
+            log_rejected(request, exc.extra["errors"])
         return problem_response(exc.status, exc.title, exc.detail, headers=exc.headers,
                                 **exc.extra)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> Response:
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         errors = validation_errors(exc.errors())
+        log_rejected(request, errors)
         first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
         where = ".".join(str(p) for p in first["loc"])
         return problem_response(422, "Unprocessable Content",
@@ -148,5 +161,8 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _internal(_: Request, exc: Exception) -> Response:
+        if isinstance(exc, StatementError):
+            # The statement's parameters are the request's values: never logged.
+            exc.hide_parameters = True
         log.exception("unhandled error")
         return problem_response(500, "Internal Server Error", "an unexpected error occurred")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 
 import orjson
 import pytest
@@ -71,3 +72,25 @@ def test_integer_path_and_query_parameters_are_bounded_in_the_openapi_document(c
                             and option["maximum"] < 2**63):
                         unbounded.append((method, path, parameter["name"]))
     assert unbounded == []
+
+
+def test_a_rejected_query_value_never_reaches_the_logs(client, caplog):
+    secret = "evk_live_9f8e7d6c5b4a39281706f5e4d3c2b1a0"
+    with caplog.at_level(logging.DEBUG):
+        response = client.get(f"{API}/studies?min_enrollment={secret}")
+        assert_problem(response, 422)
+        response = client.get(f"{API}/studies?q={secret}%00")
+        assert_problem(response, 422)
+        response = client.get(f"/ctgov/api/v2/studies?pageSize={secret}")
+        assert_problem(response, 400)
+    # The server's records, not the test client's own request lines.
+    records = [r for r in caplog.records if r.name.startswith(("evidencedb", "uvicorn"))]
+    logged = "\n".join(r.getMessage() + repr(getattr(r, "fields", "")) + repr(r.args)
+                       for r in records)
+    assert secret not in logged
+    rejected = [r for r in records if getattr(r, "fields", {}).get("event")
+                == "request rejected"]
+    assert rejected, "validation refusals are logged with where and why"
+    for record in rejected:
+        for error in record.fields["errors"]:
+            assert set(error) == {"loc", "type"}
