@@ -14,6 +14,7 @@ from fastapi import Depends, Header, Query, Request
 from app.api.deps import SessionDep
 from app.enums import Role
 from app.errors import Forbidden, Unauthorized
+from app.schemas.common import PlainText
 from app.services import keys
 from app.services.keys import Principal
 from app.services.writes import WriteRequest
@@ -28,7 +29,12 @@ def bearer_token(request: Request) -> str | None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("the Authorization header must be 'Bearer <key>'")
-    return token.strip()
+    token = token.strip()
+    # Keys are printable ASCII; anything else (a NUL, say) is no key of ours and must not
+    # reach a query.
+    if not (token.isascii() and token.isprintable()):
+        raise Unauthorized("the key is not valid (unknown or revoked)")
+    return token
 
 
 def _principal(request: Request, session: SessionDep) -> Principal | None:
@@ -82,10 +88,10 @@ def write_request(
     curator: CuratorDep,
     dry_run: Annotated[bool, Query(
         description="validate and report what would happen, changing nothing")] = False,
-    idempotency_key: Annotated[str | None, Header(
+    idempotency_key: Annotated[PlainText | None, Header(
         min_length=1, max_length=200,
         description="retrying with the same key and body replays the first answer")] = None,
-    x_change_reason: Annotated[str | None, Header(
+    x_change_reason: Annotated[PlainText | None, Header(
         min_length=1, max_length=2000, description="why: kept in the audit entry")] = None,
 ) -> WriteRequest:
     return WriteRequest(actor_id=curator.id, method=request.method, path=request.url.path,

@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 from tests.authkit import API
+from tests.builders import study_document
 
 PROBLEM = "application/problem+json"
 
@@ -94,3 +95,64 @@ def test_a_rejected_query_value_never_reaches_the_logs(client, caplog):
     for record in rejected:
         for error in record.fields["errors"]:
             assert set(error) == {"loc", "type"}
+
+
+NUL_FILTERS = [
+    "/studies?condition=PT%00SD", "/studies?intervention=MD%00MA", "/studies?country=U%00S",
+    "/studies?sponsor=a%00b", "/studies?registry_id=NCT%0003537014", "/studies?registry=N%00CT",
+    "/studies?instrument=CAPS%00-5", "/studies?q=ptsd%00", "/outcomes?study=a%00b",
+    "/outcomes?instrument=CAPS%00-5", "/meta-analysis?instrument=CAPS%00-5",
+    "/stats/facets?sponsor=a%00b", "/timepoints?condition=a%00b", "/interventions?name=a%00b",
+    "/conditions?name=a%00b", "/publications?doi=10.1%00/x", "/publications?pmid=1%002",
+    "/publications?study=a%00b", "/regulatory-events?agency=F%00DA",
+    "/regulatory-events?intervention=a%00b", "/export/studies.csv?sponsor=a%00b",
+    "/studies/NCT%0003537014", "/studies/NCT%0003537014/history",
+]
+
+
+@pytest.mark.parametrize("url", NUL_FILTERS)
+def test_nul_in_a_filter_or_key_is_422(client, url):
+    body = assert_problem(client.get(f"{API}{url}"), 422)
+    assert body["errors"], body
+
+
+@pytest.mark.parametrize("url", [
+    "/ctgov/api/v2/studies?query.cond=a%00b", "/ctgov/api/v2/studies?query.term=a%00b",
+    "/ctgov/api/v2/studies?query.intr=a%00b", "/ctgov/api/v2/studies/NCT%0003537014",
+])
+def test_nul_in_a_ctgov_parameter_is_a_4xx_problem(client, url):
+    response = client.get(url)
+    assert response.status_code in (400, 404, 422), response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+
+
+@pytest.mark.parametrize("url", [
+    "/fhir/ResearchStudy?keyword=a%00b", "/fhir/ResearchStudy?condition=a%00b",
+    "/fhir/ResearchStudy?identifier=a%00b", "/fhir/Evidence?study=a%00b",
+    "/fhir/ResearchStudy/NCT%0003537014",
+])
+def test_nul_in_a_fhir_parameter_is_a_4xx_outcome(client, url):
+    response = client.get(url)
+    assert response.status_code in (400, 404, 422), response.text
+    assert response.json()["resourceType"] == "OperationOutcome"
+
+
+@pytest.mark.parametrize("key", ["evk_\x00abc", "evk_abc\x00", "\x00"])
+def test_nul_in_an_api_key_is_401_and_writes_nothing(client, snapshot, key):
+    before = snapshot()
+    response = client.post(f"{API}/studies", json=study_document("nul-key", "NCT09999971"),
+                           headers={"Authorization": f"Bearer {key}"})
+    body = assert_problem(response, 401)
+    assert "\x00" not in json.dumps(body)
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert snapshot() == before
+
+
+def test_lone_surrogate_in_a_study_is_422_and_writes_nothing(client, curator, snapshot):
+    raw = json.dumps(study_document("surrogate", "NCT09999972", title="PTSD \ud800 trial"))
+    before = snapshot()
+    response = client.post(f"{API}/studies", content=raw,
+                           headers={**curator, "Content-Type": "application/json"})
+    body = assert_problem(response, 422)
+    assert ["body", "title"] in [e["loc"] for e in body["errors"]]
+    assert snapshot() == before

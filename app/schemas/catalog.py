@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.enums import RegulatoryEventType, RetractionStatus
+from app.schemas.common import FilterText
 from app.schemas.filters import StudyFilter, _split_commas, _strip
 
 
@@ -16,23 +17,24 @@ class Paging(BaseModel):
 
 
 class VocabularyParams(Paging):
-    name: str | None = Field(None, max_length=200, description="name or synonym (exact, any case)")
+    name: FilterText | None = Field(
+        None, max_length=200, description="name or synonym (exact, any case)")
 
 
 class PublicationParams(Paging):
     retraction_status: list[RetractionStatus] = []
-    study: list[str] = Field([], description="key of a study the publication belongs to")
-    doi: str | None = Field(None, max_length=200)
-    pmid: str | None = Field(None, max_length=20)
+    study: list[FilterText] = Field([], description="key of a study the publication belongs to")
+    doi: FilterText | None = Field(None, max_length=200)
+    pmid: FilterText | None = Field(None, max_length=20)
 
     _split = field_validator("retraction_status", "study", mode="before")(_split_commas)
 
 
 class RegulatoryEventParams(Paging):
-    agency: list[str] = []
+    agency: list[FilterText] = []
     event_type: list[RegulatoryEventType] = []
-    intervention: list[str] = Field([], description="intervention name or synonym")
-    condition: list[str] = Field([], description="condition name or synonym")
+    intervention: list[FilterText] = Field([], description="intervention name or synonym")
+    condition: list[FilterText] = Field([], description="condition name or synonym")
 
     _split = field_validator("agency", "event_type", mode="before")(_split_commas)
     _names = field_validator("intervention", "condition", mode="before")(_strip)

@@ -12,9 +12,21 @@ MAX_ITEMS = 1000
 
 
 def _no_nul(value: str) -> str:
+    """Text a database can store: no NUL character and no lone surrogate (PostgreSQL refuses
+    both; a surrogate half is not a character in UTF-8 at all)."""
     if "\x00" in value:
         raise ValueError("NUL characters are not allowed")
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise ValueError("lone surrogate characters are not allowed") from None
     return value
+
+
+# Text a client sends to be compared with or stored beside ours; the length is the caller's.
+PlainText = Annotated[str, AfterValidator(_no_nul)]
+# One free-text filter value (a name, identifier or search term), as compared with stored text.
+FilterText = Annotated[str, StringConstraints(max_length=500), AfterValidator(_no_nul)]
 
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=20_000), AfterValidator(_no_nul)]
@@ -29,6 +41,7 @@ Short = Annotated[
 Key = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
 Url = Annotated[
     str, StringConstraints(max_length=2000, pattern=r"^https?://[^\s\x00]+$"),
+    AfterValidator(_no_nul),
 ]
 Count = Annotated[int, Field(ge=0, le=100_000_000)]
 Months = Annotated[float, Field(ge=0, le=1200)]

@@ -26,6 +26,7 @@ from app.enums import (
     RetractionStatus,
     StudyType,
 )
+from app.schemas.common import FilterText
 
 
 class FollowUpBucket(StrEnum):
@@ -72,20 +73,20 @@ class StudyFilter(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    condition: list[str] = Field([], description="condition name or synonym")
-    intervention: list[str] = Field([], description="intervention name or synonym")
+    condition: list[FilterText] = Field([], description="condition name or synonym")
+    intervention: list[FilterText] = Field([], description="intervention name or synonym")
     intervention_type: list[InterventionType] = []
     phase: list[Phase] = []
     status: list[OverallStatus] = []
     study_type: list[StudyType] = []
     allocation: list[Allocation] = []
     masking: list[Masking] = []
-    country: list[str] = []
-    sponsor: list[str] = []
-    registry_id: list[str] = Field([], description="NCT id or other registry identifier")
-    registry: list[str] = Field(
+    country: list[FilterText] = []
+    sponsor: list[FilterText] = []
+    registry_id: list[FilterText] = Field([], description="NCT id or other registry identifier")
+    registry: list[FilterText] = Field(
         [], description="studies with an identifier in this registry, e.g. NCT")
-    instrument: list[str] = Field([], description="outcome instrument, e.g. CAPS-5")
+    instrument: list[FilterText] = Field([], description="outcome instrument, e.g. CAPS-5")
     min_enrollment: int | None = Field(None, ge=0, le=100_000_000)
     max_enrollment: int | None = Field(None, ge=0, le=100_000_000)
     start_year_min: int | None = Field(None, ge=1800, le=2200)
@@ -114,7 +115,7 @@ class StudyFilter(BaseModel):
         description="lists show retracted studies unless false; effect-size filters leave "
         "retracted results out unless true",
     )
-    q: str | None = Field(None, min_length=1, max_length=200, description="free text")
+    q: FilterText | None = Field(None, min_length=1, max_length=200, description="free text")
 
     _split = field_validator(
         "intervention_type", "phase", "status", "study_type", "allocation", "masking",
@@ -125,13 +126,6 @@ class StudyFilter(BaseModel):
         "condition", "intervention", "country", "sponsor", "instrument", mode="before"
     )(_strip)
 
-    @field_validator("q")
-    @classmethod
-    def _no_nul(cls, v: str | None) -> str | None:
-        if v is not None and "\x00" in v:
-            raise ValueError("NUL characters are not allowed")
-        return v
-
 
 class StudyListParams(StudyFilter):
     """The study filter plus shaping and paging of the list."""
@@ -139,7 +133,7 @@ class StudyListParams(StudyFilter):
     sort: str = Field(
         "key", description="one of " + ", ".join(STUDY_SORTS) + "; '-' for descending"
     )
-    fields: list[str] = Field([], description="sparse fieldset: top-level keys to return")
+    fields: list[FilterText] = Field([], description="sparse fieldset: top-level keys to return")
     include: list[str] = Field([], description="nested parts: " + ", ".join(STUDY_INCLUDES))
     page_size: int = Field(50, ge=1, le=1000)
     page_token: str | None = Field(None, max_length=2000)
@@ -175,7 +169,7 @@ class OutcomeFilter(StudyFilter):
     `include_retracted` defaults to false: retracted results are left out unless asked for.
     """
 
-    study: list[str] = Field([], description="study key (repeat for several)")
+    study: list[FilterText] = Field([], description="study key (repeat for several)")
     comparison: list[Comparison] = Field(
         [Comparison.BETWEEN_ARMS], description="BETWEEN_ARMS contrasts (the default) or "
         "WITHIN_ARM changes, or both")

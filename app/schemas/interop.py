@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from app.enums import OverallStatus, Phase
 from app.errors import BadRequest, validation_errors
+from app.schemas.common import FilterText
 
 
 def _split(value: Any) -> list[str]:
@@ -56,12 +57,12 @@ class CtgovQuery(_Query):
 
     LISTS: ClassVar[frozenset[str]] = frozenset({"filter.overallStatus", "filter.ids", "fields"})
 
-    cond: str | None = Field(None, alias="query.cond", min_length=1, max_length=200)
-    intr: str | None = Field(None, alias="query.intr", min_length=1, max_length=200)
-    term: str | None = Field(None, alias="query.term", min_length=1, max_length=200)
+    cond: FilterText | None = Field(None, alias="query.cond", min_length=1, max_length=200)
+    intr: FilterText | None = Field(None, alias="query.intr", min_length=1, max_length=200)
+    term: FilterText | None = Field(None, alias="query.term", min_length=1, max_length=200)
     overall_status: list[OverallStatus] = Field([], alias="filter.overallStatus")
-    ids: list[str] = Field([], alias="filter.ids", max_length=1000)
-    fields: list[str] = Field([], alias="fields")
+    ids: list[FilterText] = Field([], alias="filter.ids", max_length=1000)
+    fields: list[FilterText] = Field([], alias="fields")
     page_size: int = Field(10, alias="pageSize", ge=1, le=1000)
     page_token: str | None = Field(None, alias="pageToken", max_length=2000)
     count_total: bool = Field(False, alias="countTotal")
@@ -83,7 +84,7 @@ class CtgovStudyQuery(_Query):
 
     LISTS: ClassVar[frozenset[str]] = frozenset({"fields"})
 
-    fields: list[str] = Field([], alias="fields")
+    fields: list[FilterText] = Field([], alias="fields")
     format: Literal["json", "csv"] = "json"
 
     _lists = field_validator("fields", mode="before")(_split)
@@ -94,9 +95,9 @@ class FhirStudyQuery(_Query):
 
     LISTS: ClassVar[frozenset[str]] = frozenset({"identifier", "condition", "status", "phase"})
 
-    identifier: list[str] = []
-    condition: list[str] = []
-    keyword: str | None = Field(None, min_length=1, max_length=200)
+    identifier: list[FilterText] = []
+    condition: list[FilterText] = []
+    keyword: FilterText | None = Field(None, min_length=1, max_length=200)
     status: list[OverallStatus] = []
     phase: list[Phase] = []
     count: int = Field(20, alias="_count", ge=1, le=1000)
@@ -119,8 +120,8 @@ class FhirEvidenceQuery(_Query):
 
     LISTS: ClassVar[frozenset[str]] = frozenset({"_id", "study"})
 
-    id: list[str] = Field([], alias="_id")
-    study: list[str] = []
+    id: list[FilterText] = Field([], alias="_id")
+    study: list[FilterText] = []
     count: int = Field(20, alias="_count", ge=1, le=1000)
     cursor: str | None = Field(None, alias="_cursor", max_length=2000)
     total: Literal["none", "accurate"] = Field("none", alias="_total")

@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
 from app.api.deps import SessionDep
 from app.api.responses import JSONBytes, problems
-from app.errors import ProblemError
+from app.errors import ProblemError, log_rejected, validation_errors
 from app.interop import fhir
+from app.schemas.common import FilterText
 from app.schemas.interop import CtgovQuery, CtgovStudyQuery, FhirEvidenceQuery, FhirStudyQuery
 from app.security import read_access
 from app.services import compat
@@ -33,6 +35,12 @@ class FhirRoute(APIRoute):
             except ProblemError as exc:
                 return FhirJSON(fhir.operation_outcome(exc.status, exc.detail),
                                 status_code=exc.status, headers=exc.headers or None)
+            except RequestValidationError as exc:
+                errors = validation_errors(exc.errors())
+                log_rejected(request, errors)
+                where = ".".join(str(p) for p in errors[0]["loc"]) if errors else "request"
+                detail = f"{where}: {errors[0]['msg']}" if errors else "invalid request"
+                return FhirJSON(fhir.operation_outcome(400, detail), status_code=400)
 
         return route
 
@@ -42,6 +50,8 @@ def _query(model: Any) -> Any:
         return model.parse(request.query_params.multi_items())
     return Depends(parse)
 
+
+Ident = Annotated[FilterText, Path()]
 
 # Reads: public unless the settings require a reader key (the capability statement stays open).
 READ = [Depends(read_access)]
@@ -74,7 +84,7 @@ def ctgov_studies(session: SessionDep,
 
 @ctgov_router.get("/studies/{nct_id}", response_class=JSONBytes,
                   responses=problems(400, 404, 410))
-def ctgov_study(nct_id: str, session: SessionDep,
+def ctgov_study(nct_id: Ident, session: SessionDep,
                 query: Annotated[CtgovStudyQuery, _query(CtgovStudyQuery)]) -> Response:
     """Read one study by NCT id in the ClinicalTrials.gov API v2 record shape."""
     record = compat.ctgov_study(session, nct_id, query.fields)
@@ -102,7 +112,7 @@ def fhir_search_studies(request: Request, session: SessionDep,
 
 
 @fhir_router.get("/ResearchStudy/{ident}", response_class=FhirJSON, dependencies=READ)
-def fhir_read_study(ident: str, session: SessionDep) -> Response:
+def fhir_read_study(ident: Ident, session: SessionDep) -> Response:
     """Read one study as a ResearchStudy resource."""
     return FhirJSON(compat.fhir_study(session, ident))
 
@@ -116,6 +126,6 @@ def fhir_search_evidence(request: Request, session: SessionDep,
 
 
 @fhir_router.get("/Evidence/{ident}", response_class=FhirJSON, dependencies=READ)
-def fhir_read_evidence(ident: str, session: SessionDep) -> Response:
+def fhir_read_evidence(ident: Ident, session: SessionDep) -> Response:
     """Read one effect estimate as an Evidence resource."""
     return FhirJSON(compat.fhir_evidence(session, ident))

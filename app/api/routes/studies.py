@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Query, Request, Response
+from fastapi import APIRouter, Body, Header, Path, Query, Request, Response
 
 from app.api.deps import SessionDep, next_page_url
 from app.api.responses import JSONBytes, page_response, problems
+from app.schemas.common import FilterText
 from app.schemas.filters import StudyListParams
 from app.schemas.study import StudyCreate
 from app.security import WriteDep
@@ -17,6 +18,7 @@ from app.services.writes import Outcome
 
 router = APIRouter(prefix="/studies", tags=["studies"])
 
+StudyKey = Annotated[FilterText, Path(description="the study's key")]
 IfMatch = Annotated[str | None, Header(
     description="the study's current ETag, from its last read; required")]
 MergePatch = Annotated[dict[str, Any], Body(
@@ -41,7 +43,7 @@ def list_studies(request: Request, params: Annotated[StudyListParams, Query()],
 
 
 @router.get("/{key}", response_class=JSONBytes, responses=problems(401, 404, 410, 422))
-def get_study(key: str, session: SessionDep,
+def get_study(key: StudyKey, session: SessionDep,
               if_none_match: Annotated[str | None, Header()] = None,
               as_of: Annotated[dt.datetime | None, Query(
                   description="ISO timestamp: the study as it was then")] = None) -> Response:
@@ -55,7 +57,7 @@ def get_study(key: str, session: SessionDep,
 
 
 @router.get("/{key}/history", response_class=JSONBytes, responses=problems(400, 401, 404, 422))
-def get_study_history(request: Request, key: str, session: SessionDep,
+def get_study_history(request: Request, key: StudyKey, session: SessionDep,
                       page_size: Annotated[int, Query(ge=1, le=1000)] = 100,
                       page_token: Annotated[str | None, Query(max_length=500)] = None
                       ) -> Response:
@@ -73,14 +75,14 @@ def create_study(doc: StudyCreate, session: SessionDep, write: WriteDep) -> Resp
 
 
 @router.put("/{key}", response_class=JSONBytes, responses=problems(*WRITE))
-def replace_study(key: str, doc: StudyCreate, session: SessionDep, write: WriteDep,
+def replace_study(key: StudyKey, doc: StudyCreate, session: SessionDep, write: WriteDep,
                   if_match: IfMatch = None) -> Response:
     """Replace a whole study; needs If-Match with its current ETag."""
     return outcome_response(studies.replace(session, key, doc, if_match, write))
 
 
 @router.patch("/{key}", response_class=JSONBytes, responses=problems(*WRITE))
-def patch_study(key: str, changes: MergePatch, session: SessionDep, write: WriteDep,
+def patch_study(key: StudyKey, changes: MergePatch, session: SessionDep, write: WriteDep,
                 if_match: IfMatch = None) -> Response:
     """Change parts of a study with a JSON merge patch; needs If-Match with its current ETag."""
     return outcome_response(studies.patch(session, key, changes, if_match, write))
@@ -88,7 +90,7 @@ def patch_study(key: str, changes: MergePatch, session: SessionDep, write: Write
 
 @router.delete("/{key}", status_code=204, response_class=Response,
                responses=problems(400, 401, 403, 404, 409, 410, 412, 413, 422, 428, 429))
-def delete_study(key: str, session: SessionDep, write: WriteDep,
+def delete_study(key: StudyKey, session: SessionDep, write: WriteDep,
                  if_match: IfMatch = None) -> Response:
     """Withdraw a study: gone from lists, 410 on read, its history kept."""
     return outcome_response(studies.remove(session, key, if_match, write))
