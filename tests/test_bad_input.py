@@ -12,6 +12,7 @@ import pytest
 
 from tests.authkit import API
 from tests.builders import study_document
+from tests.evidence_helpers import store
 
 PROBLEM = "application/problem+json"
 
@@ -155,4 +156,21 @@ def test_lone_surrogate_in_a_study_is_422_and_writes_nothing(client, curator, sn
                            headers={**curator, "Content-Type": "application/json"})
     body = assert_problem(response, 422)
     assert ["body", "title"] in [e["loc"] for e in body["errors"]]
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("patch", [
+    '{"enrollment": 100000000000000000000}',
+    '{"title": "PTSD \\ud800 trial"}',
+    '{"\\udbe1": null}',
+])
+def test_merge_patch_no_encoder_can_write_is_422_and_writes_nothing(client, curator, snapshot,
+                                                                     patch):
+    store(client, curator, study_document("patch-overflow", "NCT09999973"))
+    etag = client.get(f"{API}/studies/patch-overflow").headers["etag"]
+    headers = {**curator, "If-Match": etag, "Idempotency-Key": "patch-overflow-1",
+               "Content-Type": "application/merge-patch+json"}
+    before = snapshot()
+    response = client.patch(f"{API}/studies/patch-overflow", content=patch, headers=headers)
+    assert_problem(response, 422)
     assert snapshot() == before

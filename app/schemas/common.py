@@ -23,6 +23,37 @@ def _no_nul(value: str) -> str:
     return value
 
 
+INT64 = (-(2**63), 2**63 - 1)
+
+
+def _json_storable(value: Any) -> Any:
+    """A free-form JSON document any JSON encoder and database can hold: integers within 64
+    bits, text without lone surrogates (JSON itself allows both)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key, inner in item.items():
+                _no_surrogate(key)
+                stack.append(inner)
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            _no_surrogate(item)
+        elif isinstance(item, int) and not INT64[0] <= item <= INT64[1]:
+            raise ValueError("integers must fit in 64 bits")
+    return value
+
+
+def _no_surrogate(value: str) -> None:
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise ValueError("lone surrogate characters are not allowed") from None
+
+
+# A free-form JSON object (a merge patch, say), checked for what no encoder can write.
+JsonObject = Annotated[dict[str, Any], AfterValidator(_json_storable)]
 # Text a client sends to be compared with or stored beside ours; the length is the caller's.
 PlainText = Annotated[str, AfterValidator(_no_nul)]
 # One free-text filter value (a name, identifier or search term), as compared with stored text.

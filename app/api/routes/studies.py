@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Path, Query, Request, Response
 
 from app.api.deps import SessionDep, next_page_url
 from app.api.responses import JSONBytes, page_response, problems
-from app.schemas.common import FilterText
+from app.schemas.common import FilterText, JsonObject
 from app.schemas.filters import StudyListParams
 from app.schemas.study import StudyCreate
 from app.security import WriteDep
@@ -21,7 +21,7 @@ router = APIRouter(prefix="/studies", tags=["studies"])
 StudyKey = Annotated[FilterText, Path(description="the study's key")]
 IfMatch = Annotated[str | None, Header(
     description="the study's current ETag, from its last read; required")]
-MergePatch = Annotated[dict[str, Any], Body(
+MergePatch = Annotated[JsonObject, Body(
     media_type="application/merge-patch+json",
     description="JSON merge patch (RFC 7396) over the study document")]
 WRITE = (400, 401, 403, 404, 409, 410, 412, 413, 422, 428, 429)
