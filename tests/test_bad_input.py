@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import xml.etree.ElementTree as ET
 
 import orjson
 import pytest
@@ -174,3 +175,37 @@ def test_merge_patch_no_encoder_can_write_is_422_and_writes_nothing(client, cura
     response = client.patch(f"{API}/studies/patch-overflow", content=patch, headers=headers)
     assert_problem(response, 422)
     assert snapshot() == before
+
+
+def _huge_effect_study(key: str, nct: str) -> dict:
+    doc = study_document(key, nct)
+    effect = doc["outcome_measures"][0]["effects"][0]
+    effect.update(value=1e300, ci_low=-1e300, ci_high=1e300)
+    return doc
+
+
+def test_a_huge_effect_is_left_out_of_pooling_with_a_reason(client, curator):
+    for i, key in enumerate(("huge-effect-a", "huge-effect-b", "huge-effect-c")):
+        doc = study_document(key, f"NCT0999996{i}") if i else _huge_effect_study(
+            key, f"NCT0999996{i}")
+        if i == 2:
+            doc["outcome_measures"][0]["effects"][0].update(value=0.5, ci_low=0.1, ci_high=0.9)
+        store(client, curator, doc)
+    query = "study=huge-effect-a&study=huge-effect-b&study=huge-effect-c&effect_type=COHENS_D"
+    response = client.get(f"{API}/meta-analysis?{query}")
+    assert response.status_code == 200, response.text
+    meta = response.json()
+    assert meta["k"] == 2
+    left_out = [e for e in meta["excluded"] if e["study_key"] == "huge-effect-a"]
+    assert left_out and "too large" in left_out[0]["reason"], meta["excluded"]
+    svg = client.get(f"{API}/meta-analysis/forest.svg?{query}")
+    assert svg.status_code == 200, svg.text
+    ET.fromstring(svg.content)
+
+
+def test_pooling_only_huge_effects_is_a_422_and_the_forest_plot_too(client, curator):
+    store(client, curator, _huge_effect_study("huge-only-a", "NCT09999965"))
+    store(client, curator, _huge_effect_study("huge-only-b", "NCT09999966"))
+    query = "study=huge-only-a&study=huge-only-b&effect_type=COHENS_D"
+    assert_problem(client.get(f"{API}/meta-analysis?{query}"), 422)
+    assert_problem(client.get(f"{API}/meta-analysis/forest.svg?{query}"), 422)

@@ -29,6 +29,7 @@ from app.enums import (
     Origin,
     TimepointRole,
 )
+from app.errors import UnprocessableContent
 from app.models import Arm, EffectEstimate, OutcomeMeasure, OutcomeResult, Provenance, Timepoint
 from app.services import binary
 from app.services.distributions import (
@@ -69,7 +70,10 @@ def hedges_g(n1: int, mean1: float, sd1: float, n2: int, mean2: float, sd2: floa
     if lower_is_better:
         d = -d
     j = 1 - 3 / (4 * df - 1)
-    return j * d, j * j * smd_variance(d, n1, n2)
+    g, variance = j * d, j * j * smd_variance(d, n1, n2)
+    if not (math.isfinite(g) and math.isfinite(variance)):
+        return None  # scores so large that their squares overflow
+    return g, variance
 
 
 @dataclass(frozen=True)
@@ -79,11 +83,36 @@ class StandardError:
     reason: str | None = None
 
 
+# Pooling squares estimates and inverts squared SEs, then sums them: beyond these bounds the
+# sums overflow (1e300 squared is infinite) and the pooled figures would be meaningless.
+POOLABLE_MAGNITUDE = 1e100
+POOLABLE_SE = (1e-50, 1e100)
+
+
 def standard_error(effect_type: EffectType, value: float, se: float | None,
                    ci_low: float | None, ci_high: float | None, ci_level: float | None,
                    n_experimental: int | None, n_comparator: int | None) -> StandardError:
     """The SE to pool an estimate with (log scale for ratio measures), by the DESIGN §2 rules:
-    reported SE, else from the CI, else for standardized differences from the arm sizes."""
+    reported SE, else from the CI, else for standardized differences from the arm sizes.
+    An estimate or SE too large (or an SE too small) to square and invert is not poolable."""
+    found = _standard_error(effect_type, value, se, ci_low, ci_high, ci_level,
+                            n_experimental, n_comparator)
+    if found.se is None:
+        return found
+    y = pooling_scale(effect_type, value)
+    if y is not None and not abs(y) <= POOLABLE_MAGNITUDE:
+        return StandardError(None, None, f"the estimate is too large to pool (beyond "
+                                         f"±{POOLABLE_MAGNITUDE:g} on the pooling scale)")
+    if not POOLABLE_SE[0] <= found.se <= POOLABLE_SE[1]:
+        return StandardError(None, None, f"its standard error ({found.how}) is too large or "
+                                         f"too small to pool (outside {POOLABLE_SE[0]:g} to "
+                                         f"{POOLABLE_SE[1]:g})")
+    return found
+
+
+def _standard_error(effect_type: EffectType, value: float, se: float | None,
+                    ci_low: float | None, ci_high: float | None, ci_level: float | None,
+                    n_experimental: int | None, n_comparator: int | None) -> StandardError:
     if se is not None and se > 0:
         return StandardError(se, "reported")
     if ci_low is not None and ci_high is not None:
@@ -197,6 +226,31 @@ def meta_analyse(y: list[float], v: list[float], *, method: str = "DL",
         raise ValueError("need at least two estimates with variances")
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}")
+    try:
+        result = _meta_analyse(y, v, method, hartung_knapp, level)
+    except (OverflowError, ZeroDivisionError):
+        result = None
+    if result is None or not _finite(result):
+        raise UnprocessableContent(
+            "the estimates are too far apart in scale to pool: the sums of their weighted "
+            "squares overflow", k=k)
+    return result
+
+
+def _finite(result: dict[str, Any]) -> bool:
+    """Whether the pooled figures are numbers (a z of infinity for a zero SE is one)."""
+    figures = [result["q"], result["tau2"], *result["weights_fixed"],
+               *result["weights_random"]]
+    for model in ("fixed", "random"):
+        figures += [result[model][name] for name in ("estimate", "se", "ci_low", "ci_high")]
+    if result["prediction_interval"]:
+        figures += [result["prediction_interval"]["low"], result["prediction_interval"]["high"]]
+    return all(math.isfinite(x) for x in figures)
+
+
+def _meta_analyse(y: list[float], v: list[float], method: str, hartung_knapp: bool,
+                  level: float) -> dict[str, Any]:
+    k = len(y)
     w_fe = [1 / vi for vi in v]
     mu_fe, sw_fe = _weighted(y, w_fe)
     q = sum(wi * (yi - mu_fe) ** 2 for wi, yi in zip(w_fe, y, strict=True))

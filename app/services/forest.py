@@ -48,8 +48,22 @@ def _ticks(low: float, high: float, ratio: bool) -> list[float]:
             for i in range(int((high - first) / step + 1e-9) + 1)]
 
 
+# Coordinates are computed within these bounds, so no span or step overflows.
+LARGEST = 1e300
+
+
+def _bounded(value: float) -> float:
+    if math.isnan(value):
+        return 0.0
+    return max(-LARGEST, min(LARGEST, value))
+
+
 def _fmt(value: float, ratio: bool) -> str:
-    return f"{math.exp(value):.2f}" if ratio else f"{value:.2f}"
+    if ratio:
+        value = math.exp(value) if value < 709 else math.inf
+    if not math.isfinite(value):
+        return "∞" if value > 0 else "−∞" if value < 0 else "–"
+    return f"{value:.3g}" if abs(value) >= 1e6 else f"{value:.2f}"
 
 
 def _short(text: str, limit: int = 40) -> str:
@@ -67,11 +81,12 @@ def render(meta: dict[str, Any], title: str | None = None) -> str:
     if pi:
         lows.append(pi["low"])
         highs.append(pi["high"])
-    low, high = min(lows), max(highs)
+    low, high = min(map(_bounded, lows)), max(map(_bounded, highs))
     pad = (high - low) * 0.05 or 0.5
     low, high = low - pad, high + pad
 
     def x(value: float) -> float:
+        value = min(max(_bounded(value), low), high)
         return PLOT_LEFT + (value - low) / (high - low) * (PLOT_RIGHT - PLOT_LEFT)
 
     n = len(studies)
