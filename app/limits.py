@@ -157,7 +157,8 @@ class LimitsMiddleware:
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
-        if "json" in headers.get("content-type", "") and json_depth_exceeds(
+        # Media types are case-insensitive (RFC 9110 §8.3.1): APPLICATION/JSON is JSON too.
+        if "json" in headers.get("content-type", "").lower() and json_depth_exceeds(
                 body, self.settings.max_json_depth):
             return _problem(400, "Bad Request",
                             f"the JSON body nests deeper than "

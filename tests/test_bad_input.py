@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 import orjson
 import pytest
 
-from tests.authkit import API
+from tests.authkit import API, bearer
 from tests.builders import study_document
 from tests.evidence_helpers import store
 
@@ -209,3 +209,21 @@ def test_pooling_only_huge_effects_is_a_422_and_the_forest_plot_too(client, cura
     query = "study=huge-only-a&study=huge-only-b&effect_type=COHENS_D"
     assert_problem(client.get(f"{API}/meta-analysis?{query}"), 422)
     assert_problem(client.get(f"{API}/meta-analysis/forest.svg?{query}"), 422)
+
+
+def _nested(depth: int) -> bytes:
+    return b'{"key": "deep", "notes": ' + b"[" * depth + b"]" * depth + b"}"
+
+
+@pytest.mark.parametrize("content_type", [
+    "APPLICATION/JSON", "Application/Json; charset=utf-8", "application/merge-patch+JSON",
+])
+def test_deep_json_with_an_uppercase_content_type_is_refused_before_parsing(
+        client_with, make_key, snapshot, content_type):
+    client = client_with(max_json_depth=32)
+    headers = {**bearer(make_key()), "Content-Type": content_type}
+    before = snapshot()
+    response = client.post(f"{API}/studies", content=_nested(500), headers=headers)
+    body = assert_problem(response, 400)
+    assert "nests deeper" in body["detail"]
+    assert snapshot() == before
