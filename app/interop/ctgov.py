@@ -1570,6 +1570,20 @@ def start_sort_key(record: dict[str, Any]) -> int:
 
 # ------------------------------------------------------------------ CSV
 
+# A spreadsheet reads a cell starting with one of these as a formula (OWASP's CSV injection):
+# such a text cell is written with a leading single quote, which the spreadsheet shows as text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """A CSV cell a spreadsheet will not run: text that would start a formula gets a leading
+    quote; numbers, and text that is a plain number such as "-9.8", are left as they are."""
+    if (isinstance(value, str) and value.startswith(FORMULA_STARTS)
+            and not _PLAIN_NUMBER.fullmatch(value)):
+        return "'" + value
+    return value
+
 CSV_COLUMNS = ("NCT Number", "Study Title", "Study URL", "Acronym", "Study Status",
                "Study Results", "Conditions", "Interventions", "Sponsor", "Phases",
                "Enrollment", "Study Type", "Start Date", "Completion Date", "Locations")
@@ -1584,7 +1598,7 @@ def csv_row(record: dict[str, Any]) -> list[str]:
     locations = ps.get("contactsLocationsModule", {}).get("locations") or []
     enrollment = design.get("enrollmentInfo", {}).get("count")
     nct = ident.get("nctId", "")
-    return [
+    return [spreadsheet_safe(cell) for cell in (
         nct, ident.get("briefTitle", ""), REGISTRY_URL.format(nct=nct),
         ident.get("acronym", ""), status.get("overallStatus", ""),
         "YES" if record.get("hasResults") else "NO",
@@ -1599,4 +1613,4 @@ def csv_row(record: dict[str, Any]) -> list[str]:
         (status.get("completionDateStruct") or {}).get("date", ""),
         "|".join(", ".join(str(loc[k]) for k in ("facility", "city", "country") if loc.get(k))
                  for loc in locations if isinstance(loc, dict)),
-    ]
+    )]

@@ -3,19 +3,31 @@ batches, so memory stays flat however many rows there are.
 
 CSV flattens list fields into one cell, items joined by " | " (registry ids as
 REGISTRY:IDENTIFIER); NDJSON writes each study as its list item, one JSON object a line.
+A CSV text cell that a spreadsheet would read as a formula is written with a leading quote
+(see `ctgov.spreadsheet_safe`); NDJSON keeps every value as stored.
+
+Each export runs its query and renders the first batch before it returns, so a filter the
+database refuses is an error response, not a 200 followed by a cut-off file. A failure after
+the first bytes were sent propagates, so the server drops the connection instead of ending
+the chunked body cleanly: the client sees a broken download, never a short one that looks
+whole.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+import itertools
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import orjson
 from sqlalchemy import Select
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
+from app.errors import UnprocessableContent
+from app.interop.ctgov import spreadsheet_safe
 from app.queries.outcomes import outcome_select
 from app.queries.studies import study_select
 from app.schemas.filters import OutcomeFilter, StudyFilter
@@ -57,8 +69,32 @@ def _cell(value: Any) -> Any:
 
 def _csv_chunk(rows: list[list[Any]]) -> bytes:
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    csv.writer(buffer, lineterminator="\n").writerows(
+        [spreadsheet_safe(cell) for cell in row] for row in rows)
     return buffer.getvalue().encode()
+
+
+def _csv_stream(columns: Iterable[str], batches: Iterator[list[list[Any]]]) -> Iterator[bytes]:
+    """The header travels with the first batch, so nothing is sent before the query ran."""
+    header = _csv_chunk([list(columns)])
+    for rows in batches:
+        yield header + _csv_chunk(rows)
+        header = b""
+    if header:
+        yield header
+
+
+def _started(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Produce the first chunk now (the query runs and its first batch renders) and the rest
+    as the client reads them."""
+    try:
+        first = next(chunks, None)
+    except DataError as exc:
+        # A filter value the database cannot compare (out of its range, or a character its
+        # text type refuses) is the caller's input, not a server fault.
+        raise UnprocessableContent("a filter value is not one the database can compare") \
+            from exc
+    return chunks if first is None else itertools.chain((first,), chunks)
 
 
 def _studies(session: Session, f: StudyFilter) -> Iterator[list[dict[str, Any]]]:
@@ -70,15 +106,15 @@ def _studies(session: Session, f: StudyFilter) -> Iterator[list[dict[str, Any]]]
 
 def studies_csv(session: Session, f: StudyFilter) -> Iterator[bytes]:
     """The studies a filter matches as CSV, header first."""
-    yield _csv_chunk([list(STUDY_COLUMNS)])
-    for items in _studies(session, f):
-        yield _csv_chunk([[_cell(item[c]) for c in STUDY_COLUMNS] for item in items])
+    return _started(_csv_stream(STUDY_COLUMNS, (
+        [[_cell(item[c]) for c in STUDY_COLUMNS] for item in items]
+        for items in _studies(session, f))))
 
 
 def studies_ndjson(session: Session, f: StudyFilter) -> Iterator[bytes]:
     """The studies a filter matches, one JSON document a line."""
-    for items in _studies(session, f):
-        yield b"".join(orjson.dumps(item) + b"\n" for item in items)
+    return _started(b"".join(orjson.dumps(item) + b"\n" for item in items)
+                    for items in _studies(session, f))
 
 
 def _source_cell(sources: list[dict[str, Any]]) -> str:
@@ -92,9 +128,7 @@ def _source_cell(sources: list[dict[str, Any]]) -> str:
     return LIST_SEPARATOR.join(parts)
 
 
-def outcomes_csv(session: Session, f: OutcomeFilter) -> Iterator[bytes]:
-    """The effect estimates a filter matches as CSV, sources flattened into one cell."""
-    yield _csv_chunk([list(OUTCOME_COLUMNS)])
+def _outcome_rows(session: Session, f: OutcomeFilter) -> Iterator[list[list[Any]]]:
     stmt = outcome_select(f, session.get_bind().dialect.name)
     stmt = stmt.order_by(stmt.selected_columns.id)
     for rows in _batches(session, stmt):
@@ -108,4 +142,9 @@ def outcomes_csv(session: Session, f: OutcomeFilter) -> Iterator[bytes]:
                 *(_cell(meaning[c]) for c in SEMANTIC_COLUMNS),
                 nnt.get("wording") or "" if nnt else "",
                 _source_cell(sources.get(r.id, []))])
-        yield _csv_chunk(rendered)
+        yield rendered
+
+
+def outcomes_csv(session: Session, f: OutcomeFilter) -> Iterator[bytes]:
+    """The effect estimates a filter matches as CSV, sources flattened into one cell."""
+    return _started(_csv_stream(OUTCOME_COLUMNS, _outcome_rows(session, f)))
