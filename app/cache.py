@@ -1,4 +1,6 @@
-"""A response cache for public reads, keyed on the data version and the full URL.
+"""A response cache for public reads, keyed on the data version and the full URL: scheme, Host
+header, path and query. An answer can carry its own URL (a `Link: rel="next"` header), so a
+request with a foreign Host must never fill the entry other clients are served.
 
 Every write appends an audit entry in the same transaction as the change, so the newest
 audit entry id is a version of everything the API can answer: a cached answer is served only
@@ -64,6 +66,12 @@ class DataVersion:
                 pass
 
 
+def _key(scope: Scope) -> bytes:
+    host = next((value for name, value in scope["headers"] if name == b"host"), b"")
+    return b" ".join((scope.get("scheme", "http").encode(), host, scope["path"].encode(),
+                      scope.get("query_string", b"")))
+
+
 class ResponseCache:
     """Pure ASGI middleware: answers repeated GETs of `prefixes` from memory."""
 
@@ -99,7 +107,7 @@ class ResponseCache:
         if version is None:
             await self.app(scope, receive, send)
             return
-        key = scope["path"].encode() + b"?" + scope.get("query_string", b"")
+        key = _key(scope)
         if await self._answer_from_cache(key, version, send):
             return
         # One computation per key at a time: the others wait for it instead of crowding the

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -30,11 +32,27 @@ class Settings(BaseSettings):
     max_page_size: int = 1000
     default_page_size: int = 50
     require_read_key: bool = False
+    # Browser origins allowed to read the API from their pages (CORS); none by default.
     cors_origins: list[str] = []
+    # Scheme and host the service is reached at ("https://evidence.example.org"): links the API
+    # writes (Link: rel="next", FHIR fullUrl) use it whatever Host header a request carries.
+    # Unset, they use the request's own scheme and host.
+    public_base_url: str | None = None
     log_sql: bool = False
     log_level: str = "INFO"
     # Per-worker memory for cached read responses; 0 turns the cache off.
     response_cache_bytes: int = 32 * 1024 * 1024
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _origin_only(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname \
+                or parts.path.strip("/") or parts.query or parts.fragment:
+            raise ValueError("public_base_url is a scheme and host, such as https://example.org")
+        return f"{parts.scheme}://{parts.netloc}"
 
 
 @lru_cache
