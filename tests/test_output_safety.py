@@ -149,3 +149,15 @@ def test_a_failure_mid_stream_breaks_the_download_instead_of_ending_it(app, clie
     assert len(b"".join(m.get("body", b"") for m in bodies).splitlines()) == 2
     # The body is never closed: the server drops the connection and the client sees an error.
     assert all(m.get("more_body", False) for m in bodies)
+
+
+def test_control_characters_in_a_filter_never_give_a_cut_off_file(client, dialect):
+    response = client.get(f"{API}/export/studies.csv", params={"registry_id": "NCT\x00\x01"})
+    if dialect == "postgresql":
+        # PostgreSQL text cannot hold NUL: the query is refused before the response starts.
+        assert response.status_code == 422
+    if response.status_code != 200:
+        assert response.headers["content-type"] == "application/problem+json"
+        assert 400 <= response.status_code < 500
+    else:
+        assert response.text.splitlines() == [",".join(export.STUDY_COLUMNS)]
