@@ -18,7 +18,7 @@ router = APIRouter(prefix="/publications", tags=["publications"])
 
 @router.post("/{publication_id}/retraction", response_class=JSONBytes,
              responses=problems(400, 401, 403, 404, 409, 413, 422, 429))
-def retract_publication(publication_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+def retract_publication(publication_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
                         data: RetractionCreate, session: SessionDep,
                         write: WriteDep) -> Response:
     """Record a retraction; every result sourced only by retracted papers becomes retracted."""
