@@ -12,7 +12,6 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from app import migrations
-from app.api.deps import get_session
 from app.config import Settings
 from app.db import make_engine
 from app.main import create_app
@@ -61,41 +60,29 @@ def test_the_dashboard_page_has_no_inline_script_or_style_element(client):
         assert tag.split(">", 1)[1].startswith("</script")
 
 
-def cors_client(settings: Settings, connection: Any, origins: list[str]) -> TestClient:
-    application = create_app(settings.model_copy(update={"cors_origins": origins}))
-
-    def _session() -> Iterator[Session]:
-        with Session(bind=connection, join_transaction_mode="create_savepoint",
-                     expire_on_commit=False, autoflush=False) as session:
-            yield session
-
-    application.dependency_overrides[get_session] = _session
-    return TestClient(application)
-
-
-def test_configured_origins_may_read_and_others_may_not(settings, connection):
-    with cors_client(settings, connection, ["https://allowed.example"]) as client:
-        allowed = client.get(f"{API}/studies?page_size=1",
-                             headers={"Origin": "https://allowed.example"})
-        assert allowed.headers["access-control-allow-origin"] == "https://allowed.example"
-        assert "link" in allowed.headers["access-control-expose-headers"].lower()
-        assert "access-control-allow-credentials" not in allowed.headers
-        other = client.get(f"{API}/studies?page_size=1",
-                           headers={"Origin": "https://other.example"})
-        assert "access-control-allow-origin" not in other.headers
-        preflight = client.options(f"{API}/studies", headers={
-            "Origin": "https://allowed.example", "Access-Control-Request-Method": "PATCH",
-            "Access-Control-Request-Headers": "authorization, if-match"})
-        assert preflight.status_code == 200
-        assert "PATCH" in preflight.headers["access-control-allow-methods"]
+def test_configured_origins_may_read_and_others_may_not(client_with):
+    client = client_with(cors_origins=["https://allowed.example"])
+    allowed = client.get(f"{API}/studies?page_size=1",
+                         headers={"Origin": "https://allowed.example"})
+    assert allowed.headers["access-control-allow-origin"] == "https://allowed.example"
+    assert "link" in allowed.headers["access-control-expose-headers"].lower()
+    assert "access-control-allow-credentials" not in allowed.headers
+    other = client.get(f"{API}/studies?page_size=1",
+                       headers={"Origin": "https://other.example"})
+    assert "access-control-allow-origin" not in other.headers
+    preflight = client.options(f"{API}/studies", headers={
+        "Origin": "https://allowed.example", "Access-Control-Request-Method": "PATCH",
+        "Access-Control-Request-Headers": "authorization, if-match"})
+    assert preflight.status_code == 200
+    assert "PATCH" in preflight.headers["access-control-allow-methods"]
 
 
-def test_a_wildcard_origin_is_never_combined_with_credentials(settings, connection):
-    with cors_client(settings, connection, ["*"]) as client:
-        response = client.get(f"{API}/studies?page_size=1",
-                              headers={"Origin": "https://any.example"})
-        assert response.headers["access-control-allow-origin"] == "*"
-        assert "access-control-allow-credentials" not in response.headers
+def test_a_wildcard_origin_is_never_combined_with_credentials(client_with):
+    client = client_with(cors_origins=["*"])
+    response = client.get(f"{API}/studies?page_size=1",
+                          headers={"Origin": "https://any.example"})
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert "access-control-allow-credentials" not in response.headers
 
 
 def test_no_cors_headers_without_configured_origins(client):

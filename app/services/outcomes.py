@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from app.enums import (
     RATIO_EFFECTS,
-    STANDARDIZED_EFFECTS,
     Comparison,
+    Direction,
     EffectType,
     Origin,
     RetractionStatus,
@@ -134,17 +134,13 @@ def _retraction_reason(details: list[Any]) -> dict[str, Any]:
 
 
 def direction(effect_type: EffectType, lower_is_better: set[bool | None]) -> dict[str, Any]:
-    """Which side of the null favours the experimental arm (see docs/evidence.md)."""
-    null = 1.0 if effect_type in RATIO_EFFECTS else 0.0
-    if effect_type in STANDARDIZED_EFFECTS:
-        side = "higher"
-    elif lower_is_better == {True}:
-        side = "lower"
-    elif lower_is_better == {False}:
-        side = "higher"
-    else:
-        side = None
-    return {"null_value": null, "favours_experimental": side,
+    """Which side of the null favours the experimental arm of the pooled estimate: the
+    outcomes' shared direction (`semantics.direction`), unknown when they disagree."""
+    side = semantics.direction(effect_type, next(iter(lower_is_better))
+                               if len(lower_is_better) == 1 else None)
+    return {"null_value": semantics.null_value(effect_type),
+            "favours_experimental": {Direction.HIGHER_FAVOURS_EXPERIMENTAL: "higher",
+                                     Direction.LOWER_FAVOURS_EXPERIMENTAL: "lower"}.get(side),
             "scale": "log" if effect_type in RATIO_EFFECTS else "identity"}
 
 
