@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy.exc import DataError
 
 from app.services import export
+from app.spreadsheet import spreadsheet_safe
 from tests.builders import study_document
 from tests.evidence_helpers import API, store
 
@@ -74,7 +75,7 @@ def test_ctgov_csv_quotes_formulas(client, formula_study):
     (-9.8, -9.8),
 ])
 def test_spreadsheet_safe_prefixes_only_text_that_is_not_a_number(cell, expected):
-    assert export.spreadsheet_safe(cell) == expected
+    assert spreadsheet_safe(cell) == expected
 
 
 def test_a_filter_the_database_refuses_is_a_problem_before_any_byte(client, monkeypatch):

@@ -25,6 +25,7 @@ from typing import Any
 
 from app.schemas.common import partial_date_sort_key
 from app.schemas.study import count_from_percent
+from app.spreadsheet import spreadsheet_safe
 
 NCT_ID = re.compile(r"^NCT\d{8}$")
 REGISTRY_URL = "https://clinicaltrials.gov/study/{nct}"
@@ -1569,20 +1570,6 @@ def start_sort_key(record: dict[str, Any]) -> int:
 
 
 # ------------------------------------------------------------------ CSV
-
-# A spreadsheet reads a cell starting with one of these as a formula (OWASP's CSV injection):
-# such a text cell is written with a leading single quote, which the spreadsheet shows as text.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-
-
-def spreadsheet_safe(value: Any) -> Any:
-    """A CSV cell a spreadsheet will not run: text that would start a formula gets a leading
-    quote; numbers, and text that is a plain number such as "-9.8", are left as they are."""
-    if (isinstance(value, str) and value.startswith(FORMULA_STARTS)
-            and not _PLAIN_NUMBER.fullmatch(value)):
-        return "'" + value
-    return value
 
 CSV_COLUMNS = ("NCT Number", "Study Title", "Study URL", "Acronym", "Study Status",
                "Study Results", "Conditions", "Interventions", "Sponsor", "Phases",

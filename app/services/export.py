@@ -4,7 +4,7 @@ batches, so memory stays flat however many rows there are.
 CSV flattens list fields into one cell, items joined by " | " (registry ids as
 REGISTRY:IDENTIFIER); NDJSON writes each study as its list item, one JSON object a line.
 A CSV text cell that a spreadsheet would read as a formula is written with a leading quote
-(see `ctgov.spreadsheet_safe`); NDJSON keeps every value as stored.
+(see `app.spreadsheet`); NDJSON keeps every value as stored.
 
 Each export runs its query and renders the first batch before it returns, so a filter the
 database refuses is an error response, not a 200 followed by a cut-off file. A failure after
@@ -27,12 +27,12 @@ from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
 from app.errors import UnprocessableContent
-from app.interop.ctgov import spreadsheet_safe
 from app.queries.outcomes import outcome_select
 from app.queries.studies import study_select
 from app.schemas.filters import OutcomeFilter, StudyFilter
 from app.services import documents, semantics
 from app.services.outcomes import ROW_FIELDS, sources_of
+from app.spreadsheet import spreadsheet_safe
 
 BATCH = 500
 LIST_SEPARATOR = " | "
