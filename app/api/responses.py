@@ -5,16 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from starlette.responses import Response
+from starlette.responses import JSONResponse
 
 from app.errors import PROBLEM_MEDIA_TYPE
 from app.schemas.common import ProblemDetail
 
 
-class JSONBytes(Response):
-    """JSON encoded by orjson (dates, enums and datetimes natively)."""
-
-    media_type = "application/json"
+class JSONBytes(JSONResponse):
+    """JSON encoded by orjson (dates, enums and datetimes natively). A JSON response to
+    the OpenAPI generator, so a route's `response_model` documents its answer."""
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
