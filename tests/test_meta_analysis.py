@@ -8,6 +8,7 @@ plus statsmodels' weighted least squares, and with metafor's published BCG-vacci
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -87,19 +88,35 @@ def test_dersimonian_laird_equals_statsmodels_on_random_inputs(data):
     assert sum(ours["weights_random"]) == pytest.approx(100)
 
 
+def hartung_knapp_reference(y: list[float], v: list[float], tau2: float) -> dict[str, Any]:
+    """Hartung–Knapp by weighted least squares (statsmodels): with weights 1/(v + τ²) and the
+    scale estimated from the residuals, the intercept's SE is the Hartung–Knapp SE, and its
+    t interval has k − 1 degrees of freedom."""
+    ya, va = np.array(y), np.array(v)
+    fit = sm.WLS(ya, np.ones_like(ya), weights=1 / (va + tau2)).fit()
+    low, high = fit.conf_int(alpha=0.05)[0]
+    return {"se": float(fit.bse[0]), "ci": [float(low), float(high)]}
+
+
 @settings(max_examples=200, deadline=None)
 @given(inputs)
 def test_hartung_knapp_equals_statsmodels_hksj_on_random_inputs(data):
     y, v = data
     res = combine_effects(np.array(y), np.array(v), method_re="dl")
-    if res.tau2 < 0:
-        return  # statsmodels would use a negative τ²; the truncated case is covered above
     ours = meta_analyse(y, v, method="DL", hartung_knapp=True)
-    assert ours["random"]["se"] == pytest.approx(res.sd_eff_w_re_hksj, abs=TOL)
-    ci = res.conf_int(use_t=True)[3]
-    assert [ours["random"]["ci_low"], ours["random"]["ci_high"]] == pytest.approx(
-        list(ci), abs=TOL)
     assert ours["random"]["t_df"] == len(y) - 1
+    if res.tau2 < 0:
+        # statsmodels would weight by a negative τ²; DerSimonian–Laird truncates it at zero,
+        # so the reference is the same estimator with fixed-effect weights.
+        ref = hartung_knapp_reference(y, v, 0.0)
+        assert ours["tau2"] == 0.0
+        assert ours["random"]["estimate"] == pytest.approx(ours["fixed"]["estimate"], abs=TOL)
+    else:
+        ref = {"se": res.sd_eff_w_re_hksj, "ci": list(res.conf_int(use_t=True)[3])}
+        assert hartung_knapp_reference(y, v, res.tau2)["se"] == pytest.approx(ref["se"], abs=TOL)
+    assert ours["random"]["se"] == pytest.approx(ref["se"], abs=TOL)
+    assert [ours["random"]["ci_low"], ours["random"]["ci_high"]] == pytest.approx(
+        ref["ci"], abs=TOL)
 
 
 @settings(max_examples=200, deadline=None)
@@ -207,12 +224,19 @@ def test_retracted_pooled_analyses_change_the_answer_only_when_included(client):
 def test_hartung_knapp_uses_t_with_k_minus_1_degrees_of_freedom(client):
     body = client.get(WITH_POOLED + "&include_retracted=true&hartung_knapp=true").json()
     assert body["t_df"] == 2 and body["z"] is None
-    y = np.array([s["yi"] for s in body["studies"]])
-    v = np.array([s["se"] ** 2 for s in body["studies"]])
-    res = combine_effects(y, v, method_re="dl")
-    expected_se = res.sd_eff_w_re_hksj if res.tau2 >= 0 else None
-    if expected_se is not None:
-        assert body["se"] == pytest.approx(expected_se, abs=TOL)
+    y = [s["yi"] for s in body["studies"]]
+    v = [s["se"] ** 2 for s in body["studies"]]
+    res = combine_effects(np.array(y), np.array(v), method_re="dl")
+    # On the seed the moment estimate of τ² is negative (statsmodels keeps it, −0.035), so
+    # the reference is Hartung–Knapp with τ² truncated at zero as DerSimonian–Laird defines it.
+    assert res.tau2 < 0
+    assert body["tau2"] == 0.0
+    ref = hartung_knapp_reference(y, v, 0.0)
+    assert body["se"] == pytest.approx(ref["se"], abs=TOL)
+    assert [body["ci_low"], body["ci_high"]] == pytest.approx(ref["ci"], abs=TOL)
+    plain = client.get(WITH_POOLED + "&include_retracted=true").json()
+    assert body["estimate"] == pytest.approx(plain["estimate"], abs=TOL)
+    assert body["se"] != pytest.approx(plain["se"], abs=1e-6)
 
 
 @pytest.mark.parametrize("query,message", [

@@ -264,9 +264,23 @@ def test_idempotent_patch_retry_replays_instead_of_412(client, curator):
 
 
 def test_document_copy_is_not_mutated_by_builders():
+    """Each document is a fresh deep copy: changing one, however deep, changes no other."""
     a = study_document("x")
-    b = copy.deepcopy(a)
-    assert a == b
+    pristine = copy.deepcopy(a)
+    a["arms"][0]["interventions"][0]["name"] = "Changed"
+    a["outcome_measures"][0]["results"][0]["sources"].append({"publication": "other"})
+    a["countries"].append("Nowhere")
+    a["publications"][0]["title"] = "Changed"
+    b = study_document("x")
+    assert b == pristine
+    assert b["arms"][0]["interventions"][0]["name"] == "Testamine"
+    assert len(b["outcome_measures"][0]["results"][0]["sources"]) == 1
+    assert b["countries"] == ["United States", "Canada"]
+    c = study_document("y", title="Other title", countries=["France"])
+    c["countries"].append("Spain")
+    assert study_document("y")["title"] == pristine["title"]
+    assert study_document("y")["countries"] == ["United States", "Canada"]
+    assert study_document("y")["publications"][0]["doi"] == "10.9999/y"
 
 
 def seeded_keys() -> list[str]:
