@@ -1,7 +1,7 @@
-"""Fixtures for curation tests: keys, a database snapshot, leak guards, scratch databases.
+"""Fixtures for curation tests: keys, a database snapshot, leak guards.
 
-Every key a test creates is kept in KEYRING; `no_key_leaks` fails a test when any of them
-shows up in a log record or in any response the test received.
+Every key a test creates is kept in the toolkit's KEYRING; `no_key_leaks` fails a test when
+any of them shows up in a log record or in any response the test received.
 """
 
 from __future__ import annotations
@@ -13,23 +13,19 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from app.api.deps import get_session
 from app.config import Settings
-from app.db import Base, is_sqlite, make_engine
+from app.db import Base
 from app.enums import Role
 from app.main import create_app
 from app.services import keys
+from tests.toolkit import KEYRING, bearer, leaked
 
-KEYRING: list[str] = []
 API = "/api/v1"
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture
@@ -53,10 +49,6 @@ def revoke(db_session: Session) -> Callable[[str], None]:
         keys.revoke(db_session, token[:keys.PREFIX_LENGTH])
 
     return do
-
-
-def leaked(text_: str) -> list[str]:
-    return [f"key {t[:keys.PREFIX_LENGTH]}…" for t in KEYRING if t in text_]
 
 
 @pytest.fixture
@@ -126,28 +118,3 @@ def db_state(connection: Connection) -> dict[str, Any]:
 @pytest.fixture
 def snapshot(connection: Connection) -> Callable[[], dict[str, Any]]:
     return lambda: db_state(connection)
-
-
-def scratch_database(database_url: str, tmp_path: Any, suffix: str) -> Iterator[str]:
-    if is_sqlite(database_url):
-        yield f"sqlite:///{tmp_path / f'{suffix}.sqlite3'}"
-        return
-    admin = make_engine(database_url)
-    name = f"{admin.url.database}_{suffix}"
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = admin.url.set(database=name).render_as_string(hide_password=False)
-    try:
-        yield url
-    finally:
-        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-@pytest.fixture
-def scratch_db(database_url: str, tmp_path: Any, request: pytest.FixtureRequest) -> Iterator[str]:
-    """An empty database of the test database's kind, dropped afterwards."""
-    suffix = "cur_" + hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:8]
-    yield from scratch_database(database_url, tmp_path, suffix)

@@ -3,12 +3,12 @@
 The database comes from EVIDENCEDB_TEST_DATABASE_URL (a temporary SQLite file by default).
 It is built once per run through the migrations and loaded with the seed data; each test then
 runs inside an outer transaction that is rolled back, the services' commits becoming
-savepoints, so tests see the seed data and never each other's writes.
+savepoints, so tests see the seed data and never each other's writes. Scratch databases,
+live servers and keys in committed databases come from the toolkit (tests/toolkit/).
 """
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,37 +16,20 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event, text
+from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from app import migrations
 from app.api.deps import get_session
 from app.config import Settings
-from app.db import is_sqlite, make_engine
+from app.db import make_engine
 from app.main import create_app
 from app.services.seed import seed
+from tests.toolkit import reset_database, test_database_url
 
 ROOT = Path(__file__).resolve().parent.parent
-pytest_plugins = ["tests.authkit", "tests.interop_support"]
-
-
-def _test_url(tmp_dir: Path) -> str:
-    return os.environ.get("EVIDENCEDB_TEST_DATABASE_URL") or f"sqlite:///{tmp_dir / 'test.sqlite3'}"
-
-
-def reset_database(url: str) -> None:
-    """An empty database: a new SQLite file, or PostgreSQL's public schema dropped."""
-    if is_sqlite(url):
-        path = url.split("///", 1)[1]
-        for suffix in ("", "-wal", "-shm"):
-            Path(path + suffix).unlink(missing_ok=True)
-        return
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
+pytest_plugins = ["tests.toolkit.fixtures", "tests.authkit", "tests.interop_support"]
 
 
 @pytest.fixture(scope="session")
@@ -57,7 +40,7 @@ def tmp_dir() -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def database_url(tmp_dir: Path) -> str:
-    url = _test_url(tmp_dir)
+    url = test_database_url(tmp_dir)
     reset_database(url)
     migrations.upgrade(url)
     return url
@@ -122,37 +105,6 @@ def app(settings: Settings, connection: Connection) -> Iterator[Any]:
 def client(app: Any) -> Iterator[TestClient]:
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
-
-
-@pytest.fixture
-def scratch_databases(tmp_path: Path, database_url: str) -> Iterator[Any]:
-    """A factory of empty databases beside the test database (same kind), whose writes
-    really commit; they are dropped after the test."""
-    made: list[str] = []
-    admin = None if is_sqlite(database_url) else make_engine(database_url)
-
-    def make(suffix: str) -> str:
-        if admin is None:
-            return f"sqlite:///{tmp_path / f'{suffix}.sqlite3'}"
-        name = f"{admin.url.database}_{suffix}"
-        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        made.append(name)
-        return admin.url.set(database=name).render_as_string(hide_password=False)
-
-    yield make
-    if admin is not None:
-        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            for name in made:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-@pytest.fixture
-def scratch_url(scratch_databases: Any) -> str:
-    """One empty scratch database."""
-    return scratch_databases("scratch")
 
 
 class StatementCounter:

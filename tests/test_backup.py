@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from app.config import Settings
-from app.db import is_sqlite, make_engine
+from app.db import is_sqlite
 from app.main import create_app
+from tests.toolkit import scratch_database
 
 FULL = "include=arms,outcomes,timepoints,publications,effects"
 
@@ -41,20 +41,10 @@ def restored_url(database_url, engine, tmp_path):
     dump = tmp_path / "evidencedb.dump"
     subprocess.run([pg_dump, "--format=custom", "--no-owner", f"--file={dump}",
                     libpq_url(database_url)], check=True, capture_output=True, timeout=120)
-    admin = make_engine(database_url)
-    name = f"{admin.url.database}_restored"
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = admin.url.set(database=name).render_as_string(hide_password=False)
-    try:
+    with scratch_database(database_url, tmp_path, "restored") as url:
         subprocess.run([pg_restore, "--no-owner", "--exit-on-error", f"--dbname={libpq_url(url)}",
                         str(dump)], check=True, capture_output=True, timeout=120)
         yield url
-    finally:
-        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def test_a_restored_backup_answers_byte_for_byte_like_the_original(database_url, restored_url):

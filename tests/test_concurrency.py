@@ -6,12 +6,8 @@ not the rolled-back test transaction, so the database's own locking is what is t
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,14 +15,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app import migrations
-from app.db import make_engine, make_sessionmaker
-from app.enums import Role
-from app.services import keys
-from tests.authkit import API, KEYRING, bearer, leaked, scratch_database
+from tests.authkit import API, bearer, leaked
 from tests.builders import study_document
+from tests.toolkit import committed_key, live_server, migrated, scratch_database
 
-ROOT = Path(__file__).resolve().parent.parent
 ROUNDS = 20
 
 
@@ -37,57 +29,21 @@ class Server:
     log: Path
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def scratch_module_db(database_url: str, tmp_path_factory: pytest.TempPathFactory
                       ) -> Iterator[str]:
-    yield from scratch_database(database_url, tmp_path_factory.mktemp("server"), "cur_server")
+    with scratch_database(database_url, tmp_path_factory.mktemp("server"), "cur_server") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def server(scratch_module_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    scratch_db, tmp_path = scratch_module_db, tmp_path_factory.mktemp("log")
-    migrations.upgrade(scratch_db)
-    engine = make_engine(scratch_db)
-    with make_sessionmaker(engine)() as session:
-        _, token = keys.create(session, name="concurrent curator", role=Role.CURATOR)
-    engine.dispose()
-    KEYRING.append(token)
-    port = free_port()
-    log = tmp_path / "server.log"
-    env = {**os.environ, "EVIDENCEDB_DATABASE_URL": scratch_db}
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory",
-             "--host", "127.0.0.1", "--port", str(port), "--workers", "2",
-             "--log-level", "debug"],
-            stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None:
-                pytest.fail(f"server exited: {log.read_text()[-2000:]}")
-            time.sleep(0.1)
-        else:
-            pytest.fail("server did not start")
-        yield Server(url, token, log)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=20)
+    scratch_db = migrated(scratch_module_db)
+    token = committed_key(scratch_db, "curator", "concurrent curator")
+    log = tmp_path_factory.mktemp("log") / "server.log"
+    with live_server({"EVIDENCEDB_DATABASE_URL": scratch_db}, workers=2,
+                     extra_args=("--log-level", "debug"), log=log) as running:
+        yield Server(running.url, token, log)
     output = log.read_text()
     assert f"{API}/studies" in output, "the server's access log was captured"
     assert not leaked(output), "a key was logged by the server"

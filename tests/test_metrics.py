@@ -7,7 +7,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.db import is_sqlite
-from tests.live_server import live_server
+from tests.toolkit import live_server
 
 
 def samples(text: str) -> list:

@@ -32,7 +32,7 @@ from app.models import ApiKey, Study
 from app.schemas.study import StudyCreate
 from app.services import studies
 from tests.builders import study_document
-from tests.live_server import free_port, live_server
+from tests.toolkit import free_port, live_server
 
 PROBLEM = "application/problem+json"
 

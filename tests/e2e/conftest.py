@@ -1,30 +1,25 @@
 """A real server and a real browser for the dashboard's end-to-end tests.
 
-The server is uvicorn in a subprocess on a free port, against a scratch database built with
-`evidencedb migrate` and `evidencedb seed` (a SQLite file, or on the PostgreSQL pass a database
-named after the test database with an `_e2e` suffix). The browser is the system's Chromium
-driven by Playwright; without one, every test here is skipped.
+The server is the toolkit's live uvicorn on a free port, against a toolkit scratch database
+built with `evidencedb migrate` and `evidencedb seed` (a SQLite file, or on the PostgreSQL pass
+a database named after the test database with an `_e2e` suffix). The browser is the system's
+Chromium driven by Playwright; without one, every test here is skipped.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import httpx
 import pytest
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
-from app.db import is_sqlite, make_engine
+from tests.toolkit import live_server, scratch_database
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -54,12 +49,6 @@ def skip_without_browser() -> None:
                     "browser tests need it", allow_module_level=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _cli(url: str, *args: str) -> None:
     env = {**os.environ, "EVIDENCEDB_DATABASE_URL": url}
     subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=ROOT, env=env, check=True,
@@ -69,65 +58,20 @@ def _cli(url: str, *args: str) -> None:
 @pytest.fixture(scope="session")
 def e2e_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A scratch database, migrated and seeded through the command line."""
-    test_url = os.environ.get("EVIDENCEDB_TEST_DATABASE_URL")
-    if not test_url or is_sqlite(test_url):
-        url = f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'dashboard.sqlite3'}"
+    with scratch_database(os.environ.get("EVIDENCEDB_TEST_DATABASE_URL"),
+                          tmp_path_factory.mktemp("e2e"), "e2e") as url:
         _cli(url, "migrate")
         _cli(url, "seed")
         yield url
-        return
-    admin = make_engine(test_url)
-    name = f"{make_url(test_url).database}_e2e"
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(test_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        _cli(url, "migrate")
-        _cli(url, "seed")
-        yield url
-    finally:
-        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @contextmanager
 def _serve(database_url: str, log_dir: Path, **settings: str) -> Iterator[str]:
     """uvicorn in a subprocess on a free port, until the block ends."""
-    port = _free_port()
-    env = {**os.environ, "EVIDENCEDB_DATABASE_URL": database_url,
+    env = {"EVIDENCEDB_DATABASE_URL": database_url,
            **{f"EVIDENCEDB_{k.upper()}": v for k, v in settings.items()}}
-    log = (log_dir / "uvicorn.log").open("w+")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "app.main:create_app",
-         "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                log.seek(0)
-                pytest.fail(f"the server exited at start:\n{log.read()}")
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("the server did not become ready within 60 s")
-            time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+    with live_server(env, ready_path="/readyz", log=log_dir / "uvicorn.log") as server:
+        yield server.url
 
 
 @pytest.fixture(scope="session")
