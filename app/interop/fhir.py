@@ -13,6 +13,16 @@ from typing import Any
 
 from app import __version__
 from app.interop.ctgov import describe_timepoint
+from app.interop.fhir_codes import (
+    ARM_CODES,
+    CS,
+    EFFECT_NAMES,
+    OBJECTIVE_CODES,
+    PHASE_CODES,
+    SEARCH_PARAMS,
+    STATISTIC_TYPES,
+    STATUS_CODES,
+)
 
 FHIR_VERSION = "5.0.0"
 MEDIA_TYPE = "application/fhir+json"
@@ -22,34 +32,6 @@ PMID_SYSTEM = "https://pubmed.ncbi.nlm.nih.gov"
 REGISTRY_SYSTEM = "urn:evidencedb:registry:"
 FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 
-PHASE_CODES = {"EARLY_PHASE1": "early-phase-1", "PHASE1": "phase-1",
-               "PHASE1_PHASE2": "phase-1-phase-2", "PHASE2": "phase-2",
-               "PHASE2_PHASE3": "phase-2-phase-3", "PHASE3": "phase-3", "PHASE4": "phase-4",
-               "NA": "n-a"}
-STATUS_CODES = {"NOT_YET_RECRUITING": "not-yet-recruiting", "RECRUITING": "recruiting",
-                "ENROLLING_BY_INVITATION": "enrolling-by-invitation",
-                "ACTIVE_NOT_RECRUITING": "active-but-not-recruiting",
-                "SUSPENDED": "temporarily-closed-to-accrual", "TERMINATED": "terminated",
-                "COMPLETED": "completed", "WITHDRAWN": "withdrawn"}
-ARM_CODES = {"EXPERIMENTAL": "experimental", "PLACEBO_COMPARATOR": "placebo-comparator",
-             "ACTIVE_COMPARATOR": "active-comparator", "SHAM_COMPARATOR": "sham-comparator",
-             "NO_INTERVENTION": "no-intervention", "OTHER": "other-arm-type"}
-OBJECTIVE_CODES = {"PRIMARY": "primary", "SECONDARY": "secondary", "SAFETY": "exploratory",
-                   "OTHER": "exploratory"}
-STATISTIC_TYPES = {
-    "COHENS_D": ("absolute-SMD", "Standardized Mean Difference"),
-    "HEDGES_G": ("absolute-SMD", "Standardized Mean Difference"),
-    "SMD": ("absolute-SMD", "Standardized Mean Difference"),
-    "MEAN_DIFFERENCE": ("absolute-MD", "Mean Difference"),
-    "RISK_DIFFERENCE": ("absolute-RD", "Risk Difference"),
-    "RISK_RATIO": ("relative-RR", "Relative Risk"),
-    "ODDS_RATIO": ("relative-OR", "Odds Ratio"),
-}
-EFFECT_NAMES = {"COHENS_D": "Cohen's d", "HEDGES_G": "Hedges' g",
-                "SMD": "standardized mean difference", "MEAN_DIFFERENCE": "mean difference",
-                "RISK_DIFFERENCE": "risk difference", "RISK_RATIO": "risk ratio",
-                "ODDS_RATIO": "odds ratio"}
-CS = "http://terminology.hl7.org/CodeSystem/"
 
 
 def _coding(system: str, code: str, display: str | None = None) -> dict[str, Any]:
@@ -147,25 +129,8 @@ def research_study(doc: dict[str, Any]) -> dict[str, Any]:
         progress.append({"state": state, "actual": True})
     design = [x for x in (doc.get("study_type"), doc.get("allocation"),
                           doc.get("intervention_model"), doc.get("masking")) if x]
-    arms = [{
-        "linkId": f"arm-{i + 1}", "name": a["label"],
-        "type": _coding("http://hl7.org/fhir/research-study-arm-type",
-                        ARM_CODES.get(a["arm_type"], "other-arm-type")),
-        "description": "; ".join(x for x in (
-            a.get("description"),
-            ", ".join((x.get("intervention") or x["name"]) + (f" {x['dose_text']}"
-                      if x.get("dose_text") else "") for x in a.get("interventions") or []),
-            f"randomized: {a['n_randomized']}" if a.get("n_randomized") is not None else None,
-        ) if x),
-    } for i, a in enumerate(doc.get("arms") or [])]
-    outcomes = [{
-        "name": om["name"],
-        "type": [_coding("http://hl7.org/fhir/research-study-objective-type",
-                         OBJECTIVE_CODES.get(om["role"], "exploratory"))],
-        "description": "; ".join(x for x in (
-            om.get("instrument") and f"instrument: {om['instrument']}", om.get("description"),
-            _timepoints_text(om, doc)) if x),
-    } for om in doc.get("outcome_measures") or []]
+    arms = [_comparison_group(i, a) for i, a in enumerate(doc.get("arms") or [])]
+    outcomes = [_outcome_measure(om, doc) for om in doc.get("outcome_measures") or []]
     artifacts = [a for p in doc.get("publications") or [] for a in _publication_artifacts(p)]
     resource = {
         "resourceType": "ResearchStudy", "id": study_id(doc),
@@ -201,6 +166,33 @@ def research_study(doc: dict[str, Any]) -> dict[str, Any]:
         "note": [{"text": doc["notes"]}] if doc.get("notes") else None,
     }
     return _clean(resource)
+
+
+def _comparison_group(i: int, a: dict[str, Any]) -> dict[str, Any]:
+    """One arm as a comparison group: its type, description, interventions and size."""
+    return {
+        "linkId": f"arm-{i + 1}", "name": a["label"],
+        "type": _coding("http://hl7.org/fhir/research-study-arm-type",
+                        ARM_CODES.get(a["arm_type"], "other-arm-type")),
+        "description": "; ".join(x for x in (
+            a.get("description"),
+            ", ".join((x.get("intervention") or x["name"]) + (f" {x['dose_text']}"
+                      if x.get("dose_text") else "") for x in a.get("interventions") or []),
+            f"randomized: {a['n_randomized']}" if a.get("n_randomized") is not None else None,
+        ) if x),
+    }
+
+
+def _outcome_measure(om: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
+    """One outcome measure with its role, instrument and timepoints."""
+    return {
+        "name": om["name"],
+        "type": [_coding("http://hl7.org/fhir/research-study-objective-type",
+                         OBJECTIVE_CODES.get(om["role"], "exploratory"))],
+        "description": "; ".join(x for x in (
+            om.get("instrument") and f"instrument: {om['instrument']}", om.get("description"),
+            _timepoints_text(om, doc)) if x),
+    }
 
 
 def _timepoints_text(om: dict[str, Any], doc: dict[str, Any]) -> str | None:
@@ -258,9 +250,8 @@ def _as_printed(effect: dict[str, Any]) -> str | None:
             f"{printed.get('reason') or ''}").rstrip("; ")
 
 
-def evidence(doc: dict[str, Any], effect: dict[str, Any], effect_id: int) -> dict[str, Any]:
-    """One effect estimate of a study as an R5 Evidence resource."""
-    code, display = STATISTIC_TYPES[effect["effect_type"]]
+def _attribute_estimates(effect: dict[str, Any]) -> list[dict[str, Any]]:
+    """An estimate's CI, standard error and p-value as attribute estimates."""
     estimates: list[dict[str, Any]] = []
     if effect.get("ci_low") is not None and effect.get("ci_high") is not None:
         estimates.append({
@@ -278,13 +269,11 @@ def evidence(doc: dict[str, Any], effect: dict[str, Any], effect_id: int) -> dic
             quantity["comparator"] = effect["p_value_relation"]
         estimates.append({"type": _coding(CS + "attribute-estimate-type", "C44185", "P-value"),
                           "quantity": quantity})
-    n = _sample_size(doc, effect)
-    timepoint = next((t for t in doc.get("timepoints") or []
-                      if t["label"] == effect["timepoint"]), {})
-    when = describe_timepoint(timepoint) if timepoint else effect["timepoint"]
-    comparator = effect.get("comparator_arm")
-    outcome = effect["outcome"] + (f" ({effect['instrument']})" if effect.get("instrument")
-                                   else "")
+    return estimates
+
+
+def _effect_artifacts(doc: dict[str, Any], effect: dict[str, Any]) -> list[dict[str, Any]]:
+    """The publications an estimate cites (each once), then its registry sources."""
     pubs = {p["ref"]: p for p in doc.get("publications") or []}
     cited = [pubs[s["publication"]] for s in effect.get("sources") or []
              if s.get("publication") in pubs]
@@ -294,6 +283,21 @@ def evidence(doc: dict[str, Any], effect: dict[str, Any], effect_id: int) -> dic
                    "display": s.get("locator"),
                    "document": {"url": s["source_url"]} if s.get("source_url") else None}
                   for s in effect.get("sources") or [] if not s.get("publication")]
+    return artifacts
+
+
+def evidence(doc: dict[str, Any], effect: dict[str, Any], effect_id: int) -> dict[str, Any]:
+    """One effect estimate of a study as an R5 Evidence resource."""
+    code, display = STATISTIC_TYPES[effect["effect_type"]]
+    estimates = _attribute_estimates(effect)
+    n = _sample_size(doc, effect)
+    timepoint: dict[str, Any] = next((t for t in doc.get("timepoints") or []
+                      if t["label"] == effect["timepoint"]), {})
+    when = describe_timepoint(timepoint) if timepoint else effect["timepoint"]
+    comparator = effect.get("comparator_arm")
+    outcome = effect["outcome"] + (f" ({effect['instrument']})" if effect.get("instrument")
+                                   else "")
+    artifacts = _effect_artifacts(doc, effect)
     cite_as = "; ".join(a["citation"] for a in artifacts
                         if a["type"] == "citation" and a.get("citation"))
     effect_name = EFFECT_NAMES[effect["effect_type"]]
@@ -352,21 +356,6 @@ def bundle(resources: list[dict[str, Any]], base: str, self_url: str, next_url: 
     if total is not None:
         out["total"] = total
     return _clean(out)
-
-
-SEARCH_PARAMS = {
-    "ResearchStudy": [("identifier", "token", "NCT id or other registry identifier"),
-                      ("condition", "token", "condition name or synonym"),
-                      ("keyword", "string", "free text over the study"),
-                      ("status", "token", "recruitment status (ClinicalTrials.gov value)"),
-                      ("phase", "token", "our phase value, e.g. PHASE3"),
-                      ("_count", "number", "page size"), ("_cursor", "string", "next page"),
-                      ("_total", "token", "accurate: count every match")],
-    "Evidence": [("_id", "token", "evidence id"),
-                 ("study", "reference", "ResearchStudy id"),
-                 ("_count", "number", "page size"), ("_cursor", "string", "next page"),
-                 ("_total", "token", "accurate: count every match")],
-}
 
 
 def capability_statement(base: str) -> dict[str, Any]:
