@@ -33,17 +33,17 @@ def parse_number(raw: Any) -> float | None:
 
 
 def parse_p_value(raw: Any) -> tuple[float, str] | None:
-    """`"<0.0001"` → (0.0001, "<"); `"0.03"` → (0.03, "=")."""
+    """`"<0.0001"` and `"p<0.0001"` → (0.0001, "<"); `"0.03"` → (0.03, "=")."""
     if raw is None:
         return None
     text = str(raw).strip().replace(" ", "")
+    text = text[1:] if text[:1] in ("p", "P") else text
     relation = "="
     for sign, rel in (("<=", "<"), ("≤", "<"), ("<", "<"), (">=", ">"), ("≥", ">"), (">", ">"),
                       ("=", "=")):
         if text.startswith(sign):
             relation, text = rel, text[len(sign):]
             break
-    text = re.sub(r"^[pP][<=>]*", "", text)
     value = parse_number(text)
     if value is None or not 0 <= value <= 1:
         return None
