@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Engine
@@ -86,7 +86,8 @@ def begin_write(session: Session) -> None:
     on SQLite it takes the write lock first, as `writer` does for request sessions."""
     if session.in_transaction():
         session.commit()
-    session.connection(execution_options={WRITE_OPTION: True})
+    # A project-defined option: SQLAlchemy types execution options as a closed TypedDict.
+    session.connection(execution_options=cast(Any, {WRITE_OPTION: True}))
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

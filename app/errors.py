@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -82,7 +83,7 @@ class ServiceUnavailable(ProblemError):
 
 
 def problem_response(status: int, title: str, detail: str | None, *,
-                     headers: dict[str, str] | None = None, **extra: Any) -> Response:
+                     headers: Mapping[str, str] | None = None, **extra: Any) -> Response:
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
     if detail is not None:
         body["detail"] = detail
@@ -125,9 +126,9 @@ def install_handlers(app: FastAPI) -> None:
         log_rejected(request, errors)
         first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
         where = ".".join(str(p) for p in first["loc"])
+        message = str(first["msg"])
         return problem_response(422, "Unprocessable Content",
-                                f"{where}: {first['msg']}" if where else first["msg"],
-                                errors=errors)
+                                f"{where}: {message}" if where else message, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> Response:

@@ -106,8 +106,15 @@ def partial_date_sort_key(value: str | None) -> int:
     return year * 10_000 + month * 100 + day
 
 
+_Item = TypeVar("_Item")
+
+# A list of at most MAX_ITEMS items, empty when left out: `synonyms: ItemList[Name]`.
+ItemList = Annotated[list[_Item], Field(default_factory=list, max_length=MAX_ITEMS)]
+
+
 def Items(item: Any) -> Any:  # noqa: N802 - reads like a type
-    """A list of at most MAX_ITEMS items."""
+    """A list of at most MAX_ITEMS items (the call form of ItemList, which type checkers
+    cannot follow: new code writes `ItemList[X]`)."""
     return Annotated[list[item], Field(default_factory=list, max_length=MAX_ITEMS)]
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import Field
 
 from app.enums import InterventionType, RegulatoryEventType
-from app.schemas.common import ApiModel, Count, Items, Name, PartialDate, Short, Text, Url
+from app.schemas.common import ApiModel, Count, ItemList, Name, PartialDate, Short, Text, Url
 from app.schemas.study import Sources
 
 
@@ -15,13 +15,13 @@ class InterventionIn(ApiModel):
     name: Name
     type: InterventionType
     description: Text | None = None
-    synonyms: Items(Name)
+    synonyms: ItemList[Name]
 
 
 class ConditionIn(ApiModel):
     name: Name
     mesh_term: Name | None = None
-    synonyms: Items(Name)
+    synonyms: ItemList[Name]
 
 
 class RegulatoryEventIn(ApiModel):
@@ -44,11 +44,11 @@ class RegulatoryEventIn(ApiModel):
 
 
 class VocabularyIn(ApiModel):
-    interventions: Items(InterventionIn)
-    conditions: Items(ConditionIn)
+    interventions: ItemList[InterventionIn]
+    conditions: ItemList[ConditionIn]
 
 
 class RegulatoryEventsIn(ApiModel):
-    events: Items(RegulatoryEventIn)
+    events: ItemList[RegulatoryEventIn]
 
 
