@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
+import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,13 +28,26 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = 5000
     max_body_bytes: int = 1024 * 1024
     max_json_depth: int = 64
-    # Requests per window and client address / per key on /api paths; 0 switches a limit off.
+    # Request cost per window for a client address (unkeyed requests) and for a key, on every
+    # route; a page of n rows costs 1 + n // 100, an export 20. 0 switches a limit off.
     rate_limit_per_address: int = 6000
     rate_limit_per_key: int = 6000
     rate_limit_window_s: float = 60.0
+    # Where the counts live, shared by every worker and replica: "database" (PostgreSQL: the
+    # primary; SQLite: a file beside it) or "memory" (one process only).
+    rate_limit_store: Literal["database", "memory"] = "database"
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed: addresses or networks
+    # ("10.0.0.0/8,127.0.0.1"). None by default: the peer address is the client.
+    trusted_proxies: Annotated[list[str], NoDecode] = []
+    # Seconds a client may take between two pieces of a request body before a 408.
+    body_read_timeout_s: float = 30.0
     max_page_size: int = 1000
     default_page_size: int = 50
     require_read_key: bool = False
+    # With require_read_key, whether /metrics, /version, /openapi.json and /docs need a key too.
+    protect_operations: bool = True
+    # API docs at /docs and /redoc (served from the package); false removes them.
+    docs_enabled: bool = True
     # Browser origins allowed to read the API from their pages (CORS); none by default.
     cors_origins: list[str] = []
     # Scheme and host the service is reached at ("https://evidence.example.org"): links the API
@@ -42,6 +58,25 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # Per-worker memory for cached read responses; 0 turns the cache off.
     response_cache_bytes: int = 32 * 1024 * 1024
+    # How often (ms) a worker asks the database for the data version; writes through the same
+    # worker are seen at once, writes elsewhere within this interval.
+    cache_version_interval_ms: int = 500
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            if value.lstrip().startswith("["):
+                return json.loads(value)
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            ipaddress.ip_network(entry, strict=False)
+        return value
 
     @field_validator("public_base_url")
     @classmethod

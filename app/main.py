@@ -13,12 +13,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app import __version__, metrics
 from app.api.router import api_router, root_router
-from app.cache import DataVersion, ResponseCache
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, writer
 from app.errors import install_handlers
-from app.limits import LimitsMiddleware
+from app.middleware.cache import DataVersion, ResponseCache
+from app.middleware.limits import LimitsMiddleware
 from app.observability import RequestObservability, configure_logging
+from app.security import KeyUse
 
 # The dashboard loads its script and styles from files; its bars and timelines are sized with
 # style attributes, the one inline form allowed (an attribute cannot run script). With a
@@ -113,12 +114,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Clinical-trial evidence: studies, results, effect sizes, follow-up, "
         "publications with retraction status and regulatory events.",
         lifespan=lifespan,
+        # One schema per model: the document a read returns is the one a write accepts.
+        separate_input_output_schemas=False,
     )
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(writer(engine))
     app.state.read_engine = read_engine
     app.state.read_sessionmaker = make_sessionmaker(read_engine)
+    app.state.key_use = KeyUse(app.state.sessionmaker)
     app.state.engines = {"primary": engine} | (
         {"replica": read_engine} if read_engine is not engine else {})
     install_handlers(app)

@@ -1,102 +1,116 @@
-"""Who may call what: bearer keys checked in constant time, roles as dependencies.
+"""Who may call what: the rules behind the API's auth dependencies (app/api/auth.py) and the
+rate limiter, with no HTTP framework in them.
 
-Reads are public unless EVIDENCEDB_REQUIRE_READ_KEY is set; writes need a curator (or admin)
-key. A missing or unknown key is a 401 with `WWW-Authenticate: Bearer`; a valid key with too
-small a role is a 403. Neither answer repeats the key.
+A request carries at most one `Authorization: Bearer <key>` header. The scheme's case and the
+spaces around the key do not matter; two Authorization headers, another scheme or a key that
+is not printable ASCII are refused (401), never read as some other key. Keys are looked up by
+digest; neither an answer nor a log line repeats one.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Iterable
 
-from fastapi import Depends, Header, Query, Request
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 
-from app.api.deps import SessionDep
 from app.enums import Role
-from app.errors import Forbidden, Unauthorized
-from app.schemas.common import PlainText
+from app.errors import Unauthorized
 from app.services import keys
-from app.services.keys import Principal
-from app.services.writes import WriteRequest
+
+log = logging.getLogger("evidencedb")
 
 RANK = {Role.READER: 0, Role.CURATOR: 1, Role.ADMIN: 2}
 
 
-def bearer_token(request: Request) -> str | None:
-    header = request.headers.get("authorization")
-    if not header:
+def allows(held: Role, needed: Role) -> bool:
+    return RANK[held] >= RANK[needed]
+
+
+def bearer_token(values: Iterable[str]) -> str | None:
+    """The key in the request's Authorization header values (None when there are none)."""
+    values = list(values)
+    if not values:
         return None
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("the Authorization header must be 'Bearer <key>'")
+    if len(values) > 1:
+        raise Unauthorized("a request carries one Authorization header at most")
+    scheme, _, token = values[0].strip().partition(" ")
     token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("the Authorization header must be 'Bearer <key>'")
     # Keys are printable ASCII; anything else (a NUL, say) is no key of ours and must not
     # reach a query.
-    if not (token.isascii() and token.isprintable()):
+    if not (token.isascii() and token.isprintable()) or " " in token:
         raise Unauthorized("the key is not valid (unknown or revoked)")
     return token
 
 
-def _principal(request: Request, session: SessionDep) -> Principal | None:
-    """The caller's key, looked up once per request (None when no key was sent)."""
-    if "principal" in request.scope.get("state", {}):
-        return request.state.principal
-    token = bearer_token(request)
-    principal = None
-    if token is not None:
-        principal = keys.authenticate(session, token)
-        if principal is None:
-            raise Unauthorized("the key is not valid (unknown or revoked)")
-    request.state.principal = principal
-    return principal
-
-
-def _require(role: Role, *, touch: bool = False):  # noqa: ANN202 - a dependency factory
-    """A dependency admitting keys of `role` or above. Writes record the key's use inside
-    their own transaction, so a refused or invalid write changes nothing at all."""
-
-    def dependency(request: Request, session: SessionDep) -> Principal:
-        principal = _principal(request, session)
-        if principal is None:
-            raise Unauthorized(f"this request needs a {role.value.lower()} key")
-        if RANK[principal.role] < RANK[role]:
-            raise Forbidden(f"this request needs a {role.value.lower()} key; "
-                            f"the key given is a {principal.role.value.lower()} key")
-        if touch:
-            keys.touch(session, principal)
-        return principal
-
-    return dependency
-
-
-def read_access(request: Request, session: SessionDep) -> Principal | None:
-    """Reads: anyone, or any valid key when the settings require one."""
-    if not request.app.state.settings.require_read_key:
+def token_from_scope_headers(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+    """`bearer_token` over raw ASGI headers; a malformed header counts as no key."""
+    try:
+        return bearer_token(value.decode("latin-1") for name, value in headers
+                            if name.lower() == b"authorization")
+    except Unauthorized:
         return None
-    # A write records its key's use in its own transaction (see _require).
-    touch = request.method in ("GET", "HEAD")
-    return _require(Role.READER, touch=touch)(request, session)
 
 
-CuratorDep = Annotated[Principal, Depends(_require(Role.CURATOR))]
-AdminDep = Annotated[Principal, Depends(_require(Role.ADMIN))]
-ReaderDep = Annotated[Principal | None, Depends(read_access)]
+class KeyIds:
+    """Which live key a token is, remembered for `ttl_s` seconds (the rate limiter asks on
+    every keyed request; the database is asked once per token and minute)."""
+
+    def __init__(self, factory: sessionmaker[Session], ttl_s: float = 60.0,
+                 max_entries: int = 10_000) -> None:
+        self._factory = factory
+        self._ttl_s = ttl_s
+        self._max = max_entries
+        self._known: dict[str, tuple[int | None, float]] = {}
+
+    @staticmethod
+    def _digest(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    def cached(self, token: str) -> tuple[bool, int | None]:
+        entry = self._known.get(self._digest(token))
+        if entry is None or entry[1] < time.monotonic():
+            return False, None
+        return True, entry[0]
+
+    def lookup(self, token: str) -> int | None:
+        """Blocking: ask the database (run it off the event loop)."""
+        try:
+            with self._factory() as session:
+                principal = keys.authenticate(session, token)
+        except SQLAlchemyError:
+            log.warning("key lookup for the rate limiter failed")
+            return None
+        if len(self._known) >= self._max:
+            self._known.clear()
+        key_id = principal.id if principal else None
+        self._known[self._digest(token)] = (key_id, time.monotonic() + self._ttl_s)
+        return key_id
 
 
-def write_request(
-    request: Request,
-    curator: CuratorDep,
-    dry_run: Annotated[bool, Query(
-        description="validate and report what would happen, changing nothing")] = False,
-    idempotency_key: Annotated[PlainText | None, Header(
-        min_length=1, max_length=200,
-        description="retrying with the same key and body replays the first answer")] = None,
-    x_change_reason: Annotated[PlainText | None, Header(
-        min_length=1, max_length=2000, description="why: kept in the audit entry")] = None,
-) -> WriteRequest:
-    return WriteRequest(actor_id=curator.id, method=request.method, path=request.url.path,
-                        reason=x_change_reason, idempotency_key=idempotency_key,
-                        dry_run=dry_run)
+class KeyUse:
+    """Key use recorded on the primary database, at most once a minute per key and process,
+    so reads served by a read-only replica never write through their own session."""
 
+    def __init__(self, factory: sessionmaker[Session]) -> None:
+        self._factory = factory
+        self._last: dict[int, float] = {}
+        self._lock = threading.Lock()
 
-WriteDep = Annotated[WriteRequest, Depends(write_request)]
+    def note(self, key_id: int) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last.get(key_id, -1e18) < keys.LAST_USED_RESOLUTION_S:
+                return
+            self._last[key_id] = now
+        try:
+            with self._factory() as session:
+                keys.mark_used(session, key_id)
+        except SQLAlchemyError:
+            log.warning("recording a key's use failed")

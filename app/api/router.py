@@ -13,7 +13,7 @@ from app.api.routes import (
     publications,
     studies,
 )
-from app.security import read_access
+from app.api.auth import read_access
 
 api_router = APIRouter(prefix="/api/v1", dependencies=[Depends(read_access)])
 api_router.include_router(studies.router)

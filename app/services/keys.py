@@ -10,12 +10,15 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from app.db import begin_write
 from app.enums import Role
 from app.models import ApiKey
+from app.services import audit
 from app.types import utcnow
 
 TOKEN_PREFIX = "evk_"
@@ -45,14 +48,41 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def create(session: Session, *, name: str, role: Role) -> tuple[ApiKey, str]:
-    """A new key; the token is returned here once and never again."""
+def create(session: Session, *, name: str, role: Role, actor_id: int | None = None,
+           audited: bool = False) -> tuple[ApiKey, str]:
+    """A new key; the token is returned here once and never again. Keys made over HTTP are
+    audited (who made which key, never the key)."""
     token = generate()
     key = ApiKey(name=name, role=role, prefix=token[:PREFIX_LENGTH], key_hash=digest(token),
                  created_at=utcnow())
     session.add(key)
+    if audited:
+        session.flush()
+        audit.record(session, actor_id=actor_id, action="create", entity="api_key",
+                     entity_key=str(key.id), version=None, before=None, after=describe(key))
     session.commit()
     return key, token
+
+
+def describe(key: ApiKey) -> dict[str, Any]:
+    """A key as listed: everything but its digest."""
+    return {"id": key.id, "name": key.name, "role": key.role, "prefix": key.prefix,
+            "created_at": key.created_at, "revoked_at": key.revoked_at,
+            "last_used_at": key.last_used_at}
+
+
+def revoke_by_id(session: Session, key_id: int, *, actor_id: int) -> ApiKey:
+    """Revoke one key, audited; revoking twice keeps the first date and records nothing."""
+    key = session.get(ApiKey, key_id)
+    if key is None:
+        raise KeyProblem(f"no key with id {key_id}")
+    if key.revoked_at is None:
+        before = describe(key)
+        key.revoked_at = utcnow()
+        audit.record(session, actor_id=actor_id, action="revoke", entity="api_key",
+                     entity_key=str(key.id), version=None, before=before, after=describe(key))
+    session.commit()
+    return key
 
 
 def list_all(session: Session) -> list[ApiKey]:
@@ -89,6 +119,14 @@ def authenticate(session: Session, token: str) -> Principal | None:
     if match is None or match.revoked_at is not None:
         return None
     return Principal(id=match.id, name=match.name, role=match.role)
+
+
+def mark_used(session: Session, key_id: int) -> None:
+    """Set a key's last use to now (on the primary, in a transaction of its own)."""
+    now = utcnow()
+    begin_write(session)
+    session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now))
+    session.commit()
 
 
 def touch(session: Session, principal: Principal) -> None:

@@ -15,7 +15,7 @@ from app.errors import ProblemError, log_rejected, validation_errors
 from app.interop import fhir
 from app.schemas.common import FilterText
 from app.schemas.interop import CtgovQuery, CtgovStudyQuery, FhirEvidenceQuery, FhirStudyQuery
-from app.security import read_access
+from app.api.auth import read_access
 from app.services import compat
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Header, Response
 
 from app.api.deps import SessionDep
 from app.api.responses import JSONBytes, problems
-from app.security import WriteDep
+from app.api.auth import WriteDep
 from app.services import importer
 
 router = APIRouter(prefix="/import", tags=["import"])

@@ -10,7 +10,7 @@ from app.api.deps import SessionDep
 from app.api.responses import JSONBytes, problems
 from app.api.routes.studies import outcome_response
 from app.schemas.publication import RetractionCreate
-from app.security import WriteDep
+from app.api.auth import WriteDep
 from app.services import publications
 
 router = APIRouter(prefix="/publications", tags=["publications"])

@@ -12,7 +12,7 @@ from app.api.responses import JSONBytes, page_response, problems
 from app.schemas.common import FilterText, JsonObject
 from app.schemas.filters import StudyListParams
 from app.schemas.study import StudyCreate
-from app.security import WriteDep
+from app.api.auth import WriteDep
 from app.services import audit, studies
 from app.services.writes import Outcome
 

@@ -1,0 +1,139 @@
+"""Auth dependencies: bearer keys (FastAPI's HTTPBearer, so the OpenAPI document carries the
+scheme and every protected operation names it) and roles.
+
+Reads are public unless EVIDENCEDB_REQUIRE_READ_KEY is set; writes need a curator (or admin)
+key; key management needs an admin key. A missing or unknown key is a 401 with
+`WWW-Authenticate: Bearer`; a valid key with too small a role is a 403.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from app.api.deps import READ_METHODS, SessionDep
+from app.enums import Role
+from app.errors import Forbidden, Unauthorized
+from app.schemas.common import PlainText
+from app.security import allows, bearer_token
+from app.services import keys
+from app.services.keys import Principal
+from app.services.writes import WriteRequest
+
+SCHEME_NAME = "bearer"
+
+
+class Bearer(HTTPBearer):
+    """HTTPBearer for the OpenAPI document, with the house rules for the header itself
+    (app/security.py). A lenient instance reads a malformed header as no key: public reads
+    ignore whatever Authorization header they carry."""
+
+    def __init__(self, *, strict: bool) -> None:
+        super().__init__(scheme_name=SCHEME_NAME, auto_error=False,
+                         description="An API key: `Authorization: Bearer evk_…`")
+        self.strict = strict
+
+    async def __call__(self, request: Request) -> HTTPAuthorizationCredentials | None:  # type: ignore[override]
+        try:
+            token = bearer_token(request.headers.getlist("authorization"))
+        except Unauthorized:
+            if self.strict:
+                raise
+            token = None
+        if token is None:
+            return None
+        return HTTPAuthorizationCredentials(scheme="Bearer", credentials=token)
+
+
+CredentialsDep = Annotated[HTTPAuthorizationCredentials | None, Depends(Bearer(strict=True))]
+LenientCredentialsDep = Annotated[HTTPAuthorizationCredentials | None,
+                                  Depends(Bearer(strict=False))]
+
+
+def _principal(request: Request, session: SessionDep,
+               credentials: CredentialsDep) -> Principal | None:
+    """The caller's key, looked up once per request (None when no key was sent)."""
+    if "principal" in request.scope.get("state", {}):
+        return request.state.principal
+    principal = None
+    if credentials is not None:
+        principal = keys.authenticate(session, credentials.credentials)
+        if principal is None:
+            raise Unauthorized("the key is not valid (unknown or revoked)")
+    request.state.principal = principal
+    return principal
+
+
+PrincipalDep = Annotated[Principal | None, Depends(_principal)]
+
+
+def _record_use(request: Request, session: SessionDep, principal: Principal) -> None:
+    """Note a read's key use: on the primary when reads come from a replica (the read session
+    is read-only), else in the request's own short transaction."""
+    state = request.app.state
+    if state.read_engine is not state.engine:
+        state.key_use.note(principal.id)
+    else:
+        keys.touch(session, principal)
+
+
+def _require(role: Role):  # noqa: ANN202 - a dependency factory
+    """A dependency admitting keys of `role` or above. A write records its key's use inside
+    its own transaction, so a refused or invalid write changes nothing at all."""
+
+    def dependency(request: Request, session: SessionDep,
+                   principal: PrincipalDep) -> Principal:
+        if principal is None:
+            raise Unauthorized(f"this request needs a {role.value.lower()} key")
+        if not allows(principal.role, role):
+            raise Forbidden(f"this request needs a {role.value.lower()} key; "
+                            f"the key given is a {principal.role.value.lower()} key")
+        if request.method in READ_METHODS:
+            _record_use(request, session, principal)
+        return principal
+
+    return dependency
+
+
+def read_access(request: Request, session: SessionDep,
+                credentials: LenientCredentialsDep) -> Principal | None:
+    """Reads: anyone (whatever key they send), or any valid key when the settings require
+    one."""
+    if not request.app.state.settings.require_read_key:
+        return None
+    principal = _principal(request, session, credentials)
+    return _require(Role.READER)(request, session, principal)
+
+
+def operations_access(request: Request, session: SessionDep,
+                      credentials: LenientCredentialsDep) -> Principal | None:
+    """/metrics, /version and the API docs: like reads, unless configured open."""
+    if not request.app.state.settings.protect_operations:
+        return None
+    return read_access(request, session, credentials)
+
+
+CuratorDep = Annotated[Principal, Depends(_require(Role.CURATOR))]
+AdminDep = Annotated[Principal, Depends(_require(Role.ADMIN))]
+ReaderDep = Annotated[Principal | None, Depends(read_access)]
+
+
+def write_request(
+    request: Request,
+    curator: CuratorDep,
+    dry_run: Annotated[bool, Query(
+        description="validate and report what would happen, changing nothing")] = False,
+    idempotency_key: Annotated[PlainText | None, Header(
+        min_length=1, max_length=200,
+        description="retrying with the same key and body replays the first answer")] = None,
+    x_change_reason: Annotated[PlainText | None, Header(
+        min_length=1, max_length=2000, description="why: kept in the audit entry")] = None,
+) -> WriteRequest:
+    return WriteRequest(actor_id=curator.id, method=request.method, path=request.url.path,
+                        reason=x_change_reason, idempotency_key=idempotency_key,
+                        dry_run=dry_run)
+
+
+WriteDep = Annotated[WriteRequest, Depends(write_request)]
