@@ -12,50 +12,35 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from operator import itemgetter
-from types import SimpleNamespace
 from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import JSON, Table, func, select, text
 from sqlalchemy.orm import Session
 
-from app.enums import InterventionType, RetractionStatus, TimepointRole
-from app.errors import validation_errors
+from app.enums import InterventionType, RetractionStatus
+from app.errors import ProblemError, validation_errors
 from app.models import (
-    Arm,
-    ArmIntervention,
     AuditEntry,
     Condition,
     ConditionAlias,
-    EffectEstimate,
     Intervention,
     InterventionAlias,
-    OutcomeMeasure,
-    OutcomeResult,
-    Provenance,
     Publication,
     RegistryId,
     Study,
-    StudyCondition,
-    StudyCountry,
-    StudyKeyword,
-    StudyPublication,
-    StudyRelation,
-    Timepoint,
 )
-from app.schemas.common import partial_date_sort_key
-from app.schemas.study import SourceIn, StudyCreate
-from app.services import derive, documents, evidence
-from app.services.studies import PUBLICATION_ATTRS
+from app.schemas.study import PublicationIn, StudyCreate
+from app.services import rows
+from app.services.rows import PUBLICATION_ATTRS
 from app.services.vocab import fold
 from app.types import UTCDateTime, utcnow
 
 # Insert order: every table after the tables it refers to.
-TABLES: list[Table] = [m.__table__ for m in (  # type: ignore[misc]
-    Intervention, InterventionAlias, Condition, ConditionAlias, Publication, Study, RegistryId,
-    StudyRelation, StudyCondition, StudyKeyword, StudyCountry, StudyPublication, Arm,
-    ArmIntervention, Timepoint, OutcomeMeasure, OutcomeResult, EffectEstimate, Provenance,
-    AuditEntry)]
+TABLES: list[Table] = [
+    *(m.__table__ for m in (Intervention, InterventionAlias, Condition, ConditionAlias,
+                            Publication)),
+    *rows.STUDY_TABLES, AuditEntry.__table__]
 
 
 class BatchError(Exception):
@@ -212,120 +197,40 @@ def _check_unique(plan: _Plan, docs: list[tuple[int, StudyCreate]]) -> dict[str,
     return known
 
 
+class _BatchSource:
+    """The batch's ids and records, as planning one of its documents needs them."""
+
+    def __init__(self, plan: _Plan, line: int, targets: dict[str, int],
+                 batch_ids: dict[str, int]) -> None:
+        self.plan, self.line, self.targets, self.batch_ids = plan, line, targets, batch_ids
+
+    def new_id(self, table: Table) -> int:
+        return self.plan.ids.take(table)
+
+    def publication(self, p: PublicationIn) -> tuple[int, RetractionStatus]:
+        return self.plan.publications[(self.line, p.ref)]
+
+    def condition(self, name: str) -> int:
+        return self.plan.condition(name)
+
+    def intervention(self, name: str, type_: InterventionType | None) -> tuple[int, str]:
+        return self.plan.intervention(name, type_)
+
+    def study_id(self, key: str) -> int | None:
+        return self.targets.get(key) or self.batch_ids.get(key)
+
+
 def _plan_study(plan: _Plan, line: int, doc: StudyCreate, targets: dict[str, int],
                 batch_ids: dict[str, int]) -> None:
-    sid = plan.ids.take(Study.__table__)
-    batch_ids[doc.key] = sid
-    pubs: dict[str, tuple[int, RetractionStatus]] = {}
-    for position, p in enumerate(doc.publications):
-        pubs[p.ref] = plan.publications[(line, p.ref)]
-        plan.add(StudyPublication.__table__, study_id=sid, publication_id=pubs[p.ref][0],
-                 ref=p.ref, role=p.role, position=position)
-
-    result_sources: dict[int, list[Any]] = {}
-
-    def sources(items: list[SourceIn], **subject: Any) -> None:
-        for s in items:
-            plan.add(Provenance.__table__, study_id=sid,
-                     publication_id=pubs[s.publication][0] if s.publication else None,
-                     registry_record=s.registry, source_url=s.source_url, locator=s.locator,
-                     arm_id=subject.get("arm_id"), timepoint_id=subject.get("timepoint_id"),
-                     outcome_result_id=subject.get("outcome_result_id"),
-                     effect_estimate_id=subject.get("effect_estimate_id"))
-            if subject.get("outcome_result_id") is not None:
-                result_sources.setdefault(subject["outcome_result_id"], []).append(
-                    SimpleNamespace(**plan.rows[Provenance.__table__.name][-1]))
-
-    def retracted(items: list[SourceIn]) -> bool:
-        return bool(items) and all(
-            s.publication is not None and pubs[s.publication][1] == RetractionStatus.RETRACTED
-            for s in items)
-
-    sources(doc.sources)
-    for r in doc.registry_ids:
-        plan.add(RegistryId.__table__, study_id=sid, registry=r.registry,
-                 identifier=r.identifier)
-    for rel in doc.relations:
-        target = targets.get(rel.target) or batch_ids[rel.target]
-        plan.add(StudyRelation.__table__, study_id=sid, relation_type=rel.relation_type,
-                 target_study_id=target)
-    for position, name in enumerate(doc.conditions):
-        plan.add(StudyCondition.__table__, study_id=sid, condition_id=plan.condition(name),
-                 position=position, label=name)
-    for position, word in enumerate(doc.keywords):
-        plan.add(StudyKeyword.__table__, study_id=sid, keyword=word, position=position)
-    for country in dict.fromkeys(doc.countries):
-        plan.add(StudyCountry.__table__, study_id=sid, country=country)
-    arms: dict[str, int] = {}
-    names: list[str] = []
-    for position, a in enumerate(doc.arms):
-        arm_id = plan.add(Arm.__table__, study_id=sid, position=position, label=a.label,
-                          arm_type=a.arm_type, description=a.description,
-                          n_randomized=a.n_randomized, n_completed=a.n_completed,
-                          notes=a.notes)
-        arms[a.label] = arm_id
-        for ipos, ai in enumerate(a.interventions):
-            int_id, canonical = plan.intervention(ai.name, ai.type)
-            names.append(canonical)
-            plan.add(ArmIntervention.__table__, arm_id=arm_id, intervention_id=int_id,
-                     study_id=sid, position=ipos, label=ai.name, dose_mg=ai.dose_mg,
-                     dose_text=ai.dose_text, sessions=ai.sessions, notes=ai.notes)
-        sources(a.sources, arm_id=arm_id)
-    tps: dict[str, int] = {}
-    tp_rows = [derive.timepoint_columns(t, doc.treatment_end_months) for t in doc.timepoints]
-    for position, (t, row) in enumerate(zip(doc.timepoints, tp_rows, strict=True)):
-        tp_id = plan.add(Timepoint.__table__, study_id=sid, position=position, **row)
-        tps[t.label] = tp_id
-        sources(t.sources, timepoint_id=tp_id)
-    has_results = False
-    result_rows: list[SimpleNamespace] = []
-    lower_is_better: dict[int, bool] = {}
-    next_position: dict[int, int] = {}
-    for position, o in enumerate(doc.outcome_measures):
-        om_id = plan.add(OutcomeMeasure.__table__, study_id=sid, position=position,
-                         **o.model_dump(exclude={"results", "effects"}))
-        if o.lower_is_better is not None:
-            lower_is_better[om_id] = o.lower_is_better
-        if o.effects:
-            next_position[om_id] = len(o.effects) - 1
-        for rpos, r in enumerate(o.results):
-            rid = plan.add(OutcomeResult.__table__, outcome_measure_id=om_id,
-                           arm_id=arms[r.arm], timepoint_id=tps[r.timepoint], position=rpos,
-                           retracted=retracted(r.sources),
-                           **r.model_dump(exclude={"arm", "timepoint", "sources"}))
-            result_rows.append(SimpleNamespace(**plan.rows[OutcomeResult.__table__.name][-1]))
-            sources(r.sources, outcome_result_id=rid)
-            has_results = True
-        for epos, e in enumerate(o.effects):
-            eid = plan.add(
-                EffectEstimate.__table__, study_id=sid, outcome_measure_id=om_id,
-                experimental_arm_id=arms[e.experimental_arm],
-                comparator_arm_id=arms[e.comparator_arm] if e.comparator_arm else None,
-                timepoint_id=tps[e.timepoint], position=epos, origin="REPORTED",
-                retracted=retracted(e.sources),
-                **e.model_dump(exclude={"experimental_arm", "comparator_arm", "timepoint",
-                                        "sources"}))
-            sources(e.sources, effect_estimate_id=eid)
-            has_results = True
-    arm_types = {arms[a.label]: a.arm_type for a in doc.arms}
-    baseline = {tps[t.label] for t in doc.timepoints if t.role == TimepointRole.BASELINE}
-    for c in evidence.computed_effects(arm_types, baseline, lower_is_better, result_rows,
-                                       result_sources, next_position):
-        eid = plan.add(EffectEstimate.__table__, study_id=sid, analysis_population=None,
-                       p_value=None, p_value_relation=None, **c.row())
-        for src in c.sources:
-            plan.add(Provenance.__table__, study_id=sid, publication_id=src.publication_id,
-                     registry_record=src.registry_record, source_url=src.source_url,
-                     locator=src.locator, arm_id=None, timepoint_id=None,
-                     outcome_result_id=None, effect_estimate_id=eid)
-    study = documents.study_columns(doc)
-    study.update(
-        id=sid, start_date_sort=partial_date_sort_key(doc.start_date),
-        follow_up_months_max=derive.longest_follow_up(tp_rows), has_results=has_results,
-        retracted=bool(pubs) and all(
-            s == RetractionStatus.RETRACTED for _, s in pubs.values()),
-        search_text=derive.search_text(doc, list(dict.fromkeys(names))), version=1,
-        created_at=plan.now, updated_at=plan.now, deleted_at=None, source_record=None)
+    """Plan one document's rows with the same planner as a single write."""
+    sid = batch_ids[doc.key]
+    try:
+        study = rows.plan_study(doc, _BatchSource(plan, line, targets, batch_ids), plan.rows,
+                                sid)
+    except ProblemError as exc:
+        raise BatchError(line, exc.detail) from None
+    study.update(id=sid, version=1, created_at=plan.now, updated_at=plan.now, deleted_at=None,
+                 source_record=None)
     plan.rows[Study.__table__.name].append(study)
 
 
@@ -409,7 +314,9 @@ def load_batch(session: Session, docs: list[tuple[int, StudyCreate]], *, source:
         plan = _Plan(session, _Ids(session), vocab_cache)
         targets = _check_unique(plan, docs)
         _publications(plan, docs)
-        batch_ids: dict[str, int] = {}
+        # Every study of the batch has its id before any is planned: a relation may point
+        # at a study further down the batch.
+        batch_ids = {doc.key: plan.ids.take(Study.__table__) for _, doc in docs}
         for line, doc in docs:
             _plan_study(plan, line, doc, targets, batch_ids)
         plan.add(AuditEntry.__table__, at=plan.now, actor_id=actor_id, action="bulk-load",

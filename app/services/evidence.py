@@ -3,7 +3,8 @@
 Pure functions on numbers — Hedges' g from arm summaries, the standard error of an estimate
 by the rules of DESIGN §2, and inverse-variance meta-analysis (fixed effect; random effects by
 DerSimonian–Laird or REML, optionally with the Hartung–Knapp adjustment; prediction interval) —
-plus `add_computed_effects`, which stores Hedges' g wherever a study reports what it needs.
+plus `computed_effects`, the effects a study's arm results allow (stored by the row planner,
+app.services.rows).
 
 Sign convention (docs/evidence.md): differences and ratios are experimental versus comparator
 on the outcome's own scale (E − C, E / C); standardized effects (d, g, SMD) are oriented so that
@@ -18,19 +19,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
 from app.enums import (
     RATIO_EFFECTS,
     STANDARDIZED_EFFECTS,
     ArmType,
     EffectType,
     Origin,
-    TimepointRole,
 )
 from app.errors import UnprocessableContent
-from app.models import Arm, EffectEstimate, OutcomeMeasure, OutcomeResult, Provenance, Timepoint
 from app.services import binary
 from app.services.distributions import (
     chi2_sf,
@@ -306,7 +302,7 @@ def _summary_pair(a: Any, b: Any) -> tuple[str, tuple[float, float, float, float
 @dataclass
 class ComputedEffect:
     """An effect we compute from arm results, with what it was computed from and the sources
-    of those results (so it is retracted exactly when every input is)."""
+    of those results (the row planner flags it retracted by the rule over those sources)."""
 
     outcome_measure_id: int
     timepoint_id: int
@@ -318,7 +314,6 @@ class ComputedEffect:
     se: float  # on the pooling scale: log for ratios
     ci_low: float
     ci_high: float
-    retracted: bool
     notes: str
     inputs: dict[str, Any]
     sources: list[Any]
@@ -331,7 +326,7 @@ class ComputedEffect:
             "comparator_arm_id": self.comparator_arm_id, "position": self.position,
             "effect_type": self.effect_type, "value": self.value, "se": self.se,
             "ci_low": self.ci_low, "ci_high": self.ci_high, "ci_level": 0.95,
-            "origin": Origin.COMPUTED, "retracted": self.retracted, "notes": self.notes,
+            "origin": Origin.COMPUTED, "notes": self.notes,
             "inputs": self.inputs, "as_reported": None,
         }
 
@@ -430,48 +425,5 @@ def computed_effects(arm_types: dict[int, ArmType], baseline: set[int],
                     next_position[om_id] = position
                     out.append(ComputedEffect(
                         om_id, tp_id, e_id, c_id, position, effect_type, value, se, low, high,
-                        bool(e.retracted and c.retracted), notes, inputs, merged))
+                        notes, inputs, merged))
     return out
-
-
-def add_computed_effects(session: Session, study_id: int) -> int:
-    """Store Hedges' g (origin COMPUTED) where a study's results allow it (`computed_effects`).
-    Its sources are the union of its inputs' sources, so it is retracted exactly when every
-    input is. Returns how many were stored."""
-    session.flush()
-    arm_types = dict(session.execute(
-        select(Arm.id, Arm.arm_type).where(Arm.study_id == study_id)).all())
-    baseline = set(session.scalars(select(Timepoint.id).where(
-        Timepoint.study_id == study_id, Timepoint.role == TimepointRole.BASELINE)))
-    measures = session.execute(
-        select(OutcomeMeasure.id, OutcomeMeasure.lower_is_better)
-        .where(OutcomeMeasure.study_id == study_id)).all()
-    lower_is_better = {m.id: m.lower_is_better for m in measures
-                       if m.lower_is_better is not None}
-    results = session.execute(select(OutcomeResult.__table__).where(
-        OutcomeResult.outcome_measure_id.in_([m.id for m in measures]))
-        .order_by(OutcomeResult.outcome_measure_id, OutcomeResult.position)).all()
-    if not results:
-        return 0
-    sources: dict[int, list[Any]] = defaultdict(list)
-    for p in session.execute(select(Provenance.__table__).where(
-            Provenance.outcome_result_id.in_([r.id for r in results]))
-            .order_by(Provenance.id)).all():
-        sources[p.outcome_result_id].append(p)
-    next_position = dict(session.execute(
-        select(EffectEstimate.outcome_measure_id, func.max(EffectEstimate.position))
-        .where(EffectEstimate.study_id == study_id)
-        .group_by(EffectEstimate.outcome_measure_id)).all())
-    found = computed_effects(arm_types, baseline, lower_is_better, results, sources,
-                             next_position)
-    for c in found:
-        effect = EffectEstimate(study_id=study_id, **c.row())
-        session.add(effect)
-        for p in c.sources:
-            session.add(Provenance(
-                study_id=study_id, effect_estimate=effect, publication_id=p.publication_id,
-                registry_record=p.registry_record, source_url=p.source_url,
-                locator=p.locator))
-    if found:
-        session.flush()
-    return len(found)

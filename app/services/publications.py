@@ -1,70 +1,30 @@
 """Retractions: recorded on the publication, propagated to what it sources, never deleting.
 
 A result or effect estimate is retracted when every source it has is a retracted publication;
-a study is retracted when all its publications are. Each affected study gets a new version
-and an audit entry, in the same transaction as the publication's own entry.
+a study is retracted when all its publications are (the rule, in Python and in SQL, is in
+app.services.rows). Each affected study gets a new version and an audit entry, in the same
+transaction as the publication's own entry.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.enums import RetractionStatus
 from app.errors import Conflict, NotFound
-from app.models import (
-    EffectEstimate,
-    OutcomeMeasure,
-    OutcomeResult,
-    Provenance,
-    Publication,
-    Study,
-    StudyPublication,
-)
+from app.models import Publication, Study, StudyPublication
 from app.schemas.publication import RetractionCreate
-from app.services import audit, documents, writes
+from app.services import audit, documents, rows, writes
 from app.services.documents import PUBLICATION_FIELDS
 from app.services.writes import Outcome, WriteRequest
 from app.types import utcnow
 
-RETRACTED = RetractionStatus.RETRACTED.value
-
 
 def publication_document(pub: Publication) -> dict[str, Any]:
     return {"id": pub.id, **{f: getattr(pub, f) for f in PUBLICATION_FIELDS}}
-
-
-def _all_sources_retracted(number_id: Any, source_link: Any) -> Any:
-    """SQL: the number has a source, and every source of it is a retracted publication."""
-    p, pub = Provenance.__table__.c, Publication.__table__.c
-    has_source = exists(select(p.id).where(source_link == number_id))
-    standing_source = exists(
-        select(p.id).select_from(Provenance.__table__.outerjoin(
-            Publication.__table__, pub.id == p.publication_id))
-        .where(source_link == number_id,
-               p.publication_id.is_(None) | (pub.retraction_status != RETRACTED)))
-    return and_(has_source, ~standing_source)
-
-
-def recompute_flags(session: Session, study_ids: list[int]) -> None:
-    """Derive `retracted` again for the results, effects and studies given."""
-    if not study_ids:
-        return
-    r, e, s = (OutcomeResult.__table__, EffectEstimate.__table__, Study.__table__)
-    p = Provenance.__table__.c
-    om = select(OutcomeMeasure.id).where(OutcomeMeasure.study_id.in_(study_ids))
-    session.execute(update(r).where(r.c.outcome_measure_id.in_(om))
-                    .values(retracted=_all_sources_retracted(r.c.id, p.outcome_result_id)))
-    session.execute(update(e).where(e.c.study_id.in_(study_ids))
-                    .values(retracted=_all_sources_retracted(e.c.id, p.effect_estimate_id)))
-    sp, pub = StudyPublication.__table__.c, Publication.__table__.c
-    has_pub = exists().where(sp.study_id == s.c.id)
-    live_pub = exists(select(sp.id).join(Publication.__table__, pub.id == sp.publication_id)
-                      .where(sp.study_id == s.c.id, pub.retraction_status != RETRACTED))
-    session.execute(update(s).where(s.c.id.in_(study_ids))
-                    .values(retracted=and_(has_pub, ~live_pub)))
 
 
 def retract(session: Session, publication_id: int, data: RetractionCreate,
@@ -95,7 +55,7 @@ def retract(session: Session, publication_id: int, data: RetractionCreate,
         pub.retraction_reason = data.reason
         pub.updated_at = now
         session.flush()
-        recompute_flags(session, ids)
+        rows.recompute_flags(session, ids)
         if ids:
             session.execute(update(Study.__table__).where(Study.id.in_(ids))
                             .values(version=Study.version + 1, updated_at=now))

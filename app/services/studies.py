@@ -14,7 +14,6 @@ from pydantic import ValidationError
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from app.enums import RetractionStatus
 from app.errors import (
     BadRequest,
     Conflict,
@@ -46,8 +45,8 @@ from app.queries.pagination import Cursor, decode_cursor, encode_cursor, keyset
 from app.queries.studies import count_select, memberships, sort_column, study_select
 from app.schemas.common import partial_date_sort_key
 from app.schemas.filters import StudyFilter, StudyListParams
-from app.schemas.study import PublicationIn, SourceIn, StudyCreate
-from app.services import audit, derive, documents, evidence, patching, vocab, writes
+from app.schemas.study import PublicationIn, StudyCreate
+from app.services import audit, documents, patching, rows, vocab, writes
 from app.services.writes import Outcome, WriteRequest
 from app.types import utcnow
 
@@ -186,9 +185,7 @@ def _find_publication(session: Session, p: PublicationIn) -> Publication | None:
     return None
 
 
-PUBLICATION_ATTRS = ("doi", "pmid", "title", "journal", "year", "volume", "pages",
-                     "first_author", "citation", "url", "retraction_status", "retraction_date",
-                     "retraction_notice", "retraction_reason")
+PUBLICATION_ATTRS = rows.PUBLICATION_ATTRS
 
 
 def _publication(session: Session, p: PublicationIn, linked: int | None = None) -> Publication:
@@ -230,117 +227,43 @@ def _check_unique(session: Session, doc: StudyCreate, own_id: int | None = None)
                            existing_study=hit.key, location=f"/api/v1/studies/{hit.key}")
 
 
-def _retracted(sources: list[SourceIn], pubs: dict[str, Publication]) -> bool:
-    """A number is retracted when every source it has is a retracted publication."""
-    return bool(sources) and all(
-        s.publication is not None
-        and pubs[s.publication].retraction_status == RetractionStatus.RETRACTED
-        for s in sources
-    )
+class _SessionRows:
+    """Ids and stored records for planning a single write: new rows get their ids when
+    inserted; publications and vocabularies are found or created in this session."""
+
+    def __init__(self, session: Session, linked: dict[str, int]) -> None:
+        self.session, self.linked = session, linked
+
+    def new_id(self, table: Any) -> rows.Ref:
+        return rows.Ref()
+
+    def publication(self, p: PublicationIn) -> tuple[int, Any]:
+        pub = _publication(self.session, p, self.linked.get(p.ref))
+        return pub.id, pub.retraction_status
+
+    def condition(self, name: str) -> int:
+        return vocab.upsert_condition(self.session, name).id
+
+    def intervention(self, name: str, type_: Any) -> tuple[int, str]:
+        found = vocab.upsert_intervention(self.session, name, type_)
+        return found.id, found.name
+
+    def study_id(self, key: str) -> int | None:
+        target = self.session.execute(select(Study.id, Study.deleted_at)
+                                      .where(Study.key == key)).first()
+        return None if target is None or target.deleted_at is not None else target.id
 
 
 def populate(session: Session, study: Study, doc: StudyCreate,
              linked: dict[str, int] | None = None) -> None:
-    """Build every child row of `study` from the document (the study has no children yet).
-    `linked` maps the refs of the publications the study had before a rewrite to their ids."""
-    pubs: dict[str, Publication] = {}
-    for position, p in enumerate(doc.publications):
-        pub = _publication(session, p, (linked or {}).get(p.ref))
-        pubs[p.ref] = pub
-        session.add(StudyPublication(study_id=study.id, publication_id=pub.id, ref=p.ref,
-                                     role=p.role, position=position))
-
-    def add_sources(sources: list[SourceIn], **subject: Any) -> None:
-        for s in sources:
-            session.add(Provenance(
-                study_id=study.id, publication=pubs[s.publication] if s.publication else None,
-                registry_record=s.registry, source_url=s.source_url, locator=s.locator,
-                **subject))
-
-    add_sources(doc.sources)
-    for r in doc.registry_ids:
-        session.add(RegistryId(study_id=study.id, registry_name=r.registry,
-                               identifier=r.identifier))
-    for rel in doc.relations:
-        target = session.execute(select(Study.id, Study.deleted_at)
-                                 .where(Study.key == rel.target)).first()
-        if target is None or target.deleted_at is not None:
-            raise UnprocessableContent(
-                f"relations: no study with key {rel.target!r}",
-                errors=[{"loc": ["body", "relations"], "msg": f"unknown study {rel.target!r}",
-                         "type": "value_error"}])
-        session.add(StudyRelation(study_id=study.id, relation_type=rel.relation_type,
-                                  target_study_id=target.id))
-    seen_conditions: set[int] = set()
-    for position, name in enumerate(doc.conditions):
-        condition = vocab.upsert_condition(session, name)
-        if condition.id in seen_conditions:
-            raise UnprocessableContent(f"conditions: {name!r} names a condition listed twice")
-        seen_conditions.add(condition.id)
-        session.add(StudyCondition(study_id=study.id, condition_id=condition.id,
-                                   position=position, label=name))
-    for position, word in enumerate(doc.keywords):
-        session.add(StudyKeyword(study_id=study.id, keyword=word, position=position))
-    for country in dict.fromkeys(doc.countries):
-        session.add(StudyCountry(study_id=study.id, country=country))
-
-    arms: dict[str, Arm] = {}
-    intervention_names: list[str] = []
-    for position, a in enumerate(doc.arms):
-        arm = Arm(study_id=study.id, position=position, label=a.label, arm_type=a.arm_type,
-                  description=a.description, n_randomized=a.n_randomized,
-                  n_completed=a.n_completed, notes=a.notes)
-        session.add(arm)
-        arms[a.label] = arm
-        for ipos, ai in enumerate(a.interventions):
-            intervention = vocab.upsert_intervention(session, ai.name, ai.type)
-            intervention_names.append(intervention.name)
-            session.add(ArmIntervention(
-                arm=arm, intervention_id=intervention.id, study_id=study.id, position=ipos,
-                label=ai.name, dose_mg=ai.dose_mg, dose_text=ai.dose_text,
-                sessions=ai.sessions, notes=ai.notes))
-        add_sources(a.sources, arm=arm)
-
-    timepoints: dict[str, Timepoint] = {}
-    tp_rows = [derive.timepoint_columns(t, doc.treatment_end_months) for t in doc.timepoints]
-    for position, (t, row) in enumerate(zip(doc.timepoints, tp_rows, strict=True)):
-        tp = Timepoint(study_id=study.id, position=position, **row)
-        session.add(tp)
-        timepoints[t.label] = tp
-        add_sources(t.sources, timepoint=tp)
-
-    has_results = False
-    for position, o in enumerate(doc.outcome_measures):
-        om = OutcomeMeasure(study_id=study.id, position=position,
-                            **o.model_dump(exclude={"results", "effects"}))
-        session.add(om)
-        for rpos, r in enumerate(o.results):
-            result = OutcomeResult(
-                outcome_measure=om, arm=arms[r.arm], timepoint=timepoints[r.timepoint],
-                position=rpos, retracted=_retracted(r.sources, pubs),
-                **r.model_dump(exclude={"arm", "timepoint", "sources"}))
-            session.add(result)
-            add_sources(r.sources, outcome_result=result)
-            has_results = True
-        for epos, e in enumerate(o.effects):
-            effect = EffectEstimate(
-                study_id=study.id, outcome_measure=om,
-                experimental_arm=arms[e.experimental_arm],
-                comparator_arm=arms[e.comparator_arm] if e.comparator_arm else None,
-                timepoint=timepoints[e.timepoint], position=epos,
-                retracted=_retracted(e.sources, pubs),
-                **e.model_dump(exclude={"experimental_arm", "comparator_arm", "timepoint",
-                                        "sources"}))
-            session.add(effect)
-            add_sources(e.sources, effect_estimate=effect)
-            has_results = True
-
-    study.follow_up_months_max = derive.longest_follow_up(tp_rows)
-    study.has_results = has_results
-    study.retracted = bool(pubs) and all(
-        p.retraction_status == RetractionStatus.RETRACTED for p in pubs.values())
-    study.search_text = derive.search_text(doc, list(dict.fromkeys(intervention_names)))
-    evidence.add_computed_effects(session, study.id)
+    """Insert every child row of `study` as the row planner plans them (the study has no
+    children yet) and set its derived columns. `linked` maps the refs of the publications
+    the study had before a rewrite to their ids."""
+    planned: dict[str, list[dict[str, Any]]] = {}
+    columns = rows.plan_study(doc, _SessionRows(session, linked or {}), planned, study.id)
+    rows.insert_planned(session, planned)
+    for name, value in columns.items():
+        setattr(study, name, value)
 
 
 def apply_scalars(study: Study, doc: StudyCreate) -> None:
