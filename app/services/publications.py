@@ -19,7 +19,7 @@ from app.models import Publication, Study, StudyPublication
 from app.schemas.publication import RetractionCreate
 from app.services import audit, documents, rows, writes
 from app.services.documents import PUBLICATION_FIELDS
-from app.services.writes import Outcome, WriteRequest
+from app.services.writes import Frame, Performed, WriteRequest, Written
 from app.types import utcnow
 
 
@@ -28,9 +28,9 @@ def publication_document(pub: Publication) -> dict[str, Any]:
 
 
 def retract(session: Session, publication_id: int, data: RetractionCreate,
-            req: WriteRequest) -> Outcome:
+            req: WriteRequest, frame: Frame) -> Performed:
     """Record a retraction notice and flag every result that now has no standing source."""
-    def action() -> Outcome:
+    def action() -> Written:
         pub = session.get(Publication, publication_id, with_for_update=True)
         if pub is None:
             raise NotFound(f"no publication with id {publication_id}")
@@ -77,7 +77,7 @@ def retract(session: Session, publication_id: int, data: RetractionCreate,
              "retracted_effects": sum(x["retracted"] for o in d["outcome_measures"]
                                       for x in o["effects"])}
             for d in after_docs]}
-        return Outcome(200, body, {})
+        return Written(body)
 
     payload = {"id": publication_id, "body": data.model_dump(mode="json")}
-    return writes.perform(session, req, payload, action)
+    return writes.run(session, req, payload, action, frame)

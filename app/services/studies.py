@@ -47,7 +47,7 @@ from app.schemas.common import partial_date_sort_key
 from app.schemas.filters import StudyFilter, StudyListParams
 from app.schemas.study import PublicationIn, StudyCreate
 from app.services import audit, documents, patching, rows, vocab, writes
-from app.services.writes import Outcome, WriteRequest
+from app.services.writes import Frame, Performed, StudyVersion, WriteRequest, Written
 from app.types import utcnow
 
 
@@ -275,6 +275,14 @@ def apply_scalars(study: Study, doc: StudyCreate) -> None:
 def create(session: Session, doc: StudyCreate, *, actor_id: int | None,
            reason: str | None = None, commit: bool = True) -> dict[str, Any]:
     """Store a new study with everything nested, and its audit entry, in one transaction."""
+    after = _insert(session, doc, actor_id, reason).body
+    if commit:
+        session.commit()
+    return after
+
+
+def _insert(session: Session, doc: StudyCreate, actor_id: int | None,
+            reason: str | None) -> Written:
     _check_unique(session, doc)
     now = utcnow()
     study = Study(version=1, created_at=now, updated_at=now)
@@ -286,29 +294,19 @@ def create(session: Session, doc: StudyCreate, *, actor_id: int | None,
     after = read(session, doc.key)
     audit.record(session, actor_id=actor_id, action="create", entity="study",
                  entity_key=doc.key, version=1, before=None, after=after, reason=reason)
-    if commit:
-        session.commit()
-    return after
+    return Written(after, created=True, study=StudyVersion(study.id, doc.key, 1))
 
 
 def location_of(key: str) -> str:
     return f"/api/v1/studies/{key}"
 
 
-def _created(session: Session, doc: StudyCreate, req: WriteRequest) -> Outcome:
-    after = create(session, doc, actor_id=req.actor_id, reason=req.reason, commit=False)
-    return Outcome(201, after, {"Location": location_of(doc.key),
-                                "ETag": f'"{_study_id(session, doc.key)}-1"'})
-
-
-def _study_id(session: Session, key: str) -> int:
-    return session.scalar(select(Study.id).where(Study.key == key))  # type: ignore[return-value]
-
-
-def post(session: Session, doc: StudyCreate, req: WriteRequest) -> Outcome:
+def post(session: Session, doc: StudyCreate, req: WriteRequest, frame: Frame) -> Performed:
     """Add a study with everything nested: all of it and its audit entry, or nothing."""
-    return writes.perform(session, req, doc.model_dump(mode="json"),
-                          lambda: _created(session, doc, req))
+    def action() -> Written:
+        return _insert(session, doc, req.actor_id, req.reason)
+
+    return writes.run(session, req, doc.model_dump(mode="json"), action, frame)
 
 
 def _expected_version(row: Any, if_match: str | None) -> int:
@@ -355,7 +353,7 @@ def _delete_children(session: Session, study_id: int) -> None:
 
 
 def _replace(session: Session, row: Any, doc: StudyCreate, req: WriteRequest,
-             action: str) -> Outcome:
+             action: str) -> Written:
     if doc.key != row.key:
         raise UnprocessableContent(
             "key: the key in the body must be the key in the URL; a study's key never changes",
@@ -379,24 +377,23 @@ def _replace(session: Session, row: Any, doc: StudyCreate, req: WriteRequest,
     audit.record(session, actor_id=req.actor_id, action=action, entity="study",
                  entity_key=row.key, version=study.version, before=before, after=after,
                  reason=req.reason)
-    return Outcome(200, after, {"ETag": f'"{row.id}-{study.version}"',
-                                "Location": location_of(row.key)})
+    return Written(after, study=StudyVersion(row.id, row.key, study.version))
 
 
 def replace(session: Session, key: str, doc: StudyCreate, if_match: str | None,
-            req: WriteRequest) -> Outcome:
+            req: WriteRequest, frame: Frame) -> Performed:
     """Replace a whole study (If-Match required); its key and creation time stay."""
-    def action() -> Outcome:
+    def action() -> Written:
         return _replace(session, _lock(session, key, if_match), doc, req, "replace")
 
-    return writes.perform(session, req, {"if_match": if_match, "body": doc.model_dump(mode="json")},
-                          action)
+    return writes.run(session, req, {"if_match": if_match, "body": doc.model_dump(mode="json")},
+                      action, frame)
 
 
 def patch(session: Session, key: str, changes: dict[str, Any], if_match: str | None,
-          req: WriteRequest) -> Outcome:
+          req: WriteRequest, frame: Frame) -> Performed:
     """Apply a JSON merge patch to the stored document, validate it whole, then replace."""
-    def action() -> Outcome:
+    def action() -> Written:
         row = _lock(session, key, if_match)
         merged = patching.merge_patch(
             patching.input_document(StudyCreate, read(session, key)), changes)
@@ -410,12 +407,13 @@ def patch(session: Session, key: str, changes: dict[str, Any], if_match: str | N
             raise UnprocessableContent(f"{where}: {errors[0]['msg']}", errors=errors) from None
         return _replace(session, row, doc, req, "update")
 
-    return writes.perform(session, req, {"if_match": if_match, "body": changes}, action)
+    return writes.run(session, req, {"if_match": if_match, "body": changes}, action, frame)
 
 
-def remove(session: Session, key: str, if_match: str | None, req: WriteRequest) -> Outcome:
+def remove(session: Session, key: str, if_match: str | None, req: WriteRequest,
+           frame: Frame) -> Performed:
     """Soft-delete a study: gone from lists and reads (410), its history kept."""
-    def action() -> Outcome:
+    def action() -> Written:
         row = _lock(session, key, if_match)
         before = read(session, key)
         study = session.get(Study, row.id)
@@ -427,6 +425,6 @@ def remove(session: Session, key: str, if_match: str | None, req: WriteRequest) 
         audit.record(session, actor_id=req.actor_id, action="delete", entity="study",
                      entity_key=key, version=study.version, before=before, after=None,
                      reason=req.reason)
-        return Outcome(204, None, {})
+        return Written(None, study=StudyVersion(row.id, key, study.version))
 
-    return writes.perform(session, req, {"if_match": if_match}, action)
+    return writes.run(session, req, {"if_match": if_match}, action, frame)

@@ -1,8 +1,10 @@
 """The frame of every write: one transaction, idempotent retries, dry runs.
 
-`perform` opens the write transaction, replays the stored answer when an Idempotency-Key was
+`run` opens the write transaction, replays the stored answer when an Idempotency-Key was
 seen before with the same request (422 when with another), runs the write, and either rolls it
-back (dry run) or stores the answer with the key and commits once.
+back (dry run) or stores the answer with the key and commits once. Writes return what they
+stored (`Written`); the HTTP layer (app.api.writes) decides status, ETag and Location and
+passes that decision in as `frame`, so a replay answers exactly as the first time.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import select, update
@@ -35,11 +37,53 @@ class WriteRequest:
     dry_run: bool = False
 
 
+@dataclass(frozen=True)
+class StudyVersion:
+    """The study a write stored, at the version it stored."""
+
+    id: int
+    key: str
+    version: int
+
+
 @dataclass
-class Outcome:
+class Written:
+    """What a write did, in domain terms: the stored document (None when there is nothing to
+    show, as after a delete), whether it created the record, and the study it wrote."""
+
+    body: Any = None
+    created: bool = False
+    study: StudyVersion | None = None
+
+
+@dataclass
+class Answer:
+    """The answer a write was given (status, body, headers), as the HTTP layer framed it;
+    kept with an Idempotency-Key so that a retry gets the same answer."""
+
     status: int
     body: Any
     headers: dict[str, str] = field(default_factory=dict)
+
+
+# The registry import still frames its own answer (app.services.importer).
+Outcome = Answer
+
+T = TypeVar("T")
+
+# How the HTTP layer frames what a write stored (app.api.writes.answer).
+Frame = Callable[[Written], Answer]
+
+
+@dataclass
+class Performed:
+    """How a write ended: the answer (fresh, or the one stored for a repeated
+    Idempotency-Key), whether it was such a replay, and whether it was a dry run (rolled
+    back)."""
+
+    answer: Answer
+    replayed: bool = False
+    dry_run: bool = False
 
 
 def _request_hash(req: WriteRequest, payload: Any) -> str:
@@ -53,38 +97,38 @@ def _stored(session: Session, req: WriteRequest) -> IdempotencyRecord | None:
         IdempotencyRecord.idempotency_key == req.idempotency_key))
 
 
-def _replay(stored: IdempotencyRecord, request_hash: str) -> Outcome:
+def _replay(stored: IdempotencyRecord, request_hash: str) -> Performed:
     if stored.request_hash != request_hash:
         raise UnprocessableContent(
             "this Idempotency-Key was already used with another request",
             errors=[{"loc": ["header", "idempotency-key"],
                      "msg": "already used with another request",
                      "type": "idempotency_key_reused"}])
-    return Outcome(stored.status, orjson.loads(stored.body),
-                   {**stored.headers, "Idempotent-Replayed": "true"})
+    return Performed(Answer(stored.status, orjson.loads(stored.body), dict(stored.headers)),
+                     replayed=True)
 
 
-def perform(session: Session, req: WriteRequest, payload: Any,
-            action: Callable[[], Outcome]) -> Outcome:
-    """Run `action` as one write transaction (see the module docstring)."""
+def run(session: Session, req: WriteRequest, payload: Any, action: Callable[[], T],
+        frame: Callable[[T], Answer]) -> Performed:
+    """Run `action` as one write transaction (see the module docstring); `frame` turns what
+    it wrote into the answer the caller gives, which is stored with an Idempotency-Key."""
     begin_write(session)
     keyed = req.idempotency_key is not None and not req.dry_run
     request_hash = _request_hash(req, payload) if keyed else ""
     if keyed and (stored := _stored(session, req)) is not None:
         return _replay(stored, request_hash)
     try:
-        outcome = action()
+        answer = frame(action())
         if req.dry_run:
             session.rollback()
-            return Outcome(200, {"dry_run": True, "would_status": outcome.status,
-                                 "result": outcome.body})
+            return Performed(answer, dry_run=True)
         session.execute(update(ApiKey).where(ApiKey.id == req.actor_id)
                         .values(last_used_at=utcnow()))
         if keyed:
             session.add(IdempotencyRecord(
                 actor_id=req.actor_id, idempotency_key=req.idempotency_key, method=req.method,
-                path=req.path, request_hash=request_hash, status=outcome.status,
-                headers=outcome.headers, body=orjson.dumps(outcome.body), created_at=utcnow()))
+                path=req.path, request_hash=request_hash, status=answer.status,
+                headers=answer.headers, body=orjson.dumps(answer.body), created_at=utcnow()))
         session.commit()
     except IntegrityError:
         # The same keyed request, sent twice at once, collided with its twin (PostgreSQL,
@@ -96,4 +140,18 @@ def perform(session: Session, req: WriteRequest, payload: Any,
         if stored is None:
             raise
         return _replay(stored, request_hash)
-    return outcome
+    return Performed(answer)
+
+
+def perform(session: Session, req: WriteRequest, payload: Any,
+            action: Callable[[], Answer]) -> Answer:
+    """`run` for a write whose action frames its own answer (the registry import, until it
+    returns what it wrote and its route frames it with app.api.writes)."""
+    done = run(session, req, payload, action, lambda answer: answer)
+    if done.dry_run:
+        return Answer(200, {"dry_run": True, "would_status": done.answer.status,
+                            "result": done.answer.body})
+    if done.replayed:
+        return Answer(done.answer.status, done.answer.body,
+                      {**done.answer.headers, "Idempotent-Replayed": "true"})
+    return done.answer

@@ -6,11 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
+from app.api.auth import WriteDep
 from app.api.deps import SessionDep
 from app.api.responses import JSONBytes, problems
-from app.api.routes.studies import outcome_response
+from app.api.writes import answer, respond
 from app.schemas.publication import RetractionCreate
-from app.api.auth import WriteDep
 from app.services import publications
 
 router = APIRouter(prefix="/publications", tags=["publications"])
@@ -22,4 +22,4 @@ def retract_publication(publication_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
                         data: RetractionCreate, session: SessionDep,
                         write: WriteDep) -> Response:
     """Record a retraction; every result sourced only by retracted papers becomes retracted."""
-    return outcome_response(publications.retract(session, publication_id, data, write))
+    return respond(publications.retract(session, publication_id, data, write, answer))

@@ -7,14 +7,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Path, Query, Request, Response
 
+from app.api.auth import WriteDep
 from app.api.deps import SessionDep, next_page_url
 from app.api.responses import JSONBytes, page_response, problems
+from app.api.writes import answer, respond
 from app.schemas.common import FilterText, JsonObject
 from app.schemas.filters import StudyListParams
 from app.schemas.study import StudyCreate
-from app.api.auth import WriteDep
 from app.services import audit, studies
-from app.services.writes import Outcome
 
 router = APIRouter(prefix="/studies", tags=["studies"])
 
@@ -25,12 +25,6 @@ MergePatch = Annotated[JsonObject, Body(
     media_type="application/merge-patch+json",
     description="JSON merge patch (RFC 7396) over the study document")]
 WRITE = (400, 401, 403, 404, 409, 410, 412, 413, 422, 428, 429)
-
-
-def outcome_response(outcome: Outcome) -> Response:
-    if outcome.status == 204:
-        return Response(status_code=204, headers=outcome.headers)
-    return JSONBytes(outcome.body, status_code=outcome.status, headers=outcome.headers)
 
 
 @router.get("", response_class=JSONBytes, responses=problems(400, 401, 422))
@@ -71,21 +65,21 @@ def get_study_history(request: Request, key: StudyKey, session: SessionDep,
                         **problems(400, 401, 403, 409, 413, 422, 429)})
 def create_study(doc: StudyCreate, session: SessionDep, write: WriteDep) -> Response:
     """Add a study with everything nested in one transaction; answers with the stored study."""
-    return outcome_response(studies.post(session, doc, write))
+    return respond(studies.post(session, doc, write, answer))
 
 
 @router.put("/{key}", response_class=JSONBytes, responses=problems(*WRITE))
 def replace_study(key: StudyKey, doc: StudyCreate, session: SessionDep, write: WriteDep,
                   if_match: IfMatch = None) -> Response:
     """Replace a whole study; needs If-Match with its current ETag."""
-    return outcome_response(studies.replace(session, key, doc, if_match, write))
+    return respond(studies.replace(session, key, doc, if_match, write, answer))
 
 
 @router.patch("/{key}", response_class=JSONBytes, responses=problems(*WRITE))
 def patch_study(key: StudyKey, changes: MergePatch, session: SessionDep, write: WriteDep,
                 if_match: IfMatch = None) -> Response:
     """Change parts of a study with a JSON merge patch; needs If-Match with its current ETag."""
-    return outcome_response(studies.patch(session, key, changes, if_match, write))
+    return respond(studies.patch(session, key, changes, if_match, write, answer))
 
 
 @router.delete("/{key}", status_code=204, response_class=Response,
@@ -93,4 +87,4 @@ def patch_study(key: StudyKey, changes: MergePatch, session: SessionDep, write: 
 def delete_study(key: StudyKey, session: SessionDep, write: WriteDep,
                  if_match: IfMatch = None) -> Response:
     """Withdraw a study: gone from lists, 410 on read, its history kept."""
-    return outcome_response(studies.remove(session, key, if_match, write))
+    return respond(studies.remove(session, key, if_match, write, answer))
