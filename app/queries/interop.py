@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 
 from app.enums import Origin
 from app.models import EffectEstimate, RegistryId, Study
@@ -16,6 +16,12 @@ def study_by_nct(nct: str) -> Select[Any]:
     by_registry = select(RegistryId.study_id).where(
         RegistryId.registry_name == "NCT", RegistryId.identifier == nct)
     return select(s).where((s.c.id.in_(by_registry)) | (s.c.key == nct)).order_by(s.c.id)
+
+
+def data_timestamp() -> Select[Any]:
+    """When the studies last changed: the newest update, creation or deletion."""
+    s = Study.__table__.c
+    return select(func.max(func.coalesce(s.updated_at, s.created_at)))
 
 
 def studies_by(column: str, values: list[Any]) -> Select[Any]:
@@ -48,7 +54,5 @@ def evidence_page(study_keys: list[str], ids: list[int], after: int | None,
 
 
 def evidence_count(study_keys: list[str], ids: list[int]) -> Select[Any]:
-    from sqlalchemy import func
-
     inner = evidence_page(study_keys, ids, None, 0).limit(None).order_by(None).subquery()
     return select(func.count()).select_from(inner)

@@ -67,6 +67,8 @@ class CtgovQuery(_Query):
     page_token: str | None = Field(None, alias="pageToken", max_length=2000)
     count_total: bool = Field(False, alias="countTotal")
     format: Literal["json", "csv"] = "json"
+    # Our text has no markup: both of the registry's renderings of it are the same here.
+    markup_format: Literal["markdown", "legacy"] = Field("markdown", alias="markupFormat")
 
     _lists = field_validator("overall_status", "ids", "fields", mode="before")(_split)
 
@@ -86,8 +88,18 @@ class CtgovStudyQuery(_Query):
 
     fields: list[FilterText] = Field([], alias="fields")
     format: Literal["json", "csv"] = "json"
+    markup_format: Literal["markdown", "legacy"] = Field("markdown", alias="markupFormat")
 
     _lists = field_validator("fields", mode="before")(_split)
+
+
+class CtgovVersion(BaseModel):
+    """The registry's `/version` answer."""
+
+    apiVersion: str = Field(description="the ClinicalTrials.gov API version followed "
+                                        "(semantic versioning)", examples=["2.0.5"])
+    dataTimestamp: str = Field(description="when the data last changed, UTC, "
+                                           "yyyy-MM-ddTHH:mm:ss", examples=["2026-12-01T17:00:00"])
 
 
 class FhirStudyQuery(_Query):
@@ -132,3 +144,16 @@ class FhirEvidenceQuery(_Query):
     @classmethod
     def _reference(cls, v: list[str]) -> list[str]:
         return [x.removeprefix("ResearchStudy/") for x in v]
+
+
+class OutcomeIssue(BaseModel):
+    severity: Literal["fatal", "error", "warning", "information"]
+    code: str
+    diagnostics: str | None = None
+
+
+class OperationOutcome(BaseModel):
+    """A FHIR R5 OperationOutcome: how FHIR routes answer an error."""
+
+    resourceType: Literal["OperationOutcome"]
+    issue: list[OutcomeIssue] = Field(min_length=1)

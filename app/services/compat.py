@@ -9,6 +9,7 @@ are rendered from our schema.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from dataclasses import dataclass
 from typing import Any
@@ -17,18 +18,15 @@ from sqlalchemy.orm import Session
 
 from app.errors import BadRequest, Gone, NotFound
 from app.interop import ctgov, fhir
+from app.interop.ctgov import fields as registry_fields
 from app.queries import interop as q
 from app.queries.pagination import Cursor, decode_cursor, encode_cursor
 from app.schemas.filters import StudyListParams
 from app.schemas.interop import CtgovQuery, FhirEvidenceQuery, FhirStudyQuery
 from app.services import documents, studies
 
-RESULTS_MODULES = ("participantFlowModule", "baselineCharacteristicsModule",
-                   "outcomeMeasuresModule", "adverseEventsModule", "moreInfoModule")
-_TOP = {x.casefold(): x for x in ctgov.TOP_LEVEL}
-_PROTOCOL = {x.casefold(): x for x in ctgov.PROTOCOL_MODULES}
-_RESULTS = {x.casefold(): x for x in RESULTS_MODULES}
-
+# The registry's API version whose answers these follow (its /version says the same).
+CTGOV_API_VERSION = "2.0.5"
 
 @dataclass
 class Page:
@@ -59,37 +57,22 @@ def _page_keys(session: Session, data: dict[str, Any]) -> tuple[list[str], str |
 # ------------------------------------------------------------------ ClinicalTrials.gov v2
 
 
-def check_fields(fields: list[str]) -> None:
-    unknown = [f for f in fields if f.casefold() not in _TOP and f.casefold() not in _PROTOCOL
-               and f.casefold() not in _RESULTS and f.casefold() != "nctid"]
-    if unknown:
-        raise BadRequest(f"unknown field {unknown[0]!r}: give top-level sections or modules, "
-                         "e.g. protocolSection, IdentificationModule, hasResults")
+def check_fields(fields: list[str], fmt: str = "json") -> list[str]:
+    """Refuse `fields` that name no part of a record (400); for CSV, the columns asked for."""
+    try:
+        if fmt == "csv":
+            return ctgov.columns_for(fields)
+        registry_fields.check(fields)
+    except ctgov.UnknownField as exc:
+        raise BadRequest(str(exc), errors=[{"loc": ["query", "fields"], "msg": str(exc),
+                                            "type": "unknown_field"}]) from None
+    return []
 
 
-def select_fields(record: dict[str, Any], fields: list[str]) -> dict[str, Any]:
-    """Only the requested top-level sections and modules of a record (never a copy that
-    shares a changed dict with the stored record)."""
-    if not fields:
-        return record
-    folds = [f.casefold() for f in fields]
-    out: dict[str, Any] = {_TOP[f]: record[_TOP[f]] for f in folds
-                           if f in _TOP and _TOP[f] in record}
-    for fold in folds:
-        if fold in _PROTOCOL or fold in _RESULTS:
-            section = "protocolSection" if fold in _PROTOCOL else "resultsSection"
-            module = _PROTOCOL.get(fold) or _RESULTS[fold]
-            source = record.get(section) or {}
-            if section in out and out[section] is source:
-                continue
-            if module in source:
-                out.setdefault(section, {})[module] = source[module]
-    if "nctid" in folds and "protocolsection" not in folds:
-        part = out.setdefault("protocolSection", {})
-        if "identificationModule" not in part:
-            nct = record["protocolSection"]["identificationModule"]["nctId"]
-            part["identificationModule"] = {"nctId": nct}
-    return out
+def select_fields(record: dict[str, Any], fields: list[str], fmt: str = "json"
+                  ) -> dict[str, Any]:
+    """Only the requested parts of a record (CSV rows pick their columns later)."""
+    return record if fmt == "csv" else registry_fields.select(record, fields)
 
 
 def _record(doc: dict[str, Any], row: Any) -> dict[str, Any]:
@@ -98,39 +81,55 @@ def _record(doc: dict[str, Any], row: Any) -> dict[str, Any]:
 
 def ctgov_page(session: Session, query: CtgovQuery) -> Page:
     """One page of `/ctgov/api/v2/studies`: studies with an NCT id, in NCT id order."""
-    check_fields(query.fields)
+    check_fields(query.fields, query.format)
     keys, token, total = _page_keys(session, {
         "condition": [query.cond] if query.cond else [],
         "intervention": [query.intr] if query.intr else [],
         "q": query.term, "status": query.overall_status, "registry_id": query.ids,
         "registry": ["NCT"], "page_size": query.page_size, "page_token": query.page_token,
         "count_total": query.count_total})
-    records = [select_fields(_record(d, r), query.fields)
+    records = [select_fields(_record(d, r), query.fields, query.format)
                for d, r in _documents(session, "key", keys)]
     return Page(records, token, total)
 
 
-def ctgov_study(session: Session, nct: str, fields: list[str]) -> dict[str, Any]:
+def ctgov_study(session: Session, nct: str, fields: list[str], fmt: str = "json"
+                ) -> dict[str, Any]:
     """One study in the v2 record shape, by NCT id."""
     if not ctgov.NCT_ID.match(nct):
         raise BadRequest(f"{nct!r} is not an NCT number (NCT followed by 8 digits)")
-    check_fields(fields)
+    check_fields(fields, fmt)
     row = session.execute(q.study_by_nct(nct)).first()
     if row is None:
         raise NotFound(f"no study with NCT id {nct}")
     if row.deleted_at is not None:
         raise Gone(f"study {nct} was deleted")
     doc, row = _documents(session, "key", [row.key])[0]
-    return select_fields(_record(doc, row), fields)
+    return select_fields(_record(doc, row), fields, fmt)
 
 
-def ctgov_csv(records: list[dict[str, Any]]) -> str:
+def ctgov_csv(records: list[dict[str, Any]], fields: list[str]) -> str:
+    """Records as the registry's CSV download, with the columns `fields` asks for."""
+    columns = check_fields(fields, "csv")
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(ctgov.CSV_COLUMNS)
+    writer.writerow(columns)
     for record in records:
-        writer.writerow(ctgov.csv_row(record))
+        writer.writerow(ctgov.csv_row(record, columns))
     return out.getvalue()
+
+
+def ctgov_version(session: Session) -> dict[str, str]:
+    """The registry's /version answer: the API version we follow, and when our data last
+    changed (UTC, `yyyy-MM-ddTHH:mm:ss`, as the registry writes it)."""
+    changed = session.scalar(q.data_timestamp())
+    if changed is None:
+        stamp = "1970-01-01T00:00:00"
+    else:
+        if changed.tzinfo is not None:
+            changed = changed.astimezone(dt.UTC).replace(tzinfo=None)
+        stamp = changed.replace(microsecond=0).isoformat()
+    return {"apiVersion": CTGOV_API_VERSION, "dataTimestamp": stamp}
 
 
 # ------------------------------------------------------------------ FHIR R5

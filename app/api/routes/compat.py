@@ -9,13 +9,20 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
+from app.api.auth import read_access
 from app.api.deps import SessionDep
 from app.api.responses import JSONBytes, problems
 from app.errors import ProblemError, log_rejected, validation_errors
 from app.interop import fhir
 from app.schemas.common import FilterText
-from app.schemas.interop import CtgovQuery, CtgovStudyQuery, FhirEvidenceQuery, FhirStudyQuery
-from app.api.auth import read_access
+from app.schemas.interop import (
+    CtgovQuery,
+    CtgovStudyQuery,
+    CtgovVersion,
+    FhirEvidenceQuery,
+    FhirStudyQuery,
+    OperationOutcome,
+)
 from app.services import compat
 
 
@@ -60,14 +67,33 @@ ctgov_router = APIRouter(prefix="/ctgov/api/v2", tags=["ClinicalTrials.gov API v
 fhir_router = APIRouter(prefix="/fhir", tags=["FHIR R5"], route_class=FhirRoute)
 
 
+# Every status a registry read can answer (429 from the rate limits, 503 when the database
+# cannot be reached); FHIR reads answer theirs as OperationOutcome resources.
+CTGOV_PROBLEMS = (400, 401, 429, 503)
+
+
 def _ctgov_response(records: list[dict[str, Any]], body: dict[str, Any], fmt: str,
-                    headers: dict[str, str]) -> Response:
+                    fields: list[str], headers: dict[str, str]) -> Response:
     if fmt == "csv":
-        return Response(compat.ctgov_csv(records), media_type="text/csv", headers=headers)
+        return Response(compat.ctgov_csv(records, fields), media_type="text/csv",
+                        headers=headers)
     return JSONBytes(body)
 
 
-@ctgov_router.get("/studies", response_class=JSONBytes, responses=problems(400))
+# `format=csv`: the registry's CSV download, under its column titles.
+_CSV = {"content": {"text/csv": {"schema": {"type": "string"}}}}
+
+
+@ctgov_router.get("/version", response_class=JSONBytes, response_model=CtgovVersion,
+                  responses=problems(401, 429, 503))
+def ctgov_version(session: SessionDep) -> Response:
+    """Say which ClinicalTrials.gov API version these answers follow and when the data last
+    changed."""
+    return JSONBytes(compat.ctgov_version(session))
+
+
+@ctgov_router.get("/studies", response_class=JSONBytes,
+                  responses={200: {"content": _CSV["content"]}, **problems(*CTGOV_PROBLEMS)})
 def ctgov_studies(session: SessionDep,
                   query: Annotated[CtgovQuery, _query(CtgovQuery)]) -> Response:
     """List our studies that have an NCT id, as ClinicalTrials.gov API v2 answers."""
@@ -78,20 +104,33 @@ def ctgov_studies(session: SessionDep,
         body["totalCount"] = headers["x-total-count"] = page.total
     if page.next_token:
         body["nextPageToken"] = headers["x-next-page-token"] = page.next_token
-    return _ctgov_response(page.items, body, query.format,
+    return _ctgov_response(page.items, body, query.format, query.fields,
                            {k: str(v) for k, v in headers.items()})
 
 
 @ctgov_router.get("/studies/{nct_id}", response_class=JSONBytes,
-                  responses=problems(400, 404, 410))
+                  responses={200: {"content": _CSV["content"]},
+                             **problems(*CTGOV_PROBLEMS, 404, 410, 422)})
 def ctgov_study(nct_id: Ident, session: SessionDep,
                 query: Annotated[CtgovStudyQuery, _query(CtgovStudyQuery)]) -> Response:
     """Read one study by NCT id in the ClinicalTrials.gov API v2 record shape."""
-    record = compat.ctgov_study(session, nct_id, query.fields)
-    return _ctgov_response([record], record, query.format, {})
+    record = compat.ctgov_study(session, nct_id, query.fields, query.format)
+    return _ctgov_response([record], record, query.format, query.fields, {})
 
 
-@fhir_router.get("/metadata", response_class=FhirJSON)
+def fhir_problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries of a FHIR route's errors: an OperationOutcome for what the route
+    decides, a problem document for what happens before it (rate limits) or below it (an
+    unreachable database)."""
+    outcome = {"schema": OperationOutcome.model_json_schema()}
+    out = problems(*statuses, 429, 503)
+    for status in statuses:
+        out[status] = {"description": "an OperationOutcome saying what went wrong",
+                       "content": {fhir.MEDIA_TYPE: outcome}}
+    return out
+
+
+@fhir_router.get("/metadata", response_class=FhirJSON, responses=fhir_problems())
 def fhir_metadata(request: Request) -> Response:
     """Describe this FHIR R5 server: read and search of ResearchStudy and Evidence."""
     return FhirJSON(fhir.capability_statement(f"{request.base_url}fhir"))
@@ -104,20 +143,23 @@ def _bundle(request: Request, page: compat.Page) -> FhirJSON:
                                 next_url, page.total))
 
 
-@fhir_router.get("/ResearchStudy", response_class=FhirJSON, dependencies=READ)
+@fhir_router.get("/ResearchStudy", response_class=FhirJSON, dependencies=READ,
+                 responses=fhir_problems(400, 401))
 def fhir_search_studies(request: Request, session: SessionDep,
                         query: Annotated[FhirStudyQuery, _query(FhirStudyQuery)]) -> Response:
     """Search studies as ResearchStudy resources, in a searchset Bundle."""
     return _bundle(request, compat.fhir_studies(session, query))
 
 
-@fhir_router.get("/ResearchStudy/{ident}", response_class=FhirJSON, dependencies=READ)
+@fhir_router.get("/ResearchStudy/{ident}", response_class=FhirJSON, dependencies=READ,
+                 responses=fhir_problems(400, 401, 404, 410))
 def fhir_read_study(ident: Ident, session: SessionDep) -> Response:
     """Read one study as a ResearchStudy resource."""
     return FhirJSON(compat.fhir_study(session, ident))
 
 
-@fhir_router.get("/Evidence", response_class=FhirJSON, dependencies=READ)
+@fhir_router.get("/Evidence", response_class=FhirJSON, dependencies=READ,
+                 responses=fhir_problems(400, 401))
 def fhir_search_evidence(request: Request, session: SessionDep,
                          query: Annotated[FhirEvidenceQuery, _query(FhirEvidenceQuery)]
                          ) -> Response:
@@ -125,7 +167,8 @@ def fhir_search_evidence(request: Request, session: SessionDep,
     return _bundle(request, compat.fhir_evidence_page(session, query))
 
 
-@fhir_router.get("/Evidence/{ident}", response_class=FhirJSON, dependencies=READ)
+@fhir_router.get("/Evidence/{ident}", response_class=FhirJSON, dependencies=READ,
+                 responses=fhir_problems(400, 401, 404))
 def fhir_read_evidence(ident: Ident, session: SessionDep) -> Response:
     """Read one effect estimate as an Evidence resource."""
     return FhirJSON(compat.fhir_evidence(session, ident))
