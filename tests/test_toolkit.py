@@ -11,7 +11,15 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 
 from app.db import is_sqlite, make_engine
-from tests.toolkit import bearer, committed_key, live_server, migrated, scratch_database
+from tests.toolkit import (
+    KEYRING,
+    bearer,
+    committed_key,
+    live_server,
+    migrated,
+    run_cli,
+    scratch_database,
+)
 
 
 def _database_exists(admin_url: str, url: str) -> bool:
@@ -69,3 +77,15 @@ def test_the_serve_fixture_starts_servers(serve, scratch_url):
 def test_the_serve_fixture_stopped_the_previous_tests_server():
     assert len(_served) == 1
     assert _served[0].poll() is not None
+
+
+def test_the_command_line_runs_on_the_database_it_is_given(scratch_url):
+    migrated_url = migrated(scratch_url)
+    created = run_cli(migrated_url, "keys", "create", "--role", "reader", "--name", "probe")
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip().splitlines()[-1]
+    KEYRING.append(token)
+    listing = run_cli(migrated_url, "keys", "list")
+    assert listing.returncode == 0 and "probe" in listing.stdout
+    assert token not in listing.stdout
+    assert run_cli(migrated_url, "no-such-command").returncode != 0

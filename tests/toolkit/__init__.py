@@ -11,10 +11,13 @@ make each and one place to change it:
 - `live_server(env)` — `uvicorn app.main:create_app --factory` in a subprocess on a free port,
   ready when `/healthz` (or another path) answers 200, stopped with SIGTERM at the end. The
   fixture `serve` starts one per call and stops them after the test.
+- `run_cli(url, *args)` — `python -m app.cli ARGS` in a new process on the database at `url`,
+  returning its exit code and output.
 - `committed_key(url, role)` — a key stored in a committed database (for live servers and the
   command line), remembered in `KEYRING` so the leak guards can look for it.
 """
 
+from tests.toolkit.commands import run_cli
 from tests.toolkit.databases import (
     migrated,
     reset_database,
@@ -34,6 +37,7 @@ __all__ = [
     "live_server",
     "migrated",
     "reset_database",
+    "run_cli",
     "scratch_database",
     "test_database_url",
 ]
