@@ -105,14 +105,19 @@ def _reconcile(session: Session, doc: dict[str, Any], report: ctgov.Report) -> N
                        f"already stored as publication {stored.id}; stored description kept")
 
 
-def prepare(session: Session, body: Any) -> list[tuple[dict[str, Any], StudyCreate,
-                                                       ctgov.Report]]:
-    """Every record of a request body, mapped and validated; nothing is written."""
+Mapped = list[tuple[dict[str, Any], dict[str, Any], ctgov.Report, str]]
+
+
+def map_records(body: Any) -> Mapped:
+    """Every record of a request body checked (bounds first), mapped and validated as a
+    study document, without a database lookup: what is refused here never waits for, or
+    holds, the write lock."""
     try:
         records = ctgov.records_of(body)
     except ctgov.NotAStudyRecord as exc:
+        loc = ["body", *getattr(exc, "loc", [])]
         raise UnprocessableContent(str(exc), errors=[
-            {"loc": ["body"], "msg": str(exc), "type": "ctgov_record"}]) from None
+            {"loc": loc, "msg": str(exc), "type": "ctgov_record"}]) from None
     seen: set[str] = set()
     out = []
     for i, record in enumerate(records):
@@ -121,12 +126,27 @@ def prepare(session: Session, body: Any) -> list[tuple[dict[str, Any], StudyCrea
             raise UnprocessableContent(f"{nct} is given twice in one import")
         seen.add(nct)
         doc, report = ctgov.to_document(record)
+        where = nct if len(records) == 1 else f"studies[{i}] {nct}"
+        _validated(doc, where)
+        out.append((record, doc, report, where))
+    return out
+
+
+def _validated(doc: dict[str, Any], where: str) -> StudyCreate:
+    try:
+        return StudyCreate.model_validate(doc)
+    except ValidationError as exc:
+        raise _invalid(where, exc) from None
+
+
+def prepare(session: Session, body: Any, mapped: Mapped | None = None
+            ) -> list[tuple[dict[str, Any], StudyCreate, ctgov.Report]]:
+    """Every record of a request body, mapped, fitted to what is stored and validated;
+    nothing is written."""
+    out = []
+    for record, doc, report, where in mapped if mapped is not None else map_records(body):
         _reconcile(session, doc, report)
-        try:
-            validated = StudyCreate.model_validate(doc)
-        except ValidationError as exc:
-            raise _invalid(nct if len(records) == 1 else f"studies[{i}] {nct}", exc) from None
-        out.append((record, validated, report))
+        out.append((record, _validated(doc, where), report))
     return out
 
 
@@ -183,8 +203,10 @@ def import_records(session: Session, body: Any, req: WriteRequest,
     by a registry record: that is a 409. `if_match`, when given, must name the current ETag of
     the one study a single-record import updates.
     """
+    mapped = map_records(body)
+
     def action() -> Outcome:
-        prepared = prepare(session, body)
+        prepared = prepare(session, body, mapped)
         if if_match is not None and len(prepared) != 1:
             raise UnprocessableContent("If-Match applies to an import of one record")
         results = [_write(session, record, doc, report, req, if_match)

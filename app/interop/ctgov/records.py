@@ -3,6 +3,7 @@ what a mapping made of one."""
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,11 +43,81 @@ class NotAStudyRecord(ValueError):
     """The JSON is not a ClinicalTrials.gov API v2 study record."""
 
 
+class OutOfBounds(NotAStudyRecord):
+    """A record nested deeper, or with more or longer parts, than any real record has, or
+    holding a value no store can keep (a lone surrogate, a NUL, a number out of range)."""
+
+    def __init__(self, message: str, loc: list[str | int]) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
+# Bounds of what an import may hold, far above real registry records (whose deepest part,
+# a measurement in an outcome class category, is 12 levels down).
+MAX_DEPTH = 24
+MAX_LIST_ITEMS = 10_000
+MAX_PARTS = 250_000
+MAX_STRING = 100_000
+MAX_TEXT_TOTAL = 8_000_000
+MAX_RECORDS = 1000
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_INT_RANGE = 2 ** 63
+
+
+def _unstorable(value: Any) -> str | None:
+    """Why a scalar cannot be stored and served as JSON; None when it can."""
+    if isinstance(value, str):
+        if len(value) > MAX_STRING:
+            return f"a text longer than {MAX_STRING} characters"
+        if _UNSTORABLE.search(value):
+            return "a NUL character or a lone surrogate"
+    elif isinstance(value, bool) or value is None:
+        return None
+    elif isinstance(value, int) and not -_INT_RANGE <= value < _INT_RANGE:
+        return "an integer out of the 64-bit range"
+    elif isinstance(value, float) and not math.isfinite(value):
+        return "a number that is not finite"
+    return None
+
+
+def check_bounds(body: Any) -> None:
+    """Refuse a body beyond the bounds above, before anything reads it as a record: one walk,
+    no recursion, stopping at the first part out of bounds."""
+    stack: list[tuple[Any, list[str | int]]] = [(body, [])]
+    parts = text = 0
+    while stack:
+        value, loc = stack.pop()
+        parts += 1
+        if len(loc) > MAX_DEPTH:
+            raise OutOfBounds(f"nested more than {MAX_DEPTH} levels deep", loc[:MAX_DEPTH])
+        if parts > MAX_PARTS:
+            raise OutOfBounds(f"more than {MAX_PARTS} values in one request", loc)
+        if isinstance(value, dict):
+            for key, item in value.items():
+                text += len(key)
+                if (why := _unstorable(key)) is not None:
+                    raise OutOfBounds(f"a key holds {why}", loc)
+                stack.append((item, [*loc, key]))
+        elif isinstance(value, list):
+            if len(value) > MAX_LIST_ITEMS:
+                raise OutOfBounds(f"a list of {len(value)} items (at most {MAX_LIST_ITEMS})",
+                                  loc)
+            stack.extend((item, [*loc, i]) for i, item in enumerate(value))
+        else:
+            text += len(value) if isinstance(value, str) else 0
+            if (why := _unstorable(value)) is not None:
+                raise OutOfBounds(f"the value is {why}", loc)
+        if text > MAX_TEXT_TOTAL:
+            raise OutOfBounds(f"more than {MAX_TEXT_TOTAL} characters of text", loc)
+
+
 # ------------------------------------------------------------------ recognising records
 
 
 def records_of(body: Any) -> list[dict[str, Any]]:
-    """The v2 study records in a request body: one record, or `{"studies": [...]}`."""
+    """The v2 study records in a request body: one record, or `{"studies": [...]}`, each
+    within the bounds above."""
+    check_bounds(body)
     if _looks_legacy(body):
         raise NotAStudyRecord(
             "this is a record in the retired pre-v2 ClinicalTrials.gov format "
@@ -56,6 +127,8 @@ def records_of(body: Any) -> list[dict[str, Any]]:
         studies = body["studies"]
         if not isinstance(studies, list) or not studies:
             raise NotAStudyRecord('"studies" must be a non-empty list of v2 study records')
+        if len(studies) > MAX_RECORDS:
+            raise OutOfBounds(f"at most {MAX_RECORDS} records in one import", ["studies"])
         for i, record in enumerate(studies):
             check_record(record, f"studies[{i}]")
         return studies
