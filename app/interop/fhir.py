@@ -55,7 +55,7 @@ def _instant(value: Any) -> str | None:
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.UTC)
-        return value.isoformat()
+        return str(value.isoformat())
     return str(value) if value else None
 
 
@@ -165,7 +165,8 @@ def research_study(doc: dict[str, Any]) -> dict[str, Any]:
         "relatedArtifact": artifacts,
         "note": [{"text": doc["notes"]}] if doc.get("notes") else None,
     }
-    return _clean(resource)
+    cleaned: dict[str, Any] = _clean(resource)
+    return cleaned
 
 
 def _comparison_group(i: int, a: dict[str, Any]) -> dict[str, Any]:
@@ -221,7 +222,7 @@ def _sample_size(doc: dict[str, Any], effect: dict[str, Any]) -> int | None:
                       if a["label"] == label), None)
         if n is None:
             return None
-        sizes.append(n)
+        sizes.append(int(n))
     return sum(sizes)
 
 
@@ -338,7 +339,8 @@ def evidence(doc: dict[str, Any], effect: dict[str, Any], effect_id: int) -> dic
         "note": [{"text": "retracted: every source of this estimate is retracted"}]
         if effect.get("retracted") else None,
     }
-    return _clean(resource)
+    cleaned: dict[str, Any] = _clean(resource)
+    return cleaned
 
 
 def bundle(resources: list[dict[str, Any]], base: str, self_url: str, next_url: str | None,
@@ -355,7 +357,8 @@ def bundle(resources: list[dict[str, Any]], base: str, self_url: str, next_url: 
     }
     if total is not None:
         out["total"] = total
-    return _clean(out)
+    cleaned: dict[str, Any] = _clean(out)
+    return cleaned
 
 
 def capability_statement(base: str) -> dict[str, Any]:

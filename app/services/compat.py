@@ -157,8 +157,8 @@ def _evidence(session: Session, pairs: list[tuple[int, int]]) -> list[dict[str, 
     docs = {row.id: doc for doc, row in _documents(session, "id", study_ids)}
     effect_of: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
     ordered: dict[int, list[int]] = {}
-    for eid, sid in session.execute(q.effect_ids(study_ids)).all():
-        ordered.setdefault(sid, []).append(eid)
+    for row in session.execute(q.effect_ids(study_ids)).all():
+        ordered.setdefault(row.study_id, []).append(row.id)
     for sid, ids in ordered.items():
         reported = [e for e in docs[sid]["effects"] if e["origin"] != "COMPUTED"]
         for eid, effect in zip(ids, reported, strict=True):

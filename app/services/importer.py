@@ -84,10 +84,10 @@ def _reconcile(session: Session, doc: dict[str, Any], report: ctgov.Report) -> N
     doc["conditions"] = conditions
     for arm in doc.get("arms", []):
         for entry in arm["interventions"]:
-            found = vocab.find_intervention(session, entry["name"])
-            if found is not None and entry.get("type") and found.type.value != entry["type"]:
+            known = vocab.find_intervention(session, entry["name"])
+            if known is not None and entry.get("type") and known.type.value != entry["type"]:
                 report.skip(f"arms: {arm['label']}: {entry['name']} type {entry['type']}",
-                            f"the vocabulary has {found.name!r} as {found.type.value}")
+                            f"the vocabulary has {known.name!r} as {known.type.value}")
                 entry.pop("type")
     for pub in doc.get("publications", []):
         stored = None

@@ -99,7 +99,7 @@ def ctgov_studies(session: SessionDep,
     """List our studies that have an NCT id, as ClinicalTrials.gov API v2 answers."""
     page = compat.ctgov_page(session, query)
     body: dict[str, Any] = {"studies": page.items}
-    headers = {}
+    headers: dict[str, Any] = {}
     if page.total is not None:
         body["totalCount"] = headers["x-total-count"] = page.total
     if page.next_token:

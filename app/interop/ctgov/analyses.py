@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,8 +67,10 @@ def _roles(first: str, second: str, arms: list[dict[str, Any]]) -> tuple[str, st
     """(experimental, comparator) of two arms by type, else by a control-like name; None when
     that does not single out one comparator."""
     types = {a["label"]: a["arm_type"] for a in arms}
-    for test in (lambda label: types.get(label) in _COMPARATOR_TYPES,
-                 lambda label: any(w in label.lower() for w in _COMPARATOR_WORDS)):
+    tests: tuple[Callable[[str], bool], ...] = (
+        lambda label: types.get(label) in _COMPARATOR_TYPES,
+        lambda label: any(w in label.lower() for w in _COMPARATOR_WORDS))
+    for test in tests:
         one, two = test(first), test(second)
         if one != two:
             return (second, first) if one else (first, second)
@@ -130,7 +133,7 @@ def _proportion(r: dict[str, Any] | None) -> float | None:
     if r is None:
         return None
     if r.get("count") is not None and r.get("denominator"):
-        return float(r["count"]) / r["denominator"]
+        return float(r["count"]) / float(r["denominator"])
     if r.get("percent") is not None:
         return float(r["percent"]) / 100
     return None

@@ -53,7 +53,7 @@ def _outcomes(kind: str) -> Callable[[Record], str]:
 
 def _interventions(record: Record) -> str:
     items = _items(_module(record, "armsInterventionsModule").get("interventions"))
-    return "|".join(f"{INTERVENTION_PREFIX.get(x.get('type'), 'Other').upper()}: "
+    return "|".join(f"{INTERVENTION_PREFIX.get(str(x.get('type')), 'Other').upper()}: "
                     f"{x.get('name')}" for x in items if isinstance(x, dict))
 
 

@@ -31,7 +31,7 @@ def describe_timepoint(tp: dict[str, Any]) -> str:
         parts[-1] += " after " + str(tp["anchor"]).lower().replace("_", " ")
     if tp.get("is_follow_up"):
         parts.append("follow-up")
-    return tp["label"] + (f" ({'; '.join(parts)})" if parts else "")
+    return str(tp["label"]) + (f" ({'; '.join(parts)})" if parts else "")
 
 
 def _frames(labels: list[str], doc: dict[str, Any]) -> str:
@@ -217,7 +217,7 @@ def _analysis(e: dict[str, Any], group_of: dict[str, str], doc: dict[str, Any]
     order = (f"{e['experimental_arm']} vs. {e['comparator_arm']}"
              if e.get("comparator_arm") else None)
     comment = "; ".join(x for x in (order, e.get("notes")) if x)
-    return _drop_empty({
+    analysis: dict[str, Any] = _drop_empty({
         "groupIds": groups, "paramType": EFFECT_PARAM[e["effect_type"]],
         "paramValue": str(e["value"]) if e.get("value") is not None else None,
         "ciPctValue": (str(round(e["ci_level"] * 100, 4)).removesuffix(".0")
@@ -229,6 +229,7 @@ def _analysis(e: dict[str, Any], group_of: dict[str, str], doc: dict[str, Any]
         "groupDescription": f"Time frame: {_frames([e['timepoint']], doc)}",
         "estimateComment": comment or None,
     })
+    return analysis
 
 
 def start_sort_key(record: dict[str, Any]) -> int:

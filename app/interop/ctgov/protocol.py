@@ -122,7 +122,8 @@ class ProtocolMapping(MapperBase):
 
     def design(self) -> None:
         m, p = self.module("designModule"), "protocolSection.designModule"
-        info = m.get("designInfo") if isinstance(m.get("designInfo"), dict) else {}
+        raw = m.get("designInfo")
+        info: dict[str, Any] = raw if isinstance(raw, dict) else {}
         kind = m.get("studyType")
         allocation = info.get("allocation")
         model = info.get("interventionModel")
@@ -222,7 +223,7 @@ class ProtocolMapping(MapperBase):
 
     def references(self) -> None:
         m, p = self.module("referencesModule"), "protocolSection.referencesModule"
-        publications = []
+        publications: list[dict[str, Any]] = []
         results_seen = False
         for i, ref in enumerate(m.get("references") or []):
             if not isinstance(ref, dict):

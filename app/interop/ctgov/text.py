@@ -154,7 +154,7 @@ def fold(text: str) -> str:
 def partial_date(struct: Any) -> str | None:
     """The date of a registry date struct when it is YYYY, YYYY-MM or YYYY-MM-DD."""
     if isinstance(struct, dict) and isinstance(struct.get("date"), str):
-        value = struct["date"]
+        value: str = struct["date"]
         if re.match(r"^\d{4}(-\d{2}(-\d{2})?)?$", value):
             return value
     return None
