@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from app.api.deps import next_page_url
 from app.errors import PROBLEM_MEDIA_TYPE
+from app.queries.pagination import Page
 from app.schemas.common import ProblemDetail
 
 
@@ -28,8 +31,9 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-def page_response(items: list[Any], next_token: str | None, total: int | None,
-                  next_url: str | None, extra: dict[str, Any] | None = None) -> JSONBytes:
-    headers = {"Link": f'<{next_url}>; rel="next"'} if next_url else None
-    return JSONBytes({"items": items, "next_page_token": next_token, "total_count": total,
-                      **(extra or {})}, headers=headers)
+def paged(request: Request, page: Page[Any]) -> JSONBytes:
+    """A page of any list as its answer, with `Link: <…>; rel="next"` while more follow."""
+    url = next_page_url(request, page.next_page_token)
+    headers = {"Link": f'<{url}>; rel="next"'} if url else None
+    return JSONBytes({"items": page.items, "next_page_token": page.next_page_token,
+                      "total_count": page.total_count, **(page.extra or {})}, headers=headers)

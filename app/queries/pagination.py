@@ -1,11 +1,17 @@
-"""Keyset pagination: an opaque cursor of (sort, last sort value, last id)."""
+"""Keyset pagination, for every paged list: an opaque cursor of (sort, last sort value, last
+id), the ordered query that continues after it (fetching one row more than a page), and the
+page cut from what it fetched (`Page`: items, the next page's token, an optional total).
+
+Services build the statement with a query builder, pass it through `keyset` (or `by_id`),
+execute it, and cut the page with `page_of`; nothing here touches a session."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import orjson
 from sqlalchemy import ColumnElement, Select, tuple_
@@ -19,12 +25,29 @@ INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 ID_SORTS = frozenset({"id", "history"})
 NOT_ISSUED = "page_token is not a token this API issued"
 
+T = TypeVar("T")
+
+
+class InvalidPageToken(BadRequest):
+    """A page token this API did not issue, or one issued for another sort order."""
+
 
 @dataclass(frozen=True)
 class Cursor:
     sort: str
     value: Any
     id: int
+
+
+@dataclass
+class Page(Generic[T]):
+    """One page of a list: its items, the token of the next page (None on the last), the
+    total when it was asked for, and any further top-level members of the answer."""
+
+    items: list[T]
+    next_page_token: str | None
+    total_count: int | None = None
+    extra: dict[str, Any] | None = None
 
 
 def encode_cursor(cursor: Cursor) -> str:
@@ -37,12 +60,13 @@ def decode_cursor(token: str, sort: str) -> Cursor:
         padded = token + "=" * (-len(token) % 4)
         sort_name, value, last_id = orjson.loads(base64.urlsafe_b64decode(padded))
     except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
-        raise BadRequest(NOT_ISSUED) from None
+        raise InvalidPageToken(NOT_ISSUED) from None
     if not (isinstance(sort_name, str) and _is_int(last_id) and 0 <= last_id <= INT_MAX
             and _plausible(value)) or (sort_name in ID_SORTS and not _is_int(value)):
-        raise BadRequest(NOT_ISSUED)
+        raise InvalidPageToken(NOT_ISSUED)
     if sort_name != sort:
-        raise BadRequest("page_token does not belong to this sort order; start again without it")
+        raise InvalidPageToken(
+            "page_token does not belong to this sort order; start again without it")
     return Cursor(sort_name, value, last_id)
 
 
@@ -81,3 +105,26 @@ def keyset(stmt: Select[Any], key: ColumnElement[Any], id_col: ColumnElement[Any
     else:
         stmt = stmt.order_by(key.asc(), id_col.asc())
     return stmt.limit(limit + 1)
+
+
+def by_id(stmt: Select[Any], id_col: ColumnElement[Any], token: str | None, limit: int,
+          sort: str = "id") -> Select[Any]:
+    """`keyset` for a list in id order, continuing after the row `token` names."""
+    cursor = decode_cursor(token, sort) if token else None
+    return keyset(stmt, id_col, id_col, False, cursor, limit)
+
+
+def _row_id(row: Any) -> Any:
+    return row.id
+
+
+def page_of(rows: Sequence[Any], size: int, sort: str = "id",
+            value: Callable[[Any], Any] = _row_id) -> tuple[list[Any], str | None]:
+    """The page among the rows a keyset query fetched (at most one more than a page), and
+    the token that continues after its last row (None when nothing follows). `value` is a
+    row's sort value as the token holds it."""
+    page = list(rows[:size])
+    if len(rows) <= size:
+        return page, None
+    last = page[-1]
+    return page, encode_cursor(Cursor(sort, value(last), last.id))

@@ -1,7 +1,9 @@
-"""The study filter as SQL: the only place a StudyFilter becomes a WHERE clause."""
+"""The study filter as SQL: the only place a StudyFilter becomes a WHERE clause; and the
+study selects the services read (a study by key, a sort's column and cursor value)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlalchemy import (
@@ -32,6 +34,7 @@ from app.models import (
     StudyCountry,
     StudyPublication,
 )
+from app.queries.pagination import NOT_ISSUED, InvalidPageToken
 from app.schemas.filters import FOLLOW_UP_BOUNDS, FollowUpBucket, StudyFilter
 from app.search import FTS_TABLE, PG_COLUMN, PG_CONFIG, fts5_query
 
@@ -208,3 +211,36 @@ def study_ids_select(f: StudyFilter, dialect: str) -> Select[Any]:
 
 def count_select(f: StudyFilter, dialect: str) -> Select[Any]:
     return select(func.count()).select_from(Study).where(*study_conditions(f, dialect))
+
+
+def sort_value(sort: str, value: Any) -> Any:
+    """A page token's sort value as the sort column holds it; a value no token of ours
+    holds for this sort is an InvalidPageToken."""
+    name = sort.removeprefix("-")
+    if name in ("start_date", "enrollment"):
+        valid = isinstance(value, int) and not isinstance(value, bool)
+    else:
+        valid = isinstance(value, str)
+    if valid and name == "updated_at":
+        try:
+            return dt.datetime.fromisoformat(value)
+        except ValueError:
+            valid = False
+    if not valid:
+        raise InvalidPageToken(NOT_ISSUED)
+    return value
+
+
+def sample_size(ids: Select[Any], limit: int) -> Select[Any]:
+    """How many of a membership's study ids there are, counting no further than `limit`."""
+    return select(func.count()).select_from(ids.limit(limit).subquery())
+
+
+def study_row(key: str) -> Select[Any]:
+    """The study row of a key, deleted or not."""
+    return select(Study.__table__).where(Study.key == key)
+
+
+def study_version(key: str) -> Select[Any]:
+    """What a conditional request needs of the study with a key."""
+    return select(Study.id, Study.version, Study.deleted_at, Study.key).where(Study.key == key)

@@ -7,12 +7,13 @@ import datetime as dt
 from typing import Any
 
 import orjson
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.errors import BadRequest, Gone, NotFound
-from app.models import ApiKey, AuditEntry
-from app.queries.pagination import Cursor, decode_cursor, encode_cursor
+from app.errors import Gone, NotFound
+from app.models import AuditEntry
+from app.queries import history as q
+from app.queries import pagination
+from app.queries.pagination import Page
 from app.types import utcnow
 
 
@@ -49,38 +50,23 @@ def _actor(entry: Any) -> dict[str, Any] | None:
 
 
 def history(session: Session, entity: str, key: str, page_size: int,
-            page_token: str | None) -> tuple[list[dict[str, Any]], str | None]:
+            page_token: str | None) -> Page[dict[str, Any]]:
     """The audit entries of one record, oldest first: who changed what, when and why."""
-    a = AuditEntry.__table__.c
-    stmt = (select(a.id, a.at, a.action, a.version, a.actor_id, a.reason, a.changes,
-                   ApiKey.name.label("actor_name"))
-            .outerjoin(ApiKey, ApiKey.id == a.actor_id)
-            .where(a.entity == entity, a.entity_key == key))
-    cursor = decode_cursor(page_token, "history") if page_token else None
-    if cursor is not None:
-        if isinstance(cursor.value, bool) or not isinstance(cursor.value, int):
-            raise BadRequest("page_token is not a token this API issued")
-        stmt = stmt.where(a.id > cursor.value)
-    rows = session.execute(stmt.order_by(a.id).limit(page_size + 1)).all()
-    if not rows and cursor is None:
+    stmt = pagination.by_id(q.entries_select(entity, key), q.entry_id(), page_token,
+                            page_size, sort="history")
+    rows, token = pagination.page_of(session.execute(stmt).all(), page_size, "history")
+    if not rows and page_token is None:
         raise NotFound(f"no {entity} {key!r} has any history")
-    more = len(rows) > page_size
-    rows = rows[:page_size]
     items = [{"id": r.id, "at": r.at, "action": r.action, "version": r.version,
               "actor": _actor(r), "reason": r.reason, "changes": r.changes} for r in rows]
-    token = encode_cursor(Cursor("history", rows[-1].id, rows[-1].id)) if more else None
-    return items, token
+    return Page(items, token)
 
 
 def as_of(session: Session, entity: str, key: str, when: dt.datetime) -> dict[str, Any]:
     """The record as the newest audit entry at or before `when` recorded it."""
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
-    a = AuditEntry.__table__.c
-    entry = session.execute(
-        select(a.snapshot, a.action, a.at)
-        .where(a.entity == entity, a.entity_key == key, a.at <= when)
-        .order_by(a.at.desc(), a.id.desc()).limit(1)).first()
+    entry = session.execute(q.as_of_select(entity, key, when)).first()
     if entry is None:
         raise NotFound(f"{entity} {key!r} did not exist at {when.isoformat()}")
     if entry.snapshot is None:

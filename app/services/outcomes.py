@@ -22,13 +22,13 @@ from app.enums import (
     Origin,
     RetractionStatus,
 )
-from app.errors import BadRequest, UnprocessableContent
+from app.errors import UnprocessableContent
 from app.models import EffectEstimate
+from app.queries import pagination
 from app.queries.outcomes import effect_sources_select, outcome_select, outcome_tally_select
-from app.queries.pagination import Cursor, decode_cursor, encode_cursor, keyset
+from app.queries.pagination import Page
 from app.schemas.filters import MetaAnalysisParams, OutcomeFilter, OutcomeListParams
 from app.services import binary, evidence, semantics
-from app.services.studies import PageResult
 
 MAX_POOLED = 5000
 ROW_FIELDS = (
@@ -94,22 +94,17 @@ def excluded_counts(session: Session, params: OutcomeFilter) -> dict[str, Any]:
     return out
 
 
-def list_page(session: Session, params: OutcomeListParams) -> PageResult:
+def list_page(session: Session, params: OutcomeListParams) -> Page[dict[str, Any]]:
     """One keyset page (by estimate id) of the effect estimates the filter matches; the
     first page also counts what the defaults left out (`excluded_counts`)."""
-    cursor = decode_cursor(params.page_token, "id") if params.page_token else None
-    if cursor is not None and (isinstance(cursor.value, bool) or not isinstance(cursor.value, int)):
-        raise BadRequest("page_token is not a token this API issued")
     stmt = outcome_select(params, _dialect(session))
-    id_col = stmt.selected_columns.id
-    rows = session.execute(keyset(stmt, id_col, id_col, False, cursor, params.page_size)).all()
-    more = len(rows) > params.page_size
-    rows = rows[: params.page_size]
+    fetched = session.execute(pagination.by_id(stmt, stmt.selected_columns.id,
+                                               params.page_token, params.page_size)).all()
+    rows, token = pagination.page_of(fetched, params.page_size)
     sources = sources_of(session, [r.id for r in rows])
-    token = encode_cursor(Cursor("id", rows[-1].id, rows[-1].id)) if more else None
     excluded = None if params.page_token else excluded_counts(session, params)
-    return PageResult([row_document(r, sources.get(r.id, [])) for r in rows], token, None,
-                      {"excluded": excluded})
+    return Page([row_document(r, sources.get(r.id, [])) for r in rows], token, None,
+                {"excluded": excluded})
 
 
 # ------------------------------------------------------------------ meta-analysis

@@ -7,15 +7,12 @@ follow-up length, retraction flags, search text) are recomputed on every write.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from app.errors import (
-    BadRequest,
     Conflict,
     Gone,
     NotFound,
@@ -25,60 +22,18 @@ from app.errors import (
     validation_errors,
 )
 from app.models import (
-    Arm,
-    ArmIntervention,
-    EffectEstimate,
-    OutcomeMeasure,
-    OutcomeResult,
-    Provenance,
-    Publication,
-    RegistryId,
     Study,
-    StudyCondition,
-    StudyCountry,
-    StudyKeyword,
-    StudyPublication,
-    StudyRelation,
-    Timepoint,
 )
-from app.queries.pagination import Cursor, decode_cursor, encode_cursor, keyset
-from app.queries.studies import count_select, memberships, sort_column, study_select
+from app.queries import pagination
+from app.queries import studies as q
+from app.queries import writes as qw
+from app.queries.pagination import Cursor, Page
 from app.schemas.common import partial_date_sort_key
 from app.schemas.filters import StudyFilter, StudyListParams
 from app.schemas.study import PublicationIn, StudyCreate
-from app.services import audit, documents, patching, rows, vocab, writes
+from app.services import audit, documents, patching, publications, rows, vocab, writes
 from app.services.writes import Frame, Performed, StudyVersion, WriteRequest, Written
 from app.types import utcnow
-
-
-@dataclass
-class PageResult:
-    items: list[dict[str, Any]]
-    next_page_token: str | None
-    total_count: int | None
-    extra: dict[str, Any] | None = None  # further top-level members of the page
-
-
-def _dialect(session: Session) -> str:
-    return session.get_bind().dialect.name
-
-
-def _cursor_value(sort: str, value: Any) -> Any:
-    """Turn a decoded cursor value back into the sort column's type."""
-    name = sort.removeprefix("-")
-    try:
-        if name in ("start_date", "enrollment"):
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise TypeError
-            return value
-        if name == "updated_at":
-            return dt.datetime.fromisoformat(value)
-        if not isinstance(value, str):
-            raise TypeError
-        return value
-    except (TypeError, ValueError):
-        raise BadRequest("page_token is not a token this API issued") from None
-
 
 # Sorts an index gives in order (the others are computed per row and sorted).
 _INDEXED_SORTS = frozenset({"key", "start_date", "title", "updated_at"})
@@ -96,16 +51,12 @@ def _large_memberships(session: Session, f: StudyFilter, sort: str,
     so it is measured, up to LARGE_MEMBERSHIP ids. PostgreSQL weighs the LIMIT itself."""
     if dialect != "sqlite" or sort.removeprefix("-") not in _INDEXED_SORTS:
         return frozenset()
-    large = set()
-    for position, ids in enumerate(memberships(f, dialect)):
-        sample = ids.limit(LARGE_MEMBERSHIP).subquery()
-        if session.scalar(select(func.count()).select_from(sample)) >= LARGE_MEMBERSHIP:
-            large.add(position)
-    return frozenset(large)
+    return frozenset(
+        position for position, ids in enumerate(q.memberships(f, dialect))
+        if (session.scalar(q.sample_size(ids, LARGE_MEMBERSHIP)) or 0) >= LARGE_MEMBERSHIP)
 
 
-def list_page(session: Session, params: StudyListParams) -> PageResult:
-    """One page of the studies a filter matches, in a stable keyset order."""
+def _check_fields(params: StudyListParams) -> None:
     unknown = sorted(set(params.fields) - set(documents.list_item_keys())
                      - set(params.include) - {"outcome_measures"})
     if unknown:
@@ -113,38 +64,38 @@ def list_page(session: Session, params: StudyListParams) -> PageResult:
             f"unknown field {unknown[0]!r}",
             errors=[{"loc": ["query", "fields"], "msg": f"unknown field {f!r}",
                      "type": "value_error"} for f in unknown])
-    dialect = _dialect(session)
+
+
+def _token_value(row: Any) -> Any:
+    value = row._sort
+    return value.isoformat() if isinstance(value, dt.datetime) else value
+
+
+def list_page(session: Session, params: StudyListParams) -> Page[dict[str, Any]]:
+    """One page of the studies a filter matches, in a stable keyset order."""
+    _check_fields(params)
+    dialect = session.get_bind().dialect.name
     f = params.study_filter()
-    column, descending = sort_column(params.sort)
+    column, descending = q.sort_column(params.sort)
     cursor = None
     if params.page_token:
-        cursor = decode_cursor(params.page_token, params.sort)
-        cursor = Cursor(cursor.sort, _cursor_value(params.sort, cursor.value), cursor.id)
+        cursor = pagination.decode_cursor(params.page_token, params.sort)
+        cursor = Cursor(cursor.sort, q.sort_value(params.sort, cursor.value), cursor.id)
     as_filters = _large_memberships(session, f, params.sort, dialect)
-    stmt = keyset(study_select(f, dialect, as_filters=as_filters)
-                  .add_columns(column.label("_sort")),
-                  column, Study.__table__.c.id, descending, cursor, params.page_size)
-    rows = session.execute(stmt).all()
-    more = len(rows) > params.page_size
-    rows = rows[: params.page_size]
+    stmt = pagination.keyset(q.study_select(f, dialect, as_filters=as_filters)
+                             .add_columns(column.label("_sort")),
+                             column, Study.__table__.c.id, descending, cursor, params.page_size)
+    rows, token = pagination.page_of(session.execute(stmt).all(), params.page_size,
+                                     params.sort, _token_value)
     items = documents.assemble(session, rows, set(params.include))
     if params.fields:
         keep = set(params.fields) | {"key"}
         items = [{k: v for k, v in item.items() if k in keep} for item in items]
-    token = None
-    if more:
-        last = rows[-1]
-        value = last._sort
-        if isinstance(value, dt.datetime):
-            value = value.isoformat()
-        token = encode_cursor(Cursor(params.sort, value, last.id))
-    total = session.scalar(count_select(f, dialect)) if params.count_total else None
-    return PageResult(items, token, total)
+    total = session.scalar(q.count_select(f, dialect)) if params.count_total else None
+    return Page(items, token, total)
 
 
-def get_row(session: Session, key: str) -> Any:
-    """The study row for a key; 404 when unknown, 410 when deleted."""
-    row = session.execute(select(Study.__table__).where(Study.key == key)).first()
+def _live(row: Any, key: str) -> Any:
     if row is None:
         raise NotFound(f"no study with key {key!r}")
     if row.deleted_at is not None:
@@ -152,20 +103,20 @@ def get_row(session: Session, key: str) -> Any:
     return row
 
 
+def get_row(session: Session, key: str) -> Any:
+    """The study row for a key; 404 when unknown, 410 when deleted."""
+    return _live(session.execute(q.study_row(key)).first(), key)
+
+
 def etag_of(row: Any) -> str:
+    """The ETag of a study at a version (anything with its `id` and `version`): the one
+    place the tag is spelled."""
     return f'"{row.id}-{row.version}"'
 
 
 def get_version(session: Session, key: str) -> Any:
     """Just enough of a study to answer a conditional request."""
-    row = session.execute(
-        select(Study.id, Study.version, Study.deleted_at, Study.key).where(Study.key == key)
-    ).first()
-    if row is None:
-        raise NotFound(f"no study with key {key!r}")
-    if row.deleted_at is not None:
-        raise Gone(f"study {key!r} was deleted", deleted_at=row.deleted_at.isoformat())
-    return row
+    return _live(session.execute(q.study_version(key)).first(), key)
 
 
 def read(session: Session, key: str) -> dict[str, Any]:
@@ -176,52 +127,16 @@ def read(session: Session, key: str) -> dict[str, Any]:
 # ---------------------------------------------------------------- writing
 
 
-def _find_publication(session: Session, p: PublicationIn) -> Publication | None:
-    for column, value in ((Publication.doi, p.doi), (Publication.pmid, p.pmid)):
-        if value:
-            found = session.scalar(select(Publication).where(column == value))
-            if found is not None:
-                return found
-    return None
-
-
 PUBLICATION_ATTRS = rows.PUBLICATION_ATTRS
 
 
-def _publication(session: Session, p: PublicationIn, linked: int | None = None) -> Publication:
-    """The stored publication this entry denotes; new ones are created. A publication that is
-    already stored must be described the same way: a correction goes through its own route.
-    `linked` is the publication the study already had under this ref (a rewrite keeps it when
-    the entry, lacking DOI and PMID, still describes it exactly)."""
-    found = _find_publication(session, p)
-    given = p.model_dump(include=set(PUBLICATION_ATTRS))
-    if found is None and linked is not None and not (p.doi or p.pmid):
-        before = session.get(Publication, linked)
-        if before is not None and all(getattr(before, a) == given[a] for a in PUBLICATION_ATTRS):
-            return before
-    if found is None:
-        created = Publication(**given)
-        session.add(created)
-        session.flush()
-        return created
-    differing = [a for a in PUBLICATION_ATTRS if getattr(found, a) != given[a]]
-    if differing:
-        raise Conflict(
-            f"publication {p.ref!r} is already stored with other values for "
-            f"{', '.join(differing)}", publication_id=found.id, fields=differing)
-    return found
-
-
 def _check_unique(session: Session, doc: StudyCreate, own_id: int | None = None) -> None:
-    existing = session.execute(select(Study.key, Study.id).where(Study.key == doc.key)).first()
+    existing = session.execute(qw.key_holder(doc.key)).first()
     if existing is not None and existing.id != own_id:
         raise Conflict(f"a study with key {doc.key!r} already exists",
                        existing_study=existing.key, location=f"/api/v1/studies/{existing.key}")
     for r in doc.registry_ids:
-        hit = session.execute(
-            select(Study.key, Study.id).join(RegistryId)
-            .where(RegistryId.registry_name == r.registry, RegistryId.identifier == r.identifier)
-        ).first()
+        hit = session.execute(qw.registry_id_holder(r.registry, r.identifier)).first()
         if hit is not None and hit.id != own_id:
             raise Conflict(f"registry id {r.registry} {r.identifier} belongs to study {hit.key!r}",
                            existing_study=hit.key, location=f"/api/v1/studies/{hit.key}")
@@ -238,7 +153,7 @@ class _SessionRows:
         return rows.Ref()
 
     def publication(self, p: PublicationIn) -> tuple[int, Any]:
-        pub = _publication(self.session, p, self.linked.get(p.ref))
+        pub = publications.resolve(self.session, p, self.linked.get(p.ref))
         return pub.id, pub.retraction_status
 
     def condition(self, name: str) -> int:
@@ -249,8 +164,7 @@ class _SessionRows:
         return found.id, found.name
 
     def study_id(self, key: str) -> int | None:
-        target = self.session.execute(select(Study.id, Study.deleted_at)
-                                      .where(Study.key == key)).first()
+        target = self.session.execute(qw.key_holder(key)).first()
         return None if target is None or target.deleted_at is not None else target.id
 
 
@@ -331,25 +245,10 @@ def _lock(session: Session, key: str, if_match: str | None) -> Any:
     """
     row = get_row(session, key)
     expected = _expected_version(row, if_match)
-    s = Study.__table__.c
-    hit = session.execute(update(Study.__table__)
-                          .where(s.id == row.id, s.version == expected, s.deleted_at.is_(None))
-                          .values(version=s.version))
-    if hit.rowcount != 1:
+    if session.execute(qw.claim_version(row.id, expected)).rowcount != 1:  # type: ignore[attr-defined]
         raise PreconditionFailed("the study changed since that ETag was read; read it again "
                                  "and reapply the change")
     return row
-
-
-def _delete_children(session: Session, study_id: int) -> None:
-    """Remove every part of a study, leaving the study row (its id, key and created_at)."""
-    om_ids = select(OutcomeMeasure.id).where(OutcomeMeasure.study_id == study_id)
-    session.execute(delete(Provenance).where(Provenance.study_id == study_id))
-    session.execute(delete(EffectEstimate).where(EffectEstimate.study_id == study_id))
-    session.execute(delete(OutcomeResult).where(OutcomeResult.outcome_measure_id.in_(om_ids)))
-    for model in (OutcomeMeasure, Timepoint, ArmIntervention, Arm, StudyCondition, StudyKeyword,
-                  StudyCountry, RegistryId, StudyRelation, StudyPublication):
-        session.execute(delete(model).where(model.study_id == study_id))  # type: ignore[attr-defined]
 
 
 def _replace(session: Session, row: Any, doc: StudyCreate, req: WriteRequest,
@@ -361,10 +260,9 @@ def _replace(session: Session, row: Any, doc: StudyCreate, req: WriteRequest,
                      "type": "value_error"}])
     before = read(session, row.key)
     _check_unique(session, doc, own_id=row.id)
-    linked = dict(session.execute(
-        select(StudyPublication.ref, StudyPublication.publication_id)
-        .where(StudyPublication.study_id == row.id)).all())
-    _delete_children(session, row.id)
+    linked = {r.ref: r.publication_id for r in session.execute(qw.publication_links(row.id))}
+    for statement in qw.remove_parts(row.id):
+        session.execute(statement)
     study = session.get(Study, row.id)
     assert study is not None
     apply_scalars(study, doc)

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from app.api.deps import SessionDep, next_page_url
-from app.api.responses import JSONBytes, page_response, problems
+from app.api.deps import SessionDep
+from app.api.responses import JSONBytes, paged, problems
 from app.schemas.catalog import (
     PublicationParams,
     RegulatoryEventParams,
@@ -15,46 +15,40 @@ from app.schemas.catalog import (
     VocabularyParams,
 )
 from app.services import catalog
-from app.services.studies import PageResult
 
 router = APIRouter(tags=["vocabularies"])
-
-
-def _page(request: Request, page: PageResult) -> Response:
-    return page_response(page.items, page.next_page_token, page.total_count,
-                         next_page_url(request, page.next_page_token))
 
 
 @router.get("/interventions", response_class=JSONBytes, responses=problems(400, 422))
 def list_interventions(request: Request, params: Annotated[VocabularyParams, Query()],
                        session: SessionDep) -> Response:
     """List interventions with their synonyms and how many studies use each."""
-    return _page(request, catalog.interventions(session, params))
+    return paged(request, catalog.interventions(session, params))
 
 
 @router.get("/conditions", response_class=JSONBytes, responses=problems(400, 422))
 def list_conditions(request: Request, params: Annotated[VocabularyParams, Query()],
                     session: SessionDep) -> Response:
     """List conditions with their synonyms and how many studies concern each."""
-    return _page(request, catalog.conditions(session, params))
+    return paged(request, catalog.conditions(session, params))
 
 
 @router.get("/publications", response_class=JSONBytes, responses=problems(400, 422))
 def list_publications(request: Request, params: Annotated[PublicationParams, Query()],
                       session: SessionDep) -> Response:
     """List publications with their retraction status and the studies they report."""
-    return _page(request, catalog.publications(session, params))
+    return paged(request, catalog.publications(session, params))
 
 
 @router.get("/regulatory-events", response_class=JSONBytes, responses=problems(400, 422))
 def list_regulatory_events(request: Request, params: Annotated[RegulatoryEventParams, Query()],
                            session: SessionDep) -> Response:
     """List regulatory decisions and milestones, filtered by agency, type or intervention."""
-    return _page(request, catalog.regulatory_events(session, params))
+    return paged(request, catalog.regulatory_events(session, params))
 
 
 @router.get("/timepoints", response_class=JSONBytes, responses=problems(400, 422))
 def list_timepoints(request: Request, params: Annotated[TimepointParams, Query()],
                     session: SessionDep) -> Response:
     """List measurement timepoints (the follow-up timeline) of the studies a filter matches."""
-    return _page(request, catalog.timepoints(session, params))
+    return paged(request, catalog.timepoints(session, params))

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from app.api.deps import SessionDep, next_page_url
-from app.api.responses import JSONBytes, page_response, problems
+from app.api.deps import SessionDep
+from app.api.responses import JSONBytes, paged, problems
 from app.schemas.filters import MetaAnalysisParams, OutcomeListParams
 from app.schemas.stats import FacetParams, Facets, MetaAnalysis
 from app.services import forest, outcomes, stats
@@ -21,9 +21,7 @@ def list_outcomes(request: Request, params: Annotated[OutcomeListParams, Query()
     """List effect estimates with their study, arms, timepoint and sources, one page at a time;
     between-arm contrasts unless `comparison` asks for within-arm changes, and `excluded`
     counts what the defaults left out."""
-    page = outcomes.list_page(session, params)
-    return page_response(page.items, page.next_page_token, page.total_count,
-                         next_page_url(request, page.next_page_token), page.extra)
+    return paged(request, outcomes.list_page(session, params))
 
 
 @router.get("/stats/facets", response_class=JSONBytes, response_model=Facets,

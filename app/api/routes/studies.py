@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Header, Path, Query, Request, Response
 
 from app.api.auth import WriteDep
-from app.api.deps import SessionDep, next_page_url
-from app.api.responses import JSONBytes, page_response, problems
+from app.api.deps import SessionDep
+from app.api.responses import JSONBytes, paged, problems
 from app.api.writes import answer, respond
 from app.schemas.common import FilterText, JsonObject
 from app.schemas.filters import StudyListParams
@@ -31,9 +31,7 @@ WRITE = (400, 401, 403, 404, 409, 410, 412, 413, 422, 428, 429)
 def list_studies(request: Request, params: Annotated[StudyListParams, Query()],
                  session: SessionDep) -> Response:
     """List the studies that match every given filter, one keyset page at a time."""
-    page = studies.list_page(session, params)
-    return page_response(page.items, page.next_page_token, page.total_count,
-                         next_page_url(request, page.next_page_token))
+    return paged(request, studies.list_page(session, params))
 
 
 @router.get("/{key}", response_class=JSONBytes, responses=problems(401, 404, 410, 422))
@@ -56,8 +54,7 @@ def get_study_history(request: Request, key: StudyKey, session: SessionDep,
                       page_token: Annotated[str | None, Query(max_length=500)] = None
                       ) -> Response:
     """List every change to a study, oldest first: when, who, what changed and why."""
-    items, token = audit.history(session, "study", key, page_size, page_token)
-    return page_response(items, token, None, next_page_url(request, token))
+    return paged(request, audit.history(session, "study", key, page_size, page_token))
 
 
 @router.post("", status_code=201, response_class=JSONBytes,

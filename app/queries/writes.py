@@ -1,0 +1,92 @@
+"""The SQL of a study write: who holds a key or registry id, the publication an entry names,
+the atomic version check, and removing a study's parts before it is written again."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Delete, Select, Update, delete, select, update
+
+from app.models import (
+    Arm,
+    ArmIntervention,
+    EffectEstimate,
+    OutcomeMeasure,
+    OutcomeResult,
+    Provenance,
+    Publication,
+    RegistryId,
+    Study,
+    StudyCondition,
+    StudyCountry,
+    StudyKeyword,
+    StudyPublication,
+    StudyRelation,
+    Timepoint,
+)
+
+_s = Study.__table__.c
+
+
+def key_holder(key: str) -> Select[Any]:
+    """The study (deleted or not) that holds a key."""
+    return select(Study.key, Study.id, Study.deleted_at).where(Study.key == key)
+
+
+def registry_id_holder(registry: str, identifier: str) -> Select[Any]:
+    """The study that holds a registry id."""
+    return (select(Study.key, Study.id).join(RegistryId)
+            .where(RegistryId.registry_name == registry, RegistryId.identifier == identifier))
+
+
+def publication_by(column: str, value: Any) -> Select[Any]:
+    """The stored publication with a DOI or PMID (`column`)."""
+    return select(Publication).where(getattr(Publication, column) == value)
+
+
+def publication_links(study_id: int) -> Select[Any]:
+    """The publications a study cites, by the refs its document gives them."""
+    return (select(StudyPublication.ref, StudyPublication.publication_id)
+            .where(StudyPublication.study_id == study_id))
+
+
+def claim_version(study_id: int, version: int) -> Update:
+    """Lock a live study's row if it is still at `version` (one row updated), else nothing."""
+    return (update(Study.__table__)
+            .where(_s.id == study_id, _s.version == version, _s.deleted_at.is_(None))
+            .values(version=_s.version))
+
+
+def remove_parts(study_id: int) -> list[Delete]:
+    """Statements removing every part of a study (in this order), leaving the study row."""
+    measures = select(OutcomeMeasure.id).where(OutcomeMeasure.study_id == study_id)
+    return [delete(Provenance).where(Provenance.study_id == study_id),
+            delete(EffectEstimate).where(EffectEstimate.study_id == study_id),
+            delete(OutcomeResult).where(OutcomeResult.outcome_measure_id.in_(measures)),
+            *(delete(model).where(model.study_id == study_id)  # type: ignore[attr-defined]
+              for model in (OutcomeMeasure, Timepoint, ArmIntervention, Arm, StudyCondition,
+                            StudyKeyword, StudyCountry, RegistryId, StudyRelation,
+                            StudyPublication))]
+
+
+def citing_studies(publication_id: int) -> Select[Any]:
+    """The ids of the studies that cite a publication, in id order."""
+    return (select(StudyPublication.study_id)
+            .where(StudyPublication.publication_id == publication_id)
+            .order_by(StudyPublication.study_id))
+
+
+def studies_by_id(ids: list[int]) -> Select[Any]:
+    """The study rows with these ids, in id order."""
+    return select(Study.__table__).where(_s.id.in_(ids)).order_by(_s.id)
+
+
+def lock_studies(ids: list[int]) -> Update:
+    """Take the row locks of these studies, as their own writers do, changing nothing."""
+    return update(Study.__table__).where(_s.id.in_(ids)).values(version=_s.version)
+
+
+def next_versions(ids: list[int], now: Any) -> Update:
+    """Move these studies to their next version, changed at `now`."""
+    return (update(Study.__table__).where(_s.id.in_(ids))
+            .values(version=_s.version + 1, updated_at=now))
