@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,14 @@ from tests.interop_support import (
 
 SEED = Path(__file__).resolve().parent.parent / "seed_data" / "studies"
 NCT_SEEDS = sorted(p.stem for p in SEED.glob("NCT*.json"))
+# The columns of the registry's own CSV download, in its order.
+REGISTRY_CSV_COLUMNS = [
+    "NCT Number", "Study Title", "Study URL", "Acronym", "Study Status", "Brief Summary",
+    "Study Results", "Conditions", "Interventions", "Primary Outcome Measures",
+    "Secondary Outcome Measures", "Other Outcome Measures", "Sponsor", "Collaborators", "Sex",
+    "Age", "Phases", "Enrollment", "Funder Type", "Study Type", "Study Design", "Other IDs",
+    "Start Date", "Primary Completion Date", "Completion Date", "First Posted",
+    "Results First Posted", "Last Update Posted", "Locations", "Study Documents"]
 
 
 
@@ -253,3 +262,103 @@ def test_a_comparison_with_only_a_p_value_is_an_analysis_without_an_estimate(
     assert table.status_code == 200
     [row] = list(csv.DictReader(io.StringIO(table.text)))
     assert (row["NCT Number"], row["Study Results"]) == ("NCT09999932", "YES")
+
+
+def test_version_answers_as_the_registry_does(client):
+    response = client.get("/ctgov/api/v2/version")
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"apiVersion", "dataTimestamp"}
+    assert re.fullmatch(r"2\.\d+\.\d+", body["apiVersion"])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", body["dataTimestamp"])
+
+
+def test_version_data_timestamp_moves_with_a_write(client, db_session):
+    before = client.get("/ctgov/api/v2/version").json()["dataTimestamp"]
+    doc = study_document("timestamp-moves", nct="NCT09999933")
+    store(client, key_headers(db_session, Role.CURATOR), doc)
+    after = client.get("/ctgov/api/v2/version").json()["dataTimestamp"]
+    assert after >= before
+    newest = client.get("/api/v1/studies/timestamp-moves").json()["updated_at"]
+    assert newest.startswith(after[:16])
+
+
+@pytest.mark.parametrize("fields", [
+    "NCTId,BriefTitle,OverallStatus",
+    "protocolSection.identificationModule.nctId|protocolSection.identificationModule.briefTitle"
+    "|protocolSection.statusModule.overallStatus",
+    "nctid|BRIEFTITLE|overallStatus",
+])
+def test_fields_by_piece_name_or_area_path_keep_only_those_pieces(client, imported, fields):
+    [study] = _list(client, fields=fields, **{"filter.ids": "NCT02210780"})["studies"]
+    ps = record("NCT02210780")["protocolSection"]
+    assert study == {"protocolSection": {
+        "identificationModule": {"nctId": "NCT02210780",
+                                 "briefTitle": ps["identificationModule"]["briefTitle"]},
+        "statusModule": {"overallStatus": ps["statusModule"]["overallStatus"]}}}
+
+
+def test_fields_inside_lists_keep_those_keys_of_every_item(client, imported):
+    study = client.get("/ctgov/api/v2/studies/NCT02210780",
+                       params={"fields": "InterventionName,InterventionType"}).json()
+    expected = [{k: x[k] for k in ("type", "name")} for x in
+                record("NCT02210780")["protocolSection"]["armsInterventionsModule"][
+                    "interventions"]]
+    assert study == {"protocolSection": {"armsInterventionsModule": {
+        "interventions": expected}}}
+
+
+def test_csv_has_every_registry_column_by_default(client, imported):
+    table = client.get("/ctgov/api/v2/studies",
+                       params={"format": "csv", "filter.ids": "NCT02210780"}).text
+    [header, _] = list(csv.reader(io.StringIO(table)))
+    assert header == REGISTRY_CSV_COLUMNS
+
+
+def test_csv_fields_choose_columns_by_title_or_piece(client, imported):
+    params = {"format": "csv", "filter.ids": "NCT02210780"}
+    by_title = client.get("/ctgov/api/v2/studies",
+                          params={**params, "fields": "NCT Number|Conditions|Study Title"})
+    assert by_title.status_code == 200, by_title.text
+    [header, row] = list(csv.reader(io.StringIO(by_title.text)))
+    assert header == ["NCT Number", "Conditions", "Study Title"]
+    assert row[:2] == ["NCT02210780", "Atopic Dermatitis"]
+    by_piece = client.get("/ctgov/api/v2/studies",
+                          params={**params, "fields": "NCTId,InterventionName,Phase"}).text
+    [header, row] = list(csv.reader(io.StringIO(by_piece)))
+    assert header == ["NCT Number", "Study URL", "Interventions", "Phases"]
+    assert row[3] == "PHASE2"
+    one = client.get("/ctgov/api/v2/studies/NCT02210780",
+                     params={"format": "csv", "fields": "Sponsor"}).text
+    assert list(csv.reader(io.StringIO(one)))[0] == ["Sponsor"]
+
+
+@pytest.mark.parametrize("params", [
+    {"fields": "protocolSection.noSuchModule"}, {"fields": "NoSuchPiece"},
+    {"fields": "Study Title"}, {"format": "csv", "fields": "No Such Column"},
+    {"format": "csv", "fields": "protocolSection.oversightModule"},
+    {"markupFormat": "html"},
+])
+def test_fields_that_name_nothing_are_refused_with_400(client, params):
+    response = client.get("/ctgov/api/v2/studies", params=params)
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_markup_format_of_published_clients_is_accepted(client):
+    for value in ("legacy", "markdown"):
+        response = client.get("/ctgov/api/v2/studies", params={"markupFormat": value})
+        assert response.status_code == 200, response.text
+
+
+def test_every_registry_read_status_is_documented(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    study = paths["/ctgov/api/v2/studies/{nct_id}"]["get"]["responses"]
+    for status in ("200", "400", "401", "404", "410", "422", "429", "503"):
+        assert status in study, status
+    assert "text/csv" in study["200"]["content"]
+    assert {"200", "400", "401", "429"} <= set(paths["/ctgov/api/v2/studies"]["get"][
+        "responses"])
+    version = paths["/ctgov/api/v2/version"]["get"]["responses"]["200"]
+    schema = version["content"]["application/json"]["schema"]
+    assert schema  # a model, not a bare string

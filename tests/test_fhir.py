@@ -3,6 +3,7 @@ R5 models of the fhir.resources package."""
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -271,6 +272,35 @@ def test_bad_search_parameters_are_400_operation_outcomes(client, url, params):
     assert response.status_code == 400
     assert response.headers["content-type"] == FHIR_JSON
     OperationOutcome.model_validate(response.json())
+
+
+def _token(*parts):
+    return base64.urlsafe_b64encode(json.dumps(list(parts)).encode()).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize("cursor", [
+    _token("id", True, 1), _token("id", 2 ** 64, 1), _token("id", -(2 ** 70), 1),
+    _token("id", 1.5, 1), _token("id", "7", 1),
+])
+def test_a_cursor_this_server_never_issued_is_a_400_operation_outcome(client, cursor):
+    for url in ("/fhir/Evidence", "/fhir/ResearchStudy"):
+        response = client.get(url, params={"_cursor": cursor})
+        assert response.status_code == 400, (url, response.text)
+        assert response.headers["content-type"] == FHIR_JSON
+        OperationOutcome.model_validate(response.json())
+
+
+def test_every_fhir_read_status_is_documented_as_an_operation_outcome(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    for path, statuses in (("/fhir/ResearchStudy/{ident}", ("400", "401", "404", "410")),
+                           ("/fhir/Evidence/{ident}", ("400", "401", "404")),
+                           ("/fhir/ResearchStudy", ("400", "401")),
+                           ("/fhir/Evidence", ("400", "401"))):
+        responses = paths[path]["get"]["responses"]
+        for status in statuses:
+            schema = responses[status]["content"][FHIR_JSON]["schema"]
+            assert "issue" in schema["properties"], (path, status)
+        assert {"429", "503"} <= set(responses), path
 
 
 def _statements(client, counter, url):
