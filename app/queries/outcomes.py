@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, false, func, select
+from sqlalchemy import ColumnElement, Select, and_, case, false, func, select, true
 from sqlalchemy.orm import aliased
 
 from app.enums import Comparison
@@ -122,6 +122,23 @@ def outcome_tally_select(f: OutcomeFilter, dialect: str,
             .join(OutcomeMeasure.__table__, om.id == e.outcome_measure_id)
             .join(Timepoint.__table__, tp.id == e.timepoint_id)
             .where(*outcome_conditions(f, dialect, keep_retracted=True, keep_within_arm=True)))
+
+
+def left_out_select(f: OutcomeFilter, dialect: str, kept: set[Comparison]) -> Select[Any]:
+    """Three counts over the filter's estimates: the retracted ones among the comparisons
+    kept, the within-arm changes and the between-arm contrasts among those shown."""
+    c = EffectEstimate.__table__.c
+    shown = true() if f.include_retracted else c.retracted == false()
+    comparison_kept = (true() if kept == set(Comparison)
+                       else c.comparator_arm_id.is_not(None) if Comparison.BETWEEN_ARMS in kept
+                       else c.comparator_arm_id.is_(None))
+
+    def count(*conditions: Any) -> ColumnElement[Any]:
+        return func.coalesce(func.sum(case((and_(*conditions), 1), else_=0)), 0)
+
+    return outcome_tally_select(f, dialect, count(c.retracted == true(), comparison_kept),
+                                count(c.comparator_arm_id.is_(None), shown),
+                                count(c.comparator_arm_id.is_not(None), shown))
 
 
 def effect_sources_select(effect_ids: list[int]) -> Select[Any]:

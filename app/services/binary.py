@@ -13,7 +13,7 @@ it through the fixtures under tests/fixtures/metafor:
 - `mantel_haenszel` — the Mantel–Haenszel pooled risk ratio or odds ratio with its
   heterogeneity statistics (metafor's `rma.mh`);
 - `aggregate` — several correlated estimates of one study combined into one (metafor's
-  `aggregate.escalc` with struct = "CS", weighted = TRUE);
+  `aggregate.escalc` with struct = "CS", weighted = TRUE), defined in services.aggregation;
 
 plus `ci`, a normal confidence interval, and `nnt`, the number needed to treat from a risk
 difference (Altman 1998).
@@ -24,7 +24,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from app.services.aggregation import aggregate as aggregate
 from app.services.distributions import chi2_sf, normal_quantile, normal_two_sided_p
 
 MEASURES = ("RR", "OR", "RD")
@@ -144,6 +146,14 @@ def _fmt(x: float) -> str:
     return "∞" if math.isinf(x) else f"{x:.1f}"
 
 
+def _kind(x: float) -> str | None:
+    return "NNTB" if x > 0 else "NNTH" if x < 0 else None
+
+
+def _reciprocal(x: float) -> float:
+    return math.inf if x == 0 else 1 / abs(x)
+
+
 def nnt(rd: float, rd_ci_low: float, rd_ci_high: float, events_are_good: bool,
         level: float = 0.95) -> dict:
     """The number needed to treat from a risk difference and its confidence interval, by
@@ -179,45 +189,39 @@ def nnt(rd: float, rd_ci_low: float, rd_ci_high: float, events_are_good: bool,
     sign = 1 if events_are_good else -1
     arr = sign * rd
     arr_low, arr_high = sorted((sign * rd_ci_low, sign * rd_ci_high))
-
-    def kind(x: float) -> str | None:
-        return "NNTB" if x > 0 else "NNTH" if x < 0 else None
-
-    def reciprocal(x: float) -> float:
-        return math.inf if x == 0 else 1 / abs(x)
-
-    value = reciprocal(arr)
-    crosses_null = arr_low <= 0 <= arr_high
-    if arr_low > 0 or arr_high < 0:  # the CI excludes 0: an ordinary interval
-        ci_kind = kind(arr)
-        low, high = sorted((reciprocal(arr_low), reciprocal(arr_high)))
-        low_kind = high_kind = ci_kind
-        ci_text = f"{ci_kind} {_fmt(low)} to {ci_kind} {_fmt(high)}"
-    elif arr_low < 0 < arr_high:  # through infinity, harm side first
-        low_kind, low = "NNTH", reciprocal(arr_low)
-        high_kind, high = "NNTB", reciprocal(arr_high)
-        ci_text = f"NNTH {_fmt(low)} to ∞ to NNTB {_fmt(high)}"
-    elif arr_low == arr_high == 0:
-        low_kind = high_kind = None
-        low = high = math.inf
-        ci_text = "∞ to ∞"
-    else:  # one bound is exactly 0: from the other bound's NNT out to infinity
-        bound = arr_high if arr_low == 0 else arr_low
-        low_kind = high_kind = kind(bound)
-        low, high = reciprocal(bound), math.inf
-        ci_text = f"{low_kind} {_fmt(low)} to ∞"
+    value = _reciprocal(arr)
+    low_kind, low, high_kind, high, ci_text = _nnt_interval(arr, arr_low, arr_high)
     percent = f"{level * 100:g}% CI"
     if arr == 0:
         wording = f"No difference in risk: NNT ∞ ({percent} {ci_text})"
     else:
-        wording = f"{kind(arr)} {_fmt(value)} ({percent} {ci_text})"
+        wording = f"{_kind(arr)} {_fmt(value)} ({percent} {ci_text})"
     return {
-        "value": value, "kind": kind(arr),
+        "value": value, "kind": _kind(arr),
         "ci_low_kind": low_kind, "ci_low": low,
         "ci_high_kind": high_kind, "ci_high": high,
-        "crosses_null": crosses_null,
+        "crosses_null": arr_low <= 0 <= arr_high,
         "wording": wording,
     }
+
+
+def _nnt_interval(arr: float, arr_low: float, arr_high: float
+                  ) -> tuple[str | None, float, str | None, float, str]:
+    """The NNT's CI from the absolute risk reduction's (see `nnt`): each bound's kind and
+    value, and its wording."""
+    if arr_low > 0 or arr_high < 0:  # the CI excludes 0: an ordinary interval
+        ci_kind = _kind(arr)
+        low, high = sorted((_reciprocal(arr_low), _reciprocal(arr_high)))
+        return ci_kind, low, ci_kind, high, f"{ci_kind} {_fmt(low)} to {ci_kind} {_fmt(high)}"
+    if arr_low < 0 < arr_high:  # through infinity, harm side first
+        low, high = _reciprocal(arr_low), _reciprocal(arr_high)
+        return "NNTH", low, "NNTB", high, f"NNTH {_fmt(low)} to ∞ to NNTB {_fmt(high)}"
+    if arr_low == arr_high == 0:
+        return None, math.inf, None, math.inf, "∞ to ∞"
+    # One bound is exactly 0: from the other bound's NNT out to infinity.
+    bound = arr_high if arr_low == 0 else arr_low
+    bound_kind, low = _kind(bound), _reciprocal(bound)
+    return bound_kind, low, bound_kind, math.inf, f"{bound_kind} {_fmt(low)} to ∞"
 
 
 # ------------------------------------------------------------------ Mantel–Haenszel
@@ -298,6 +302,24 @@ def mantel_haenszel(measure: str, tables: Sequence[Table], level: float = 0.95) 
             z = estimate / se
             p_value = normal_two_sided_p(z)
 
+    def exp(x: float | None) -> float | None:
+        return None if x is None else math.exp(x)
+
+    het = _mh_heterogeneity(measure, cells, estimate)
+    return {
+        "measure": measure, "level": level,
+        "k": len(cells), "k_q": het["k_q"], "dropped_from_q": het["dropped_from_q"],
+        "estimate": estimate, "se": se, "ci_low": ci_low, "ci_high": ci_high,
+        "z": z, "p_value": p_value,
+        "exp_estimate": exp(estimate), "exp_ci_low": exp(ci_low), "exp_ci_high": exp(ci_high),
+        **{name: het[name] for name in ("q", "df", "p_q", "i2", "h2")},
+    }
+
+
+def _mh_heterogeneity(measure: str, cells: list[_Cells], estimate: float | None
+                      ) -> dict[str, Any]:
+    """Q, its df and p, I² and H² of tables around the MH estimate (see `mantel_haenszel`),
+    with which tables Q leaves out."""
     effects: list[tuple[float, float]] = []
     dropped: list[int] = []
     for i, t in enumerate(cells):
@@ -308,6 +330,7 @@ def mantel_haenszel(measure: str, tables: Sequence[Table], level: float = 0.95) 
             effects.append(effect)
     k_q = len(effects)
     df = max(k_q - 1, 0)
+    q: float | None
     if k_q <= 1:
         q, p_q, i2, h2 = 0.0, 1.0, 0.0, 1.0
     elif estimate is None:
@@ -317,81 +340,5 @@ def mantel_haenszel(measure: str, tables: Sequence[Table], level: float = 0.95) 
         p_q = chi2_sf(q, df)
         i2 = max(0.0, 100 * (q - df) / q) if q > 0 else 0.0
         h2 = q / df
-
-    def exp(x: float | None) -> float | None:
-        return None if x is None else math.exp(x)
-
-    return {
-        "measure": measure, "level": level,
-        "k": len(cells), "k_q": k_q, "dropped_from_q": dropped,
-        "estimate": estimate, "se": se, "ci_low": ci_low, "ci_high": ci_high,
-        "z": z, "p_value": p_value,
-        "exp_estimate": exp(estimate), "exp_ci_low": exp(ci_low), "exp_ci_high": exp(ci_high),
-        "q": q, "df": df, "p_q": p_q, "i2": i2, "h2": h2,
-    }
-
-
-# ------------------------------------------------------------------ aggregating within a study
-
-
-def _cholesky(m: list[list[float]]) -> list[list[float]]:
-    """Lower-triangular L with L Lᵀ = m; ValueError when m is not positive definite."""
-    n = len(m)
-    low = [[0.0] * n for _ in range(n)]
-    for j in range(n):
-        diag = m[j][j] - sum(low[j][k] ** 2 for k in range(j))
-        if diag <= 0 or not math.isfinite(diag):
-            raise ValueError("the variance-covariance matrix is not positive definite")
-        low[j][j] = math.sqrt(diag)
-        for i in range(j + 1, n):
-            low[i][j] = (m[i][j] - sum(low[i][k] * low[j][k] for k in range(j))) / low[j][j]
-    return low
-
-
-def _inverse(m: list[list[float]]) -> list[list[float]]:
-    """The inverse of a symmetric positive definite matrix through its Cholesky factor:
-    m⁻¹ = L⁻ᵀ L⁻¹ (what R's chol2inv(chol(m)) computes)."""
-    n = len(m)
-    low = _cholesky(m)
-    inv_low = [[0.0] * n for _ in range(n)]  # L⁻¹ by forward substitution, column by column
-    for col in range(n):
-        for i in range(col, n):
-            rhs = 1.0 if i == col else 0.0
-            rhs -= sum(low[i][k] * inv_low[k][col] for k in range(col, i))
-            inv_low[i][col] = rhs / low[i][i]
-    return [[sum(inv_low[k][i] * inv_low[k][j] for k in range(max(i, j), n))
-             for j in range(n)] for i in range(n)]
-
-
-def aggregate(y: Sequence[float | None], v: Sequence[float | None], rho: float, *,
-              weighted: bool = True) -> tuple[float, float]:
-    """Several estimates `y` (sampling variances `v`) of one study combined into one
-    (yi, vi), as metafor's `aggregate(escalc_object, cluster=study, rho=rho)` does with
-    struct = "CS".
-
-    The estimates are taken to be correlated with compound symmetry: V has vᵢ on the
-    diagonal and rho·√(vᵢ vⱼ) off it. With weighted = True (metafor's default) the result is
-    the generalized least squares estimate with W = V⁻¹: yi = 1ᵀW y / 1ᵀW 1 and
-    vi = 1 / 1ᵀW 1. With weighted = False it is the plain mean and vi = 1ᵀV 1 / k².
-    Pairs with a missing (None) estimate or variance are left out first (na.rm = TRUE).
-    A single estimate is returned as it is. Raises ValueError when V is not positive
-    definite (e.g. rho = 1 with two or more estimates) or rho lies outside [−1, 1].
-    """
-    if len(y) != len(v):
-        raise ValueError("y and v must have the same length")
-    if not -1 <= rho <= 1:
-        raise ValueError("rho must lie in [-1, 1]")
-    pairs = [(yi, vi) for yi, vi in zip(y, v, strict=True) if yi is not None and vi is not None]
-    if not pairs:
-        raise ValueError("need at least one estimate with a variance")
-    if any(not (math.isfinite(yi) and math.isfinite(vi)) or vi < 0 for yi, vi in pairs):
-        raise ValueError("estimates must be finite and variances not negative")
-    ys = [yi for yi, _ in pairs]
-    sd = [math.sqrt(vi) for _, vi in pairs]
-    k = len(pairs)
-    cov = [[sd[i] * sd[j] * (1.0 if i == j else rho) for j in range(k)] for i in range(k)]
-    if not weighted:
-        return sum(ys) / k, sum(map(sum, cov)) / k**2
-    w = _inverse(cov)
-    sum_w = sum(map(sum, w))
-    return sum(sum(row[j] * ys[j] for j in range(k)) for row in w) / sum_w, 1 / sum_w
+    return {"k_q": k_q, "dropped_from_q": dropped, "q": q, "df": df, "p_q": p_q, "i2": i2,
+            "h2": h2}

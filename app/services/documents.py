@@ -10,26 +10,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from app.models import (
-    Arm,
-    ArmIntervention,
-    EffectEstimate,
-    Intervention,
-    OutcomeMeasure,
-    OutcomeResult,
-    Provenance,
-    Publication,
-    RegistryId,
-    Study,
-    StudyCondition,
-    StudyKeyword,
-    StudyPublication,
-    StudyRelation,
-    Timepoint,
-)
+from app.queries import documents as q
 from app.schemas.study import StudyCreate
 from app.services import semantics
 
@@ -60,54 +43,6 @@ RESULT_FIELDS = ("n", "mean", "sd", "se", "change_mean", "change_sd", "change_se
 EFFECT_FIELDS = ("effect_type", "value", "ci_low", "ci_high", "ci_level", "se", "p_value",
                  "p_value_relation", "analysis_population", "as_reported", "notes", "origin",
                  "inputs", "retracted")
-
-
-# The statements are built once: each page only binds its ids.
-_IDS = bindparam("ids", expanding=True)
-_p, _rid, _sc = Provenance.__table__.c, RegistryId.__table__.c, StudyCondition.__table__.c
-_ai, _iv, _kw = ArmIntervention.__table__.c, Intervention.__table__.c, StudyKeyword.__table__.c
-_rel, _st = StudyRelation.__table__.c, Study.__table__.c
-_sp, _arm, _tp = StudyPublication.__table__.c, Arm.__table__.c, Timepoint.__table__.c
-_om, _ee, _res = (OutcomeMeasure.__table__.c, EffectEstimate.__table__.c,
-                  OutcomeResult.__table__.c)
-
-SOURCES = select(Provenance.__table__).where(_p.study_id.in_(_IDS)).order_by(_p.id)
-REGISTRY_IDS = (select(_rid.study_id, _rid.registry, _rid.identifier)
-                .where(_rid.study_id.in_(_IDS)).order_by(_rid.id))
-CONDITIONS = (select(_sc.study_id, _sc.label).where(_sc.study_id.in_(_IDS))
-              .order_by(_sc.study_id, _sc.position))
-INTERVENTION_NAMES = (select(_ai.study_id, _iv.name)
-                      .join(Intervention.__table__, _iv.id == _ai.intervention_id)
-                      .where(_ai.study_id.in_(_IDS))
-                      .order_by(_ai.study_id, _ai.arm_id, _ai.position))
-KEYWORDS = (select(_kw.study_id, _kw.keyword).where(_kw.study_id.in_(_IDS))
-            .order_by(_kw.position))
-RELATIONS = (select(_rel.study_id, _rel.relation_type, _st.key)
-             .join(Study.__table__, _st.id == _rel.target_study_id)
-             .where(_rel.study_id.in_(_IDS)).order_by(_rel.id))
-REFERENCED_BY = (select(_rel.target_study_id, _rel.relation_type, _st.key)
-                 .join(Study.__table__, _st.id == _rel.study_id)
-                 .where(_rel.target_study_id.in_(_IDS), _st.deleted_at.is_(None))
-                 .order_by(_rel.id))
-PUBLICATIONS = (select(_sp.study_id, _sp.ref, _sp.role, _sp.publication_id,
-                       Publication.__table__)
-                .join(Publication.__table__, Publication.__table__.c.id == _sp.publication_id)
-                .where(_sp.study_id.in_(_IDS)).order_by(_sp.study_id, _sp.position))
-ARMS = select(Arm.__table__).where(_arm.study_id.in_(_IDS)).order_by(_arm.study_id,
-                                                                     _arm.position)
-TIMEPOINTS = select(Timepoint.__table__).where(_tp.study_id.in_(_IDS)).order_by(
-    _tp.study_id, _tp.position)
-ARM_INTERVENTIONS = (select(ArmIntervention.__table__,
-                            _iv.name.label("intervention_name"),
-                            _iv.type.label("intervention_type"))
-                     .join(Intervention.__table__, _iv.id == _ai.intervention_id)
-                     .where(_ai.study_id.in_(_IDS)).order_by(_ai.arm_id, _ai.position))
-OUTCOME_MEASURES = select(OutcomeMeasure.__table__).where(_om.study_id.in_(_IDS)).order_by(
-    _om.study_id, _om.position)
-EFFECTS = select(EffectEstimate.__table__).where(_ee.study_id.in_(_IDS)).order_by(
-    _ee.outcome_measure_id, _ee.position, _ee.id)
-RESULTS = (select(OutcomeResult.__table__).where(_res.outcome_measure_id.in_(_IDS))
-           .order_by(_res.outcome_measure_id, _res.position))
 
 
 def study_columns(doc: StudyCreate) -> dict[str, Any]:
@@ -146,7 +81,7 @@ class _Sources:
     """The provenance rows of a page of studies, handed out by what they source."""
 
     def __init__(self, session: Session, ids: list[int], refs: dict[tuple[int, int], str]):
-        rows = session.execute(SOURCES, {"ids": ids}).all()
+        rows = session.execute(q.SOURCES, {"ids": ids}).all()
         self._by: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
         for r in rows:
             item = {"publication": refs.get((r.study_id, r.publication_id))
@@ -181,9 +116,9 @@ def assemble(session: Session, rows: list[Mapping[str, Any]] | list[Any],
         docs[r.id] = doc
 
     bound = {"ids": ids}
-    reg = _group(session.execute(REGISTRY_IDS, bound).all())
-    cond = _group(session.execute(CONDITIONS, bound).all())
-    ints = _group(session.execute(INTERVENTION_NAMES, bound).all())
+    reg = _group(session.execute(q.REGISTRY_IDS, bound).all())
+    cond = _group(session.execute(q.CONDITIONS, bound).all())
+    ints = _group(session.execute(q.INTERVENTION_NAMES, bound).all())
     for sid, doc in docs.items():
         doc["registry_ids"] = [{"registry": x.registry, "identifier": x.identifier}
                                for x in reg.get(sid, [])]
@@ -204,9 +139,9 @@ def assemble(session: Session, rows: list[Mapping[str, Any]] | list[Any],
 
 def _add_detail_extras(session: Session, ids: list[int], docs: dict[int, dict[str, Any]]) -> None:
     bound = {"ids": ids}
-    keywords = _group(session.execute(KEYWORDS, bound).all())
-    outgoing = _group(session.execute(RELATIONS, bound).all())
-    incoming = _group(session.execute(REFERENCED_BY, bound).all(), key="target_study_id")
+    keywords = _group(session.execute(q.KEYWORDS, bound).all())
+    outgoing = _group(session.execute(q.RELATIONS, bound).all())
+    incoming = _group(session.execute(q.REFERENCED_BY, bound).all(), key="target_study_id")
     for sid, doc in docs.items():
         doc["keywords"] = [x.keyword for x in keywords.get(sid, [])]
         doc["relations"] = [{"relation_type": x.relation_type, "target": x.key}
@@ -215,31 +150,37 @@ def _add_detail_extras(session: Session, ids: list[int], docs: dict[int, dict[st
                                 for x in incoming.get(sid, [])]
 
 
-def _add_parts(session: Session, ids: list[int], docs: dict[int, dict[str, Any]],
-               parts: set[str], detail: bool) -> None:
-    bound = {"ids": ids}
-    pub_rows = session.execute(PUBLICATIONS, bound).all()
-    refs = {(r.study_id, r.publication_id): r.ref for r in pub_rows}
-    sources = _Sources(session, ids, refs)
-    if detail:
-        for sid, doc in docs.items():
-            doc["sources"] = sources.of("study", sid)
-    if "publications" in parts:
-        grouped = _group(pub_rows)
-        for sid, doc in docs.items():
+class _Parts:
+    """The nested parts of a page of study documents, added part by part with one
+    statement per table for the whole page."""
+
+    def __init__(self, session: Session, ids: list[int], docs: dict[int, dict[str, Any]],
+                 detail: bool) -> None:
+        self.session, self.docs, self.bound = session, docs, {"ids": ids}
+        self.pub_rows = session.execute(q.PUBLICATIONS, self.bound).all()
+        refs = {(r.study_id, r.publication_id): r.ref for r in self.pub_rows}
+        self.sources = _Sources(session, ids, refs)
+        if detail:
+            for sid, doc in docs.items():
+                doc["sources"] = self.sources.of("study", sid)
+        self.arm_rows = session.execute(q.ARMS, self.bound).all()
+        self.arm_label = {r.id: r.label for r in self.arm_rows}
+        self.tp_rows = session.execute(q.TIMEPOINTS, self.bound).all()
+        self.tp_by_id = {r.id: r for r in self.tp_rows}
+        self.om_by_id: dict[int, Any] = {}
+
+    def publications(self) -> None:
+        grouped = _group(self.pub_rows)
+        for sid, doc in self.docs.items():
             doc["publications"] = [
                 {"ref": r.ref, "role": r.role, "id": r.publication_id,
                  **_pick(r, PUBLICATION_FIELDS)} for r in grouped.get(sid, [])]
 
-    arm_rows = session.execute(ARMS, bound).all()
-    arm_label = {r.id: r.label for r in arm_rows}
-    tp_rows = session.execute(TIMEPOINTS, bound).all()
-    tp_by_id = {r.id: r for r in tp_rows}
-
-    if "arms" in parts:
-        arm_ints = _group(session.execute(ARM_INTERVENTIONS, bound).all(), key="arm_id")
-        grouped = _group(arm_rows)
-        for sid, doc in docs.items():
+    def arms(self) -> None:
+        arm_ints = _group(self.session.execute(q.ARM_INTERVENTIONS, self.bound).all(),
+                          key="arm_id")
+        grouped = _group(self.arm_rows)
+        for sid, doc in self.docs.items():
             doc["arms"] = [{
                 **_pick(r, ARM_FIELDS),
                 "interventions": [{
@@ -248,49 +189,66 @@ def _add_parts(session: Session, ids: list[int], docs: dict[int, dict[str, Any]]
                     "dose_text": x.dose_text, "sessions": x.sessions, "notes": x.notes,
                 } for x in arm_ints.get(r.id, [])],
                 "notes": r.notes,
-                "sources": sources.of("arm", r.id),
+                "sources": self.sources.of("arm", r.id),
             } for r in grouped.get(sid, [])]
-    if "timepoints" in parts:
-        grouped = _group(tp_rows)
-        for sid, doc in docs.items():
+
+    def timepoints(self) -> None:
+        grouped = _group(self.tp_rows)
+        for sid, doc in self.docs.items():
             doc["timepoints"] = [{**_pick(r, TIMEPOINT_FIELDS), "clocks": clocks_of(r),
-                                  "sources": sources.of("timepoint", r.id)}
+                                  "sources": self.sources.of("timepoint", r.id)}
                                  for r in grouped.get(sid, [])]
-    if not parts & {"outcomes", "effects"}:
-        return
-    om_rows = session.execute(OUTCOME_MEASURES, bound).all()
-    om_by_id = {r.id: r for r in om_rows}
-    eff_rows = session.execute(EFFECTS, bound).all()
-    effects = _group(eff_rows, key="outcome_measure_id")
 
-    def effect_doc(x: Any) -> dict[str, Any]:
-        return {"experimental_arm": arm_label[x.experimental_arm_id],
-                "comparator_arm": arm_label.get(x.comparator_arm_id),
-                "timepoint": tp_by_id[x.timepoint_id].label,
+    def effect(self, x: Any) -> dict[str, Any]:
+        return {"experimental_arm": self.arm_label[x.experimental_arm_id],
+                "comparator_arm": self.arm_label.get(x.comparator_arm_id),
+                "timepoint": self.tp_by_id[x.timepoint_id].label,
                 **_pick(x, EFFECT_FIELDS),
-                **semantics.of_row(x, om_by_id[x.outcome_measure_id].lower_is_better),
-                "sources": sources.of("effect", x.id)}
+                **semantics.of_row(x, self.om_by_id[x.outcome_measure_id].lower_is_better),
+                "sources": self.sources.of("effect", x.id)}
 
-    if "outcomes" in parts:
-        results = _group(session.execute(RESULTS, {"ids": [r.id for r in om_rows]}).all(),
-                         key="outcome_measure_id")
+    def outcomes(self, parts: set[str]) -> None:
+        om_rows = self.session.execute(q.OUTCOME_MEASURES, self.bound).all()
+        self.om_by_id = {r.id: r for r in om_rows}
+        eff_rows = self.session.execute(q.EFFECTS, self.bound).all()
+        if "outcomes" in parts:
+            self.measures(om_rows, _group(eff_rows, key="outcome_measure_id"))
+        if "effects" in parts:
+            grouped = _group(eff_rows)
+            for sid, doc in self.docs.items():
+                doc["effects"] = [self.flat_effect(x) for x in grouped.get(sid, [])]
+
+    def measures(self, om_rows: list[Any], effects: dict[int, list[Any]]) -> None:
+        results = _group(self.session.execute(q.RESULTS, {"ids": [r.id for r in om_rows]})
+                         .all(), key="outcome_measure_id")
         grouped = _group(om_rows)
-        for sid, doc in docs.items():
+        for sid, doc in self.docs.items():
             doc["outcome_measures"] = [{
                 **_pick(r, OUTCOME_FIELDS),
-                "results": [{"arm": arm_label[x.arm_id],
-                             "timepoint": tp_by_id[x.timepoint_id].label,
-                             **_pick(x, RESULT_FIELDS), "sources": sources.of("result", x.id)}
+                "results": [{"arm": self.arm_label[x.arm_id],
+                             "timepoint": self.tp_by_id[x.timepoint_id].label,
+                             **_pick(x, RESULT_FIELDS),
+                             "sources": self.sources.of("result", x.id)}
                             for x in results.get(r.id, [])],
-                "effects": [effect_doc(x) for x in effects.get(r.id, [])],
+                "effects": [self.effect(x) for x in effects.get(r.id, [])],
             } for r in grouped.get(sid, [])]
-    if "effects" in parts:
-        grouped_eff = _group(eff_rows)
-        for sid, doc in docs.items():
-            doc["effects"] = [{
-                "outcome": om_by_id[x.outcome_measure_id].name,
-                "instrument": om_by_id[x.outcome_measure_id].instrument,
-                "timepoint_months": tp_by_id[x.timepoint_id].baseline_clock,
-                "timepoint_months_after_treatment": tp_by_id[x.timepoint_id].treatment_clock,
-                **effect_doc(x),
-            } for x in grouped_eff.get(sid, [])]
+
+    def flat_effect(self, x: Any) -> dict[str, Any]:
+        measure, timepoint = self.om_by_id[x.outcome_measure_id], self.tp_by_id[x.timepoint_id]
+        return {"outcome": measure.name, "instrument": measure.instrument,
+                "timepoint_months": timepoint.baseline_clock,
+                "timepoint_months_after_treatment": timepoint.treatment_clock,
+                **self.effect(x)}
+
+
+def _add_parts(session: Session, ids: list[int], docs: dict[int, dict[str, Any]],
+               parts: set[str], detail: bool) -> None:
+    page = _Parts(session, ids, docs, detail)
+    if "publications" in parts:
+        page.publications()
+    if "arms" in parts:
+        page.arms()
+    if "timepoints" in parts:
+        page.timepoints()
+    if parts & {"outcomes", "effects"}:
+        page.outcomes(parts)

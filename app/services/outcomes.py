@@ -1,36 +1,25 @@
-"""Effect estimates as flat rows, and the meta-analysis of a chosen set of them.
+"""Effect estimates as flat rows (`/outcomes`), with what the defaults left out.
 
-Everything pooled or listed here leaves retracted results out unless `include_retracted`
-is true, and a meta-analysis names each estimate it left out and why.
+Retracted estimates and within-arm changes are left out unless asked for, and the first page
+counts what was left out. Their meta-analysis is app.services.pooling.
 """
 
 from __future__ import annotations
 
-import math
-from collections import Counter, defaultdict
-from dataclasses import dataclass
+from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import and_, case, false, func, true
 from sqlalchemy.orm import Session
 
 from app.enums import (
-    RATIO_EFFECTS,
     Comparison,
-    Direction,
-    EffectType,
-    Origin,
-    RetractionStatus,
 )
-from app.errors import UnprocessableContent
-from app.models import EffectEstimate
 from app.queries import pagination
-from app.queries.outcomes import effect_sources_select, outcome_select, outcome_tally_select
+from app.queries.outcomes import effect_sources_select, left_out_select, outcome_select
 from app.queries.pagination import Page
-from app.schemas.filters import MetaAnalysisParams, OutcomeFilter, OutcomeListParams
-from app.services import binary, evidence, semantics
+from app.schemas.filters import OutcomeFilter, OutcomeListParams
+from app.services import semantics
 
-MAX_POOLED = 5000
 ROW_FIELDS = (
     "study_key", "study_title", "outcome", "instrument", "role", "unit", "lower_is_better",
     "timepoint", "timepoint_role", "timepoint_months", "timepoint_months_after_treatment",
@@ -68,21 +57,9 @@ def excluded_counts(session: Session, params: OutcomeFilter) -> dict[str, Any]:
     """What the defaults leave out of a selection: retracted estimates (unless
     include_retracted) and within-arm changes (unless comparison asks for them). Each count
     is what its parameter alone would bring back."""
-    c = EffectEstimate.__table__.c
     kept = set(params.comparison) or set(Comparison)
-    shown = true() if params.include_retracted else c.retracted == false()
-    comparison_kept = (true() if kept == set(Comparison)
-                       else c.comparator_arm_id.is_not(None) if Comparison.BETWEEN_ARMS in kept
-                       else c.comparator_arm_id.is_(None))
-
-    def count(*conditions: Any) -> Any:
-        return func.coalesce(func.sum(case((and_(*conditions), 1), else_=0)), 0)
-
-    retracted, within, between = session.execute(outcome_tally_select(
-        params, _dialect(session),
-        count(c.retracted == true(), comparison_kept),
-        count(c.comparator_arm_id.is_(None), shown),
-        count(c.comparator_arm_id.is_not(None), shown))).one()
+    retracted, within, between = session.execute(
+        left_out_select(params, _dialect(session), kept)).one()
     both = "comparison=BETWEEN_ARMS,WITHIN_ARM"
     out: dict[str, Any] = {}
     for reason, n, left_out, how in (
@@ -105,278 +82,3 @@ def list_page(session: Session, params: OutcomeListParams) -> Page[dict[str, Any
     excluded = None if params.page_token else excluded_counts(session, params)
     return Page([row_document(r, sources.get(r.id, [])) for r in rows], token, None,
                 {"excluded": excluded})
-
-
-# ------------------------------------------------------------------ meta-analysis
-
-
-def _label(row: Any, estimates: int) -> str:
-    name = row.study_acronym or row.study_key
-    label = f"{name} ({row.study_key})" if row.study_acronym else name
-    if estimates > 1:
-        label += f" · {estimates} estimates aggregated"
-    return label
-
-
-def _retraction_reason(details: list[Any]) -> dict[str, Any]:
-    pubs = [d for d in details if d.retraction_status == RetractionStatus.RETRACTED]
-    return {
-        "reason": "retracted: every source of this estimate is a retracted publication",
-        "retracted_publications": [
-            {"doi": d.doi, "title": d.publication_title, "retraction_date": d.retraction_date,
-             "retraction_reason": d.retraction_reason} for d in pubs],
-    }
-
-
-def direction(effect_type: EffectType, lower_is_better: set[bool | None]) -> dict[str, Any]:
-    """Which side of the null favours the experimental arm of the pooled estimate: the
-    outcomes' shared direction (`semantics.direction`), unknown when they disagree."""
-    side = semantics.direction(effect_type, next(iter(lower_is_better))
-                               if len(lower_is_better) == 1 else None)
-    return {"null_value": semantics.null_value(effect_type),
-            "favours_experimental": {Direction.HIGHER_FAVOURS_EXPERIMENTAL: "higher",
-                                     Direction.LOWER_FAVOURS_EXPERIMENTAL: "lower"}.get(side),
-            "scale": "log" if effect_type in RATIO_EFFECTS else "identity"}
-
-
-@dataclass
-class _Entry:
-    """One study's contribution to a pooling: one estimate, or several aggregated."""
-
-    rows: list[Any]
-    y: float
-    se: float
-    se_source: str
-    n1: int | None
-    n2: int | None
-
-    @property
-    def row(self) -> Any:
-        return self.rows[0]
-
-
-def _base(row: Any) -> dict[str, Any]:
-    return {"id": row.id, "study_key": row.study_key, "outcome": row.outcome,
-            "instrument": row.instrument, "timepoint": row.timepoint,
-            "experimental_arm": row.experimental_arm, "comparator_arm": row.comparator_arm,
-            "effect_type": row.effect_type, "value": row.value, "origin": row.origin,
-            "retracted": row.retracted}
-
-
-def _one_per_study(entries: list[_Entry], params: MetaAnalysisParams,
-                   excluded: list[dict[str, Any]]) -> tuple[list[_Entry], list[str]]:
-    """One entry per study (DESIGN: a pooled answer never counts a study twice): a 422 naming
-    the studies that give several, unless the caller chose a rule."""
-    by_study: dict[str, list[_Entry]] = defaultdict(list)
-    for entry in entries:
-        by_study[entry.row.study_key].append(entry)
-    several = {key: group for key, group in by_study.items() if len(group) > 1}
-    if not several:
-        return entries, []
-    if params.per_study is None:
-        named = "; ".join(
-            f"{key}: {len(group)} estimates ("
-            + ", ".join(sorted({f"{e.row.instrument or e.row.outcome}" for e in group})) + ")"
-            for key, group in sorted(several.items()))
-        raise UnprocessableContent(
-            f"a pooled estimate counts each study once, but {named}; narrow the selection "
-            "(instrument, timepoint_months_*, study) or choose per_study=first_listed or "
-            "per_study=aggregate",
-            studies=[{"study_key": key, "estimates": [_base(e.row) for e in group]}
-                     for key, group in sorted(several.items())])
-    out: list[_Entry] = []
-    notes: list[str] = []
-    for key, group in by_study.items():
-        if len(group) == 1:
-            out.extend(group)
-            continue
-        group.sort(key=lambda e: (e.row.outcome_position, e.row.effect_position, e.row.id))
-        if params.per_study == "first_listed":
-            out.append(group[0])
-            excluded.extend({**_base(e.row), "reason": "per_study=first_listed: another "
-                             f"estimate of {key} is listed first"} for e in group[1:])
-            notes.append(f"study {key}: the first listed of {len(group)} estimates is pooled")
-            continue
-        y, v = binary.aggregate([e.y for e in group], [e.se ** 2 for e in group], params.rho)
-        out.append(_Entry([r for e in group for r in e.rows], y, math.sqrt(v), "aggregated",
-                          group[0].n1, group[0].n2))
-        notes.append(f"study {key}: {len(group)} estimates aggregated into one assuming a "
-                     f"within-study correlation of {params.rho} (compound symmetry)")
-    return out, notes
-
-
-def _reported_first(entries: list[_Entry], excluded: list[dict[str, Any]]) -> list[_Entry]:
-    """One comparison (outcome, timepoint, arms) reported by its source and also computed by
-    us from its arms' results is the same evidence twice: the reported estimate is pooled."""
-    def comparison(e: _Entry) -> tuple[Any, ...]:
-        r = e.row
-        return (r.study_key, r.outcome, r.timepoint, r.experimental_arm, r.comparator_arm)
-
-    reported = {comparison(e) for e in entries if e.row.origin == Origin.REPORTED}
-    kept = []
-    for e in entries:
-        if e.row.origin == Origin.COMPUTED and comparison(e) in reported:
-            excluded.append({**_base(e.row), "reason": "computed from the arms' results of a "
-                             "comparison its source reports: the reported estimate is pooled"})
-        else:
-            kept.append(e)
-    return kept
-
-
-def _counts(row: Any) -> tuple[int, int, int, int] | None:
-    inputs = row.inputs or {}
-    e, c = inputs.get("experimental") or {}, inputs.get("comparator") or {}
-    if None in (e.get("events"), e.get("total"), c.get("events"), c.get("total")):
-        return None
-    return e["events"], e["total"], c["events"], c["total"]
-
-
-def _mantel_haenszel(entries: list[_Entry], params: MetaAnalysisParams,
-                     effect_type: EffectType) -> dict[str, Any]:
-    """The Mantel–Haenszel fixed-effect pooling of estimates computed from counts."""
-    if effect_type not in RATIO_EFFECTS:
-        raise UnprocessableContent("method=MH pools risk ratios and odds ratios only")
-    tables = [_counts(e.row) if len(e.rows) == 1 else None for e in entries]
-    if any(t is None for t in tables):
-        raise UnprocessableContent(
-            "method=MH needs every pooled estimate computed from counts (events and totals "
-            "per arm), one per study; use DL or REML",
-            estimates=[_base(e.row) for e, t in zip(entries, tables, strict=True) if t is None])
-    measure = "RR" if effect_type == EffectType.RISK_RATIO else "OR"
-    mh = binary.mantel_haenszel(measure, tables, level=params.ci_level)
-    if mh["estimate"] is None:
-        raise UnprocessableContent("the Mantel–Haenszel estimate is undefined for these counts")
-    weights = []
-    for a, n1, c, n2 in tables:  # type: ignore[misc]
-        total = n1 + n2
-        weights.append((n1 - a) * c / total if measure == "OR" else c * n1 / total)
-    total_w = sum(weights)
-    pooled = {"estimate": mh["estimate"], "se": mh["se"], "ci_low": mh["ci_low"],
-              "ci_high": mh["ci_high"], "z": mh["z"], "t": None, "t_df": None,
-              "p_value": mh["p_value"]}
-    share = [100 * w / total_w if total_w > 0 else 100 / len(weights) for w in weights]
-    return {"k": len(entries), "random": pooled, "fixed": pooled, "q": mh["q"], "df": mh["df"],
-            "p_q": mh["p_q"], "i2": mh["i2"], "h2": mh["h2"], "tau2": None, "tau": None,
-            "prediction_interval": None, "weights_fixed": share, "weights_random": share}
-
-
-def meta_analysis(session: Session, params: MetaAnalysisParams) -> dict[str, Any]:
-    """Pool the between-arm contrasts the filter chooses, one per study; 422 when fewer than
-    two can be pooled, when they are of different effect types, or when a study gives
-    several and no `per_study` rule was chosen. Every estimate left out is listed with its
-    reason."""
-    stmt = outcome_select(params, _dialect(session), keep_retracted=True,
-                          keep_within_arm=True)
-    rows = session.execute(stmt.order_by(stmt.selected_columns.study_key,
-                                         stmt.selected_columns.id).limit(MAX_POOLED + 1)).all()
-    if len(rows) > MAX_POOLED:
-        raise UnprocessableContent(
-            f"the filter chooses more than {MAX_POOLED} estimates; narrow it")
-    retraction_details: dict[int, list[Any]] = defaultdict(list)
-    retracted_ids = [r.id for r in rows if r.retracted]
-    if retracted_ids:
-        for d in session.execute(effect_sources_select(retracted_ids)):
-            retraction_details[d.effect_estimate_id].append(d)
-
-    entries: list[_Entry] = []
-    excluded: list[dict[str, Any]] = []
-    for row in rows:
-        base = _base(row)
-        if row.retracted and not params.include_retracted:
-            excluded.append({**base, **_retraction_reason(retraction_details[row.id])})
-            continue
-        if row.comparator_arm is None:
-            excluded.append({**base, "reason": "within-arm change (no comparator arm): "
-                                               "pooling reads between-arm contrasts only"})
-            continue
-        if row.value is None:
-            excluded.append({**base, "reason": "reported by its p-value alone: no effect "
-                                               "size to pool"})
-            continue
-        y = evidence.pooling_scale(row.effect_type, row.value)
-        if y is None:
-            excluded.append({**base, "reason": "a ratio of zero or less cannot be pooled"})
-            continue
-        n1 = row.experimental_n_randomized or row.experimental_result_n
-        n2 = row.comparator_n_randomized or row.comparator_result_n
-        se = evidence.standard_error(row.effect_type, row.value, row.se, row.ci_low,
-                                     row.ci_high, row.ci_level, n1, n2)
-        if se.se is None:
-            excluded.append({**base, "reason": se.reason})
-            continue
-        entries.append(_Entry([row], y, se.se, se.how or "reported", n1, n2))
-
-    entries = _reported_first(entries, excluded)
-    types = Counter(e.row.effect_type for e in entries)
-    if len(types) > 1:
-        mix = ", ".join(f"{t} ({n})" for t, n in sorted(types.items()))
-        raise UnprocessableContent(
-            f"the estimates are of different effect types: {mix}; choose one with effect_type",
-            effect_types=dict(types), excluded=excluded)
-    entries, notes = _one_per_study(entries, params, excluded)
-    if len(entries) < 2:
-        raise UnprocessableContent(
-            f"{len(entries)} estimate(s) can be pooled; a meta-analysis needs at least two",
-            k=len(entries), excluded=excluded)
-
-    effect_type = entries[0].row.effect_type
-    if params.method == "MH":
-        result = _mantel_haenszel(entries, params, effect_type)
-    else:
-        result = evidence.meta_analyse(
-            [e.y for e in entries], [e.se ** 2 for e in entries], method=params.method,
-            hartung_knapp=params.hartung_knapp, level=params.ci_level)
-    z = evidence.normal_quantile(0.5 + params.ci_level / 2)
-    studies = []
-    for i, entry in enumerate(entries):
-        row = entry.row
-        aggregated = len(entry.rows) > 1
-        studies.append({
-            "id": row.id, "label": _label(row, len(entry.rows)),
-            "study_key": row.study_key, "study_title": row.study_title,
-            "outcome": row.outcome, "instrument": row.instrument, "timepoint": row.timepoint,
-            "experimental_arm": row.experimental_arm, "comparator_arm": row.comparator_arm,
-            "value": math.exp(entry.y) if effect_type in RATIO_EFFECTS and aggregated
-            else entry.y if aggregated else row.value,
-            "ci_low": None if aggregated else row.ci_low,
-            "ci_high": None if aggregated else row.ci_high,
-            "yi": entry.y, "se": entry.se, "se_source": entry.se_source,
-            "se_derived": entry.se_source != "reported",
-            "pooled_ci_low": entry.y - z * entry.se, "pooled_ci_high": entry.y + z * entry.se,
-            "n_experimental": entry.n1, "n_comparator": entry.n2,
-            "origin": row.origin, "retracted": any(r.retracted for r in entry.rows),
-            "aggregated_from": [r.id for r in entry.rows] if aggregated else None,
-            "weight_fixed": result["weights_fixed"][i],
-            "weight_random": result["weights_random"][i],
-        })
-    random = result["random"]
-    warnings = list(notes)
-    if any(s["se_derived"] for s in studies):
-        warnings.append("some standard errors are derived, not reported (see se_source)")
-    out: dict[str, Any] = {
-        "k": result["k"], "effect_type": effect_type,
-        "model": "mantel_haenszel" if params.method == "MH" else "random_effects",
-        "method": params.method, "per_study": params.per_study,
-        "rho": params.rho if params.per_study == "aggregate" else None,
-        "hartung_knapp": params.hartung_knapp, "ci_level": params.ci_level,
-        "estimate": random["estimate"], "se": random["se"],
-        "ci_low": random["ci_low"], "ci_high": random["ci_high"],
-        "z": random["z"], "t": random["t"], "t_df": random["t_df"],
-        "p_value": random["p_value"],
-        "q": result["q"], "df": result["df"], "p_q": result["p_q"],
-        "i2": result["i2"], "h2": result["h2"], "tau2": result["tau2"], "tau": result["tau"],
-        "prediction_interval": result["prediction_interval"],
-        "fixed_effect": {k: v for k, v in result["fixed"].items() if k not in ("t", "t_df")},
-        "direction": direction(effect_type, {e.row.lower_is_better for e in entries}),
-        "include_retracted": bool(params.include_retracted),
-        "studies": studies, "excluded": excluded, "warnings": warnings,
-    }
-    if effect_type in RATIO_EFFECTS:
-        pi = result["prediction_interval"]
-        out["exponentiated"] = {
-            "estimate": math.exp(random["estimate"]), "ci_low": math.exp(random["ci_low"]),
-            "ci_high": math.exp(random["ci_high"]),
-            "prediction_interval": {"low": math.exp(pi["low"]), "high": math.exp(pi["high"])}
-            if pi else None,
-        }
-    return out

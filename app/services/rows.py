@@ -5,7 +5,7 @@ Single writes (create, replace, merge patch, registry import) and bulk loads pla
 interventions, conditions, relation targets) are found — a `RowSource` — and in how the rows
 reach the database: `insert_planned` here for a single write, COPY or executemany in
 `services.bulk`. The derived columns (both clocks, follow-up length, search text, computed
-effects) are taken from `services.derive` and `services.evidence` in one place, here.
+effects) are taken from `services.derive` and `services.computed` in one place, here.
 
 The retraction rule (DESIGN §2) lives here once, with its SQL form beside it: a number is
 retracted when it has a source and every source is a retracted publication; a study is
@@ -50,7 +50,7 @@ from app.schemas.study import (
     SourceIn,
     StudyCreate,
 )
-from app.services import derive, documents, evidence
+from app.services import computed, derive, documents
 
 RETRACTED = RetractionStatus.RETRACTED
 
@@ -311,7 +311,7 @@ class _StudyPlan:
         arm_types = {self.arms[a.label]: a.arm_type for a in self.doc.arms}
         baseline = {self.tps[t.label] for t in self.doc.timepoints
                     if t.role == TimepointRole.BASELINE}
-        for c in evidence.computed_effects(arm_types, baseline, lower_is_better,
+        for c in computed.computed_effects(arm_types, baseline, lower_is_better,
                                            self.result_rows, self.result_sources, next_position):
             retracted = is_retracted(self.status[s.publication_id] if s.publication_id else None
                                      for s in c.sources)

@@ -10,7 +10,7 @@ from app.api.deps import SessionDep
 from app.api.responses import JSONBytes, paged, problems
 from app.schemas.filters import MetaAnalysisParams, OutcomeListParams
 from app.schemas.stats import FacetParams, Facets, MetaAnalysis
-from app.services import forest, outcomes, stats
+from app.services import forest, outcomes, pooling, stats
 
 router = APIRouter(tags=["evidence"])
 
@@ -36,12 +36,12 @@ def facet_counts(params: Annotated[FacetParams, Query()], session: SessionDep) -
 def meta_analysis(params: Annotated[MetaAnalysisParams, Query()],
                   session: SessionDep) -> Response:
     """Pool the effect estimates the filters choose (fixed and random effects)."""
-    return JSONBytes(outcomes.meta_analysis(session, params))
+    return JSONBytes(pooling.meta_analysis(session, params))
 
 
 @router.get("/meta-analysis/forest.svg", responses={
     200: {"content": {"image/svg+xml": {}}}, **problems(422)})
 def forest_plot(params: Annotated[MetaAnalysisParams, Query()], session: SessionDep) -> Response:
     """Draw the forest plot of the same meta-analysis as SVG."""
-    svg = forest.render(outcomes.meta_analysis(session, params))
+    svg = forest.render(pooling.meta_analysis(session, params))
     return Response(svg, media_type="image/svg+xml")
