@@ -115,3 +115,13 @@ def timepoint_select(p: TimepointParams, dialect: str) -> Select[Any]:
     if p.is_follow_up is not None:
         stmt = stmt.where(Timepoint.is_follow_up == p.is_follow_up)
     return stmt
+
+
+def study_keys() -> Select[Any]:
+    """The key of every stored study, deleted or not."""
+    return select(Study.key)
+
+
+def regulatory_event_keys() -> Select[Any]:
+    """The key of every stored regulatory event."""
+    return select(RegulatoryEvent.key)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 
 from app.models import ApiKey, AuditEntry
 
@@ -30,3 +30,8 @@ def as_of_select(entity: str, key: str, when: dt.datetime) -> Select[Any]:
     return (select(_a.snapshot, _a.action, _a.at)
             .where(_a.entity == entity, _a.entity_key == key, _a.at <= when)
             .order_by(_a.at.desc(), _a.id.desc()).limit(1))
+
+
+def tally_select() -> Select[Any]:
+    """How many audit entries there are and the newest one's id: the data's version."""
+    return select(func.count(_a.id), func.max(_a.id))

@@ -1,16 +1,20 @@
-"""The SQL of a study write: who holds a key or registry id, the publication an entry names,
-the atomic version check, and removing a study's parts before it is written again."""
+"""The SQL of the writes: who holds a key or registry id (one study or a bulk batch), the
+publications an entry names, the atomic version check, removing a study's parts before it is
+written again, the studies a retraction touches, and a stored idempotent answer."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Delete, Select, Update, delete, select, update
+from sqlalchemy import Delete, Select, Update, delete, func, select, update
 
 from app.models import (
+    ApiKey,
     Arm,
     ArmIntervention,
     EffectEstimate,
+    IdempotencyRecord,
     OutcomeMeasure,
     OutcomeResult,
     Provenance,
@@ -90,3 +94,41 @@ def next_versions(ids: list[int], now: Any) -> Update:
     """Move these studies to their next version, changed at `now`."""
     return (update(Study.__table__).where(_s.id.in_(ids))
             .values(version=_s.version + 1, updated_at=now))
+
+
+def top_id(table: Any) -> Select[Any]:
+    """The largest id a table holds (NULL when empty)."""
+    return select(func.max(table.c.id))
+
+
+def publications_with(column: str, values: Iterable[Any]) -> Select[Any]:
+    """The stored publications whose DOI or PMID (`column`) is one of `values`."""
+    t = Publication.__table__
+    return select(t).where(t.c[column].in_(list(values)))
+
+
+def keys_taken(keys: Iterable[str]) -> Select[Any]:
+    """Which of these keys a stored study (deleted or not) holds."""
+    return select(Study.key).where(Study.key.in_(list(keys)))
+
+
+def registry_ids_taken(identifiers: Iterable[str]) -> Select[Any]:
+    """The stored registry ids with one of these identifiers (any registry)."""
+    return (select(RegistryId.registry_name, RegistryId.identifier)
+            .where(RegistryId.identifier.in_(list(identifiers))))
+
+
+def live_study_ids(keys: Iterable[str]) -> Select[Any]:
+    """The keys and ids of the live studies among these keys."""
+    return select(Study.key, Study.id).where(Study.key.in_(list(keys)), _s.deleted_at.is_(None))
+
+
+def idempotency_record(actor_id: int, idempotency_key: str | None) -> Select[Any]:
+    """The answer stored for an actor's Idempotency-Key."""
+    return select(IdempotencyRecord).where(IdempotencyRecord.actor_id == actor_id,
+                                           IdempotencyRecord.idempotency_key == idempotency_key)
+
+
+def key_used(actor_id: int, now: Any) -> Update:
+    """Record when an API key last wrote."""
+    return update(ApiKey).where(ApiKey.id == actor_id).values(last_used_at=now)

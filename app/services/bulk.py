@@ -15,7 +15,7 @@ from operator import itemgetter
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import JSON, Table, func, select, text
+from sqlalchemy import JSON, Table, text
 from sqlalchemy.orm import Session
 
 from app.enums import InterventionType, RetractionStatus
@@ -27,9 +27,10 @@ from app.models import (
     Intervention,
     InterventionAlias,
     Publication,
-    RegistryId,
     Study,
 )
+from app.queries import vocab as qv
+from app.queries import writes as qw
 from app.schemas.study import PublicationIn, StudyCreate
 from app.services import rows
 from app.services.rows import PUBLICATION_ATTRS
@@ -74,7 +75,7 @@ class _Ids:
     def __init__(self, session: Session) -> None:
         self._next: dict[str, int] = {}
         for table in TABLES:
-            top = session.scalar(select(func.max(table.c.id)))
+            top = session.scalar(qw.top_id(table))
             self._next[table.name] = (top or 0) + 1
 
     def take(self, table: Table) -> int:
@@ -102,9 +103,7 @@ class _Plan:
         cache = self.vocab["intervention"]
         alias = fold(name)
         if alias not in cache:
-            found = self.session.execute(
-                select(Intervention.id, Intervention.name).join(InterventionAlias)
-                .where(InterventionAlias.alias == alias)).first()
+            found = self.session.execute(qv.intervention_name_by_alias(alias)).first()
             if found is None:
                 new_id = self.add(Intervention.__table__, name=name,
                                   type=type_ or InterventionType.OTHER, synonyms=[],
@@ -120,8 +119,7 @@ class _Plan:
         cache = self.vocab["condition"]
         alias = fold(name)
         if alias not in cache:
-            found = self.session.scalar(
-                select(ConditionAlias.condition_id).where(ConditionAlias.alias == alias))
+            found = self.session.scalar(qv.condition_id_by_alias(alias))
             if found is None:
                 found = self.add(Condition.__table__, name=name, mesh_term=None, synonyms=[])
                 self.add(ConditionAlias.__table__, condition_id=found, alias=alias)
@@ -137,7 +135,7 @@ def _publications(plan: _Plan, docs: list[tuple[int, StudyCreate]]) -> None:
         values = {getattr(p, column) for _, d in docs for p in d.publications
                   if getattr(p, column)}
         if values:
-            for row in plan.session.execute(select(t).where(t.c[column].in_(values))):
+            for row in plan.session.execute(qw.publications_with(column, values)):
                 stored[(column, row._mapping[column])] = row
     for line, doc in docs:
         for p in doc.publications:
@@ -172,24 +170,21 @@ def _check_unique(plan: _Plan, docs: list[tuple[int, StudyCreate]]) -> dict[str,
         if d.key in seen:
             raise BatchError(line, f"key {d.key!r} also on line {seen[d.key]}")
         seen[d.key] = line
-    taken = set(plan.session.scalars(select(Study.key).where(Study.key.in_(keys))))
+    taken = set(plan.session.scalars(qw.keys_taken(keys)))
     for line, d in docs:
         if d.key in taken:
             raise BatchError(line, f"a study with key {d.key!r} already exists")
     pairs = {(r.registry, r.identifier): line for line, d in docs for r in d.registry_ids}
     identifiers = {i for _, i in pairs}
     if identifiers:
-        hits = plan.session.execute(
-            select(RegistryId.registry_name, RegistryId.identifier)
-            .where(RegistryId.identifier.in_(identifiers))).all()
+        hits = plan.session.execute(qw.registry_ids_taken(identifiers)).all()
         for hit in hits:
             if (hit[0], hit[1]) in pairs:
                 raise BatchError(pairs[(hit[0], hit[1])],
                                  f"registry id {hit[0]} {hit[1]} belongs to another study")
     targets = {r.target for _, d in docs for r in d.relations} - set(keys)
-    known = dict(plan.session.execute(
-        select(Study.key, Study.id).where(Study.key.in_(targets), Study.deleted_at.is_(None))
-    ).all()) if targets else {}
+    known = {r.key: r.id for r in plan.session.execute(qw.live_study_ids(targets))
+             } if targets else {}
     for line, d in docs:
         for r in d.relations:
             if r.target not in known and r.target not in seen:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app import __version__, migrations
 from app.errors import ServiceUnavailable
-from app.models import AuditEntry
+from app.queries import history
 
 
 def _check(engine: Engine, role: str) -> str | None:
@@ -41,7 +40,7 @@ def version(session: Session) -> dict[str, Any]:
     """The code's version, the schema revision and a data version that changes with every write
     (every write appends an audit entry: the newest entry's id and the number of entries)."""
     revision = migrations.current_revision(session.connection())
-    count, last = session.execute(select(func.count(AuditEntry.id), func.max(AuditEntry.id))).one()
+    count, last = session.execute(history.tally_select()).one()
     return {
         "version": __version__,
         "schema_revision": revision,

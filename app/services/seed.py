@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import RegulatoryEvent, Study
+from app.models import RegulatoryEvent
+from app.queries import catalog
 from app.schemas.common import partial_date_sort_key
 from app.schemas.study import StudyCreate
 from app.schemas.vocab import RegulatoryEventsIn, VocabularyIn
@@ -83,14 +83,14 @@ def seed(session: Session, seed_dir: Path) -> SeedReport:
         vocab.upsert_intervention(session, i.name, i.type, i.synonyms, i.description)
     for c in vocabulary.conditions:
         vocab.upsert_condition(session, c.name, c.synonyms, c.mesh_term)
-    existing = set(session.scalars(select(Study.key)))
+    existing = set(session.scalars(catalog.study_keys()))
     for doc in docs:
         if doc.key in existing:
             report.studies_unchanged.append(doc.key)
             continue
         studies.create(session, doc, actor_id=None, reason="seed", commit=False)
         report.studies_created.append(doc.key)
-    known_events = set(session.scalars(select(RegulatoryEvent.key)))
+    known_events = set(session.scalars(catalog.regulatory_event_keys()))
     for e in events.events:
         if e.key in known_events:
             report.events_unchanged += 1

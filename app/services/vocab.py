@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.enums import InterventionType
 from app.errors import UnprocessableContent
 from app.models import Condition, ConditionAlias, Intervention, InterventionAlias
+from app.queries import vocab as q
 
 
 def fold(name: str) -> str:
@@ -21,16 +21,11 @@ def _aliases(name: str, synonyms: Iterable[str]) -> list[str]:
 
 
 def find_intervention(session: Session, name: str) -> Intervention | None:
-    return session.scalar(
-        select(Intervention).join(InterventionAlias)
-        .where(InterventionAlias.alias == fold(name))
-    )
+    return session.scalar(q.intervention_by_alias(fold(name)))
 
 
 def find_condition(session: Session, name: str) -> Condition | None:
-    return session.scalar(
-        select(Condition).join(ConditionAlias).where(ConditionAlias.alias == fold(name))
-    )
+    return session.scalar(q.condition_by_alias(fold(name)))
 
 
 def upsert_intervention(session: Session, name: str, type_: InterventionType | None,
@@ -43,8 +38,7 @@ def upsert_intervention(session: Session, name: str, type_: InterventionType | N
             raise UnprocessableContent(
                 f"intervention {name!r} is stored as {found.type.value}, not {type_.value}")
         wanted = _aliases(name, synonyms)
-        taken = set(session.scalars(
-            select(InterventionAlias.alias).where(InterventionAlias.alias.in_(wanted))))
+        taken = set(session.scalars(q.intervention_aliases_taken(wanted)))
         session.add_all(InterventionAlias(intervention_id=found.id, alias=alias)
                         for alias in wanted if alias not in taken)
         return found

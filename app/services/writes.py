@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.db import begin_write
 from app.errors import UnprocessableContent
-from app.models import ApiKey, IdempotencyRecord
+from app.models import IdempotencyRecord
+from app.queries import writes as qw
 from app.types import utcnow
 
 
@@ -92,9 +92,7 @@ def _request_hash(req: WriteRequest, payload: Any) -> str:
 
 
 def _stored(session: Session, req: WriteRequest) -> IdempotencyRecord | None:
-    return session.scalar(select(IdempotencyRecord).where(
-        IdempotencyRecord.actor_id == req.actor_id,
-        IdempotencyRecord.idempotency_key == req.idempotency_key))
+    return session.scalar(qw.idempotency_record(req.actor_id, req.idempotency_key))
 
 
 def _replay(stored: IdempotencyRecord, request_hash: str) -> Performed:
@@ -122,8 +120,7 @@ def run(session: Session, req: WriteRequest, payload: Any, action: Callable[[], 
         if req.dry_run:
             session.rollback()
             return Performed(answer, dry_run=True)
-        session.execute(update(ApiKey).where(ApiKey.id == req.actor_id)
-                        .values(last_used_at=utcnow()))
+        session.execute(qw.key_used(req.actor_id, utcnow()))
         if keyed:
             session.add(IdempotencyRecord(
                 actor_id=req.actor_id, idempotency_key=req.idempotency_key, method=req.method,
