@@ -110,8 +110,11 @@ def cmd_serve(args: argparse.Namespace) -> None:
     _migrate(url)
     _seed(url, only_if_empty=True)
     # No uvicorn access log: the service logs each request as JSON, without the query string.
+    # No proxy headers: uvicorn would believe X-Forwarded-For from loopback, so one client
+    # could name itself anew on every request; EVIDENCEDB_TRUSTED_PROXIES decides instead.
     uvicorn.run("app.main:create_app", factory=True, host=args.host, port=args.port,
                 workers=args.workers, log_level=args.log_level, access_log=False,
+                proxy_headers=False, timeout_keep_alive=5,
                 timeout_graceful_shutdown=args.graceful_timeout)
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from app.config import Settings
 from app.main import create_app
@@ -19,6 +22,7 @@ pytestmark = pytest.mark.usefixtures("no_key_leaks")
 
 WRITE_METHODS = {"post", "put", "patch", "delete"}
 SEEDED = "NCT03537014"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def write_routes(client):
@@ -78,8 +82,8 @@ def test_openapi_lists_every_status_of_each_write_route_with_the_problem_schema(
             needed |= {"404"}
         if path.startswith("/api/v1/studies/{key}"):
             needed |= {"410", "412", "428"}
-        if method == "post" or method in ("put", "patch"):
-            needed |= {"409"}
+        if method in ("post", "put", "patch") and not path.startswith("/api/v1/keys"):
+            needed |= {"409"}  # a key cannot conflict with anything stored
         assert needed <= statuses, (method, path, needed - statuses)
         for status in needed:
             content = op["responses"][status]["content"]
@@ -141,3 +145,128 @@ def test_cli_prints_a_key_once_lists_without_it_and_revokes_it(scratch_db):
     finally:
         app.state.engine.dispose()
     assert run_cli(scratch_db, "revoke", "evk_nosuchkey").returncode != 0
+
+
+def test_security_rules_never_import_the_http_layer():
+    tree = ast.parse((ROOT / "app" / "security.py").read_text())
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                 for alias in node.names}
+    assert not {m for m in imported if m and (m.startswith("app.api") or m == "fastapi")}
+
+
+def test_openapi_declares_the_bearer_scheme_on_every_protected_operation(client):
+    doc = client.get("/openapi.json").json()
+    schemes = doc["components"]["securitySchemes"]
+    assert list(schemes) == ["bearer"]
+    assert schemes["bearer"]["type"] == "http" and schemes["bearer"]["scheme"] == "bearer"
+    for path, method, op in write_routes(client):
+        assert op["security"] == [{"bearer": []}], (method, path)
+    assert doc["paths"]["/api/v1/keys"]["get"]["security"] == [{"bearer": []}]
+    # Reads admit anyone: the key is optional.
+    assert doc["paths"]["/api/v1/studies"]["get"]["security"] == [{}, {"bearer": []}]
+
+
+def test_with_read_keys_required_operations_and_docs_need_a_key_too(client_with, make_key):
+    strict = client_with(require_read_key=True)
+    reader = bearer(make_key("reader", "reader"))
+    for path in ("/metrics", "/version", "/openapi.json", "/docs"):
+        refused = strict.get(path)
+        assert refused.status_code == 401, path
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert strict.get(path, headers=reader).status_code == 200, path
+    assert strict.get("/healthz").status_code == 200
+    assert strict.get("/readyz").status_code == 200
+    doc = strict.get("/openapi.json", headers=reader).json()
+    assert doc["paths"]["/api/v1/studies"]["get"]["security"] == [{"bearer": []}]
+    assert doc["paths"]["/version"]["get"]["security"] == [{"bearer": []}]
+
+    open_ops = client_with(require_read_key=True, protect_operations=False)
+    for path in ("/metrics", "/version", "/openapi.json", "/docs"):
+        assert open_ops.get(path).status_code == 200, path
+    assert open_ops.get(f"{API}/studies").status_code == 401
+
+
+def test_docs_come_from_our_origin_or_are_switched_off(client, client_with):
+    page = client.get("/docs")
+    assert page.status_code == 200
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert sources and all(s.startswith("/") and not s.startswith("//") for s in sources)
+    for source in sources:
+        assert client.get(source).status_code == 200, source
+    assert client.get("/redoc").status_code == 404
+    off = client_with(docs_enabled=False)
+    assert off.get("/docs").status_code == 404
+    assert off.get("/openapi.json").status_code == 404
+    assert off.get(f"{API}/studies").status_code == 200
+
+
+class TestKeyManagement:
+    def test_an_admin_creates_a_key_seen_once_lists_without_secrets_and_revokes_it(
+            self, client, make_key, response_log):
+        admin = bearer(make_key("admin", "the admin"))
+        created = client.post(f"{API}/keys", json={"name": "new reader", "role": "READER"},
+                              headers=admin)
+        assert created.status_code == 201, created.text
+        body = created.json()
+        token = body["key"]
+        response_log.clear()  # the one answer allowed to show it; no other may
+        KEYRING.append(token)
+        assert token.startswith("evk_") and body["role"] == "READER"
+        assert created.headers["location"] == f"{API}/keys/{body['id']}"
+        assert created.headers["cache-control"] == "no-store"
+
+        listing = client.get(f"{API}/keys", headers=admin)
+        assert listing.status_code == 200
+        listed = {k["id"]: k for k in listing.json()["items"]}
+        assert listed[body["id"]]["name"] == "new reader"
+        assert "key" not in listed[body["id"]] and "key_hash" not in listed[body["id"]]
+        assert token not in listing.text and token[:20] not in listing.text
+
+        # The new key works (a reader may not manage keys: 403, not 401) until revoked.
+        assert client.get(f"{API}/keys", headers=bearer(token)).status_code == 403
+        revoked = client.delete(f"{API}/keys/{body['id']}", headers=admin)
+        assert revoked.status_code == 200 and revoked.json()["revoked_at"]
+        refused = client.post(f"{API}/keys", json={"name": "x", "role": "READER"},
+                              headers=bearer(token))
+        assert refused.status_code == 401
+
+    def test_key_changes_are_audited_without_the_key(self, client, make_key, connection,
+                                                     response_log):
+        admin = bearer(make_key("admin", "auditing admin"))
+        created = client.post(f"{API}/keys", json={"name": "audited", "role": "CURATOR"},
+                              headers=admin).json()
+        response_log.clear()  # the one answer allowed to show it
+        KEYRING.append(created["key"])
+        client.delete(f"{API}/keys/{created['id']}", headers=admin)
+        rows = connection.execute(text(
+            "SELECT action, changes FROM audit_entry WHERE entity = 'api_key' "
+            "AND entity_key = :k ORDER BY id"), {"k": str(created["id"])}).all()
+        assert [r.action for r in rows] == ["create", "revoke"]
+        assert created["key"] not in repr(rows)
+
+    @pytest.mark.parametrize("role", ["curator", "reader"])
+    def test_a_curator_or_reader_is_refused_with_403_and_nothing_changes(
+            self, client, make_key, snapshot, role):
+        other = bearer(make_key(role, f"a {role}"))
+        before = snapshot()
+        for method, url, body in (("POST", f"{API}/keys", {"name": "x", "role": "ADMIN"}),
+                                  ("GET", f"{API}/keys", None),
+                                  ("DELETE", f"{API}/keys/1", None)):
+            response = client.request(method, url, json=body, headers=other)
+            assert response.status_code == 403, (method, response.text)
+            assert response.headers["content-type"] == "application/problem+json"
+        assert client.post(f"{API}/keys", json={"name": "x", "role": "ADMIN"}).status_code == 401
+        assert snapshot() == before
+
+    def test_bad_input_is_a_problem_and_changes_nothing(self, client, make_key, snapshot):
+        admin = bearer(make_key("admin", "careful admin"))
+        before = snapshot()
+        for body in ({"name": "x", "role": "OWNER"}, {"name": "", "role": "READER"},
+                     {"name": "x", "role": "READER", "key": "evk_mine"},
+                     {"name": "a\x00b", "role": "READER"}):
+            response = client.post(f"{API}/keys", json=body, headers=admin)
+            assert response.status_code == 422, body
+        assert client.delete(f"{API}/keys/999999", headers=admin).status_code == 404
+        assert client.delete(f"{API}/keys/99999999999", headers=admin).status_code == 422
+        assert snapshot() == before

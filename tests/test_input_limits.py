@@ -140,7 +140,8 @@ def test_brackets_inside_strings_do_not_count_as_nesting(client, curator):
 
 
 def test_rate_limit_per_address_answers_429_with_retry_after(client_with):
-    limited = client_with(rate_limit_per_address=3, rate_limit_per_key=0)
+    limited = client_with(rate_limit_per_address=3, rate_limit_per_key=0,
+                          rate_limit_store="memory")
     statuses = [limited.get(f"{API}/studies?page_size=1").status_code for _ in range(3)]
     assert statuses == [200, 200, 200]
     refused = limited.get(f"{API}/studies?page_size=1")
@@ -150,16 +151,35 @@ def test_rate_limit_per_address_answers_429_with_retry_after(client_with):
     assert limited.get("/healthz").status_code == 200
 
 
-def test_rate_limit_per_key_counts_each_key_apart(client_with, make_key):
-    limited = client_with(rate_limit_per_address=0, rate_limit_per_key=2)
-    first, second = bearer(make_key("reader", "r1")), bearer(make_key("reader", "r2"))
-    url = f"{API}/studies?page_size=1"
-    assert [limited.get(url, headers=first).status_code for _ in range(2)] == [200, 200]
-    refused = limited.get(url, headers=first)
-    assert refused.status_code == 429
-    assert int(refused.headers["retry-after"]) >= 1
-    assert limited.get(url, headers=second).status_code == 200
-    assert limited.get(url).status_code == 200
+def test_a_body_sent_too_slowly_is_a_408_and_nothing_is_written(client_with, curator,
+                                                                 snapshot):
+    app = client_with(body_read_timeout_s=0.2).app
+    before = snapshot()
+    sent: list[dict[str, Any]] = []
+    first = True
+
+    async def receive() -> dict[str, Any]:
+        nonlocal first
+        if first:
+            first = False
+            return {"type": "http.request", "body": b'{"key": "slow', "more_body": True}
+        await asyncio.sleep(3600)  # the rest never comes
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    token = curator["Authorization"].encode()
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": "POST", "scheme": "http", "path": f"{API}/studies", "raw_path": b"",
+             "query_string": b"", "root_path": "", "client": ("127.0.0.1", 1),
+             "server": ("testserver", 80),
+             "headers": [(b"host", b"testserver"), (b"content-type", b"application/json"),
+                         (b"authorization", token)]}
+    asyncio.run(asyncio.wait_for(app(scope, receive, send), 10))
+    assert sent[0]["status"] == 408
+    assert json.loads(sent[1]["body"])["status"] == 408
+    assert snapshot() == before
 
 
 def test_overlong_change_reason_is_422_naming_the_header(client, curator, snapshot):

@@ -11,17 +11,18 @@ from __future__ import annotations
 import pytest
 from fastapi import Response
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from app import migrations
 from app.api.deps import SessionDep
 from app.config import Settings
 from app.db import make_engine
+from app.enums import Role
 from app.main import create_app
-from app.models import Study
+from app.models import ApiKey, Study
 from app.schemas.study import StudyCreate
-from app.services import studies
+from app.services import keys, studies
 from tests.builders import study_document
 
 UNREACHABLE = "postgresql+psycopg://postgres@127.0.0.1:1/evidencedb"
@@ -104,3 +105,62 @@ def test_readyz_checks_the_primary_and_the_replica(primary_and_replica):
                                         read_database_url=UNREACHABLE))) as c:
         response = c.get("/readyz")
         assert response.status_code == 503 and "replica" in response.json()["detail"]
+
+
+def read_only(url: str) -> str:
+    """The replica as a read-only database, the way a streaming replica refuses writes."""
+    if url.startswith("sqlite"):
+        return f"sqlite:///file:{url.split('///', 1)[1]}?mode=ro&uri=true"
+    engine = make_engine(url)
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'ALTER DATABASE "{engine.url.database}" '
+                              "SET default_transaction_read_only = on"))
+    finally:
+        engine.dispose()
+    return url
+
+
+def replicated_key(primary: str, replica: str, role: Role) -> str:
+    """A key made on the primary and copied to the replica, as replication would."""
+    engine = make_engine(primary)
+    try:
+        with Session(engine) as session:
+            key, token = keys.create(session, name="replicated", role=role)
+            row = {c.name: getattr(key, c.name) for c in ApiKey.__table__.columns}
+    finally:
+        engine.dispose()
+    engine = make_engine(replica)
+    try:
+        with engine.begin() as conn:
+            conn.execute(ApiKey.__table__.insert().values(**row))
+    finally:
+        engine.dispose()
+    return token
+
+
+def last_used(url: str) -> set[object]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return set(conn.scalars(select(ApiKey.last_used_at)))
+    finally:
+        engine.dispose()
+
+
+def test_keyed_reads_work_on_a_read_only_replica(primary_and_replica):
+    primary, replica = primary_and_replica
+    token = replicated_key(primary, replica, Role.READER)
+    settings = Settings(database_url=primary, read_database_url=read_only(replica),
+                        require_read_key=True, response_cache_bytes=0)
+    with TestClient(create_app(settings)) as c:
+        headers = {"Authorization": f"Bearer {token}"}
+        assert c.get("/api/v1/studies").status_code == 401
+        for _ in range(3):
+            response = c.get("/api/v1/studies", headers=headers)
+            assert response.status_code == 200, response.text
+            assert [s["key"] for s in response.json()["items"]] == ["only-on-replica"]
+        assert c.get("/version", headers=headers).status_code == 200
+    # The key's use is recorded on the primary, never through the read-only session.
+    assert last_used(replica) == {None}
+    assert None not in last_used(primary)

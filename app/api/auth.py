@@ -8,9 +8,9 @@ key; key management needs an admin key. A missing or unknown key is a 401 with
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.api.deps import READ_METHODS, SessionDep
@@ -23,6 +23,8 @@ from app.services.keys import Principal
 from app.services.writes import WriteRequest
 
 SCHEME_NAME = "bearer"
+OPTIONAL_SCHEME_NAME = "bearer_if_reads_need_a_key"
+OPERATIONS_PATHS = frozenset({"/metrics", "/version", "/openapi.json", "/docs"})
 
 
 class Bearer(HTTPBearer):
@@ -31,7 +33,8 @@ class Bearer(HTTPBearer):
     ignore whatever Authorization header they carry."""
 
     def __init__(self, *, strict: bool) -> None:
-        super().__init__(scheme_name=SCHEME_NAME, auto_error=False,
+        super().__init__(scheme_name=SCHEME_NAME if strict else OPTIONAL_SCHEME_NAME,
+                         auto_error=False,
                          description="An API key: `Authorization: Bearer evk_…`")
         self.strict = strict
 
@@ -137,3 +140,36 @@ def write_request(
 
 
 WriteDep = Annotated[WriteRequest, Depends(write_request)]
+
+
+
+def document_security(app: FastAPI) -> None:
+    """The OpenAPI document's bearer requirements as they are: an operation that admits anyone
+    (reads, unless EVIDENCEDB_REQUIRE_READ_KEY is set) lists the key as optional, one that
+    needs a key lists it alone. (Reads name a second scheme only to be told apart here.)"""
+    build = app.openapi
+    settings = app.state.settings
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        required = [{SCHEME_NAME: []}]
+        for path, operations in schema.get("paths", {}).items():
+            for operation in operations.values():
+                names = {name for entry in operation.get("security", []) for name in entry}
+                if SCHEME_NAME in names:
+                    operation["security"] = required
+                elif OPTIONAL_SCHEME_NAME in names:
+                    public = not settings.require_read_key or (
+                        not settings.protect_operations and path in OPERATIONS_PATHS)
+                    operation["security"] = [{}, *required] if public else required
+        schemes = schema.get("components", {}).get("securitySchemes", {})
+        if OPTIONAL_SCHEME_NAME in schemes:
+            schemes.setdefault(SCHEME_NAME, schemes.pop(OPTIONAL_SCHEME_NAME))
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+OperationsDep = Annotated[Principal | None, Depends(operations_access)]

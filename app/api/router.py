@@ -2,7 +2,9 @@
 
 from fastapi import APIRouter, Depends
 
+from app.api.auth import read_access
 from app.api.routes import (
+    admin,
     catalog,
     compat,
     dashboard,
@@ -13,7 +15,6 @@ from app.api.routes import (
     publications,
     studies,
 )
-from app.api.auth import read_access
 
 api_router = APIRouter(prefix="/api/v1", dependencies=[Depends(read_access)])
 api_router.include_router(studies.router)
@@ -22,6 +23,7 @@ api_router.include_router(catalog.router)
 api_router.include_router(imports.router)
 api_router.include_router(evidence.router)
 api_router.include_router(exchange.router)
+api_router.include_router(admin.router)
 
 root_router = APIRouter()
 root_router.include_router(ops.router)

@@ -4,21 +4,25 @@ request with a foreign Host must never fill the entry other clients are served.
 
 Every write appends an audit entry in the same transaction as the change, so the newest
 audit entry id is a version of everything the API can answer: a cached answer is served only
-while that version is unchanged. Each worker keeps its own bounded cache and asks the
-database for the version on every request (one primary-key lookup), so a write through any
-worker is seen at once by all of them.
+while that version is unchanged. Each worker keeps its own bounded cache and one shared
+version, read from the database off the event loop at most every
+EVIDENCEDB_CACHE_VERSION_INTERVAL_MS; a write request through this worker makes the next read
+ask again at once, so a client never reads its own write stale, and writes through other
+workers or processes are seen within the interval.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+import anyio.to_thread
 from sqlalchemy import func, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.models import AuditEntry
@@ -28,25 +32,57 @@ Message = dict[str, Any]
 ASGIApp = Callable[..., Any]
 
 UNCACHEABLE_HEADERS = (b"authorization", b"if-none-match", b"if-match", b"cookie")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class DataVersion:
-    """The newest audit entry id, read on a connection kept for this purpose."""
+    """The newest audit entry id, read on a connection kept for this purpose, in a worker
+    thread, at most once per interval (one read at a time; the others use its answer)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, interval_s: float = 0.5) -> None:
         self._engine = engine
-        self._local = threading.local()
+        self._interval_s = interval_s
         self._stmt = select(func.max(AuditEntry.id))
+        self._conn: Connection | None = None
+        self._value: int | None = None
+        self._read_at = -1e18
+        self._stale = True
+        self._reading: asyncio.Future[int | None] | None = None
 
-    def current(self) -> int | None:
-        conn = getattr(self._local, "conn", None)
+    def invalidate(self) -> None:
+        """A write went through this worker: the next request reads the version again."""
+        self._stale = True
+
+    async def current(self) -> int | None:
+        if not self._stale and time.monotonic() - self._read_at < self._interval_s:
+            return self._value
+        if self._reading is None:
+            self._reading = asyncio.ensure_future(self._refresh())
+        reading = self._reading
+        try:
+            return await asyncio.shield(reading)
+        finally:
+            if self._reading is reading and reading.done():
+                self._reading = None
+
+    async def _refresh(self) -> int | None:
+        self._stale = False
+        started = time.monotonic()
+        value = await anyio.to_thread.run_sync(self._read)
+        if value is None:
+            self._stale = True
+        self._value, self._read_at = value, started
+        return value
+
+    def _read(self) -> int | None:
+        conn = self._conn
         try:
             if conn is None:
                 conn = self._engine.connect()
                 if self._engine.dialect.name == "postgresql":
-                    # One round trip per request, and no snapshot held between requests.
+                    # One round trip per read, and no snapshot held between reads.
                     conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-                self._local.conn = conn
+                self._conn = conn
             version = conn.execute(self._stmt).scalar()
             if conn.in_transaction():
                 conn.rollback()
@@ -56,8 +92,7 @@ class DataVersion:
             return None
 
     def reset(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        self._local.conn = None
+        conn, self._conn = self._conn, None
         if conn is not None:
             try:
                 conn.invalidate()
@@ -100,10 +135,13 @@ class ResponseCache:
         return not any(name in UNCACHEABLE_HEADERS for name, _ in scope["headers"])
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] not in SAFE_METHODS:
+            await self._write(scope, receive, send)
+            return
         if self.max_bytes <= 0 or not self._cacheable(scope):
             await self.app(scope, receive, send)
             return
-        version = self.version.current()
+        version = await self.version.current()
         if version is None:
             await self.app(scope, receive, send)
             return
@@ -123,6 +161,20 @@ class ResponseCache:
         finally:
             done.set()
             self._inflight.pop((key, version), None)
+
+    async def _write(self, scope: Scope, receive: Any, send: Any) -> None:
+        """A write commits before its answer starts: from then on, reads ask for the version
+        again (before the client can see the answer and read its own write)."""
+
+        async def send_after_commit(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self.version.invalidate()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_after_commit)
+        finally:
+            self.version.invalidate()
 
     async def _answer_from_cache(self, key: bytes, version: int, send: Any) -> bool:
         with self._lock:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from app import metrics
+from app.api.auth import OperationsDep
 from app.api.deps import SessionDep
 from app.api.responses import JSONBytes, problems
 from app.services import ops
@@ -27,13 +28,13 @@ def readyz(request: Request) -> Response:
 
 
 @router.get("/version", response_class=JSONBytes, responses=problems(503))
-def version(session: SessionDep) -> Response:
+def version(session: SessionDep, _: OperationsDep) -> Response:
     """The code's version, the database's schema revision and the version of its data."""
     return JSONBytes(ops.version(session))
 
 
 @router.get("/metrics", response_class=Response)
-def prometheus_metrics(request: Request) -> Response:
+def prometheus_metrics(request: Request, _: OperationsDep) -> Response:
     """Request counts, latencies and database pool usage in the Prometheus text format."""
     metrics.update_pool_gauges(request.app.state.engines)
     return Response(metrics.render(), media_type=metrics.CONTENT_TYPE)

@@ -394,7 +394,7 @@ function facetBars(name, title, values_, param, state) {
             esc(text)}">${esc(text)}</button>`
       : `<span class="bar-label" title="${esc(text)}">${esc(text)}</span>`;
     return `<li>${name_}<span class="bar-track" aria-hidden="true"><span class="bar"
-        style="width:${width}%"></span></span><span class="bar-count">${esc(v.count)}</span></li>`;
+        data-width="${width}%"></span></span><span class="bar-count">${esc(v.count)}</span></li>`;
   }).join("");
   return `<figure class="facet" data-facet="${esc(name)}">
     <figcaption>${esc(title)}</figcaption>
@@ -548,15 +548,15 @@ function clockHtml(timepoints, clock) {
         + (t.months_mean !== null ? ` (mean ${num(c.months, 1)}` + (t.months_sd !== null
           ? `, SD ${num(t.months_sd, 1)})` : ")") : "");
       mark = `<span class="tp-range" data-min="${c.min}" data-max="${c.max}"
-          style="left:${pct(c.min)};width:${pct(c.max - c.min)}"></span>`
+          data-left="${pct(c.min)}" data-width="${pct(c.max - c.min)}"></span>`
         + (t.months_mean !== null ? `<span class="tp-mean" data-months="${c.months}"
-          style="left:${pct(c.months)}"></span>` : "");
+          data-left="${pct(c.months)}"></span>` : "");
     } else {
       const atLeast = t.months === null && t.months_mean === null && t.months_max === null
         && t.months_min !== null;
       text = `${atLeast ? "at least " : ""}${num(c.months, 1)} months`
         + (t.months === null && t.months_mean !== null ? " (mean)" : "");
-      mark = `<span class="tp-point" data-months="${c.months}" style="left:${pct(c.months)}">
+      mark = `<span class="tp-point" data-months="${c.months}" data-left="${pct(c.months)}">
         </span>`;
     }
     text += derived;
@@ -570,7 +570,7 @@ function clockHtml(timepoints, clock) {
       <span class="tp-track" aria-hidden="true">${mark}</span></li>`;
   }).join("");
   const axis = `<div class="tp-axis" aria-hidden="true">${ticks.map((m) =>
-    `<span class="tick" style="left:${pct(m)}">${m}</span>`).join("")}</div>`;
+    `<span class="tick" data-left="${pct(m)}">${m}</span>`).join("")}</div>`;
   const [title, caption] = CLOCKS[clock];
   return `<figure class="timeline" data-clock="${clock}">
     <h4>${title}</h4>
@@ -921,5 +921,24 @@ async function main() {
   await render();
   watchForest();
 }
+
+// Bars and timeline marks carry their geometry as data-left / data-width; it is applied here
+// through the style object, so the page needs no inline style attribute (the content security
+// policy allows none).
+function placeMarks(root) {
+  const marks = root.matches("[data-left],[data-width]") ? [root] : [];
+  for (const el of [...marks, ...root.querySelectorAll("[data-left],[data-width]")]) {
+    if (el.dataset.left) el.style.left = el.dataset.left;
+    if (el.dataset.width) el.style.width = el.dataset.width;
+  }
+}
+
+new MutationObserver((records) => {
+  for (const record of records) {
+    for (const node of record.addedNodes) {
+      if (node.nodeType === Node.ELEMENT_NODE) placeMarks(node);
+    }
+  }
+}).observe(document.body, { childList: true, subtree: true });
 
 main();
