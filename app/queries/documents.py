@@ -3,7 +3,9 @@ built once (each page binds only its ids, as `ids`)."""
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select
+from typing import Any
+
+from sqlalchemy import BindParameter, bindparam, select
 
 from app.models import (
     Arm,
@@ -23,7 +25,7 @@ from app.models import (
     Timepoint,
 )
 
-_IDS = bindparam("ids", expanding=True)
+_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
 _p, _rid, _sc = Provenance.__table__.c, RegistryId.__table__.c, StudyCondition.__table__.c
 _ai, _iv, _kw = ArmIntervention.__table__.c, Intervention.__table__.c, StudyKeyword.__table__.c
 _rel, _st = StudyRelation.__table__.c, Study.__table__.c

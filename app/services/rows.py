@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from types import SimpleNamespace
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from sqlalchemy import JSON, ColumnElement, Table, and_, exists, insert, null, select, update
 from sqlalchemy.orm import Session
@@ -59,15 +59,32 @@ PUBLICATION_ATTRS = ("doi", "pmid", "title", "journal", "year", "volume", "pages
                      "first_author", "citation", "url", "retraction_status", "retraction_date",
                      "retraction_notice", "retraction_reason")
 
+
+def _table(model: Any) -> Table:
+    return cast(Table, model.__table__)
+
+
+_ARM = _table(Arm)
+_ARM_INTERVENTION = _table(ArmIntervention)
+_EFFECT = _table(EffectEstimate)
+_OUTCOME_MEASURE = _table(OutcomeMeasure)
+_RESULT = _table(OutcomeResult)
+_PROVENANCE = _table(Provenance)
+_PUBLICATION = _table(Publication)
+_REGISTRY_ID = _table(RegistryId)
+_STUDY = _table(Study)
+_STUDY_CONDITION = _table(StudyCondition)
+_STUDY_COUNTRY = _table(StudyCountry)
+_STUDY_KEYWORD = _table(StudyKeyword)
+_STUDY_PUBLICATION = _table(StudyPublication)
+_STUDY_RELATION = _table(StudyRelation)
+_TIMEPOINT = _table(Timepoint)
+
 # The tables a study's rows go to, each after the tables it refers to.
-STUDY_TABLES: list[Table] = [m.__table__ for m in (  # type: ignore[misc]
+STUDY_TABLES: list[Table] = [_table(m) for m in (
     Study, RegistryId, StudyRelation, StudyCondition, StudyKeyword, StudyCountry,
     StudyPublication, Arm, ArmIntervention, Timepoint, OutcomeMeasure, OutcomeResult,
     EffectEstimate, Provenance)]
-
-_PROVENANCE = Provenance.__table__
-_RESULT = OutcomeResult.__table__
-_EFFECT = EffectEstimate.__table__
 
 
 def is_retracted(statuses: Iterable[Any]) -> bool:
@@ -86,11 +103,11 @@ def is_retracted(statuses: Iterable[Any]) -> bool:
 def all_sources_retracted(number_id: Any, source_link: Any) -> ColumnElement[bool]:
     """The retraction rule in SQL for a number: it has a source, and every source of it is
     a retracted publication (`source_link` is the provenance column naming the number)."""
-    p, pub = _PROVENANCE.c, Publication.__table__.c
+    p, pub = _PROVENANCE.c, _PUBLICATION.c
     has_source = exists(select(p.id).where(source_link == number_id))
     standing_source = exists(
         select(p.id).select_from(_PROVENANCE.outerjoin(
-            Publication.__table__, pub.id == p.publication_id))
+            _PUBLICATION, pub.id == p.publication_id))
         .where(source_link == number_id,
                p.publication_id.is_(None) | (pub.retraction_status != RETRACTED.value)))
     return and_(has_source, ~standing_source)
@@ -98,9 +115,9 @@ def all_sources_retracted(number_id: Any, source_link: Any) -> ColumnElement[boo
 
 def all_publications_retracted(study_id: Any) -> ColumnElement[bool]:
     """The retraction rule in SQL for a study: it has a publication and none stands."""
-    sp, pub = StudyPublication.__table__.c, Publication.__table__.c
+    sp, pub = _STUDY_PUBLICATION.c, _PUBLICATION.c
     has_pub = exists().where(sp.study_id == study_id)
-    live_pub = exists(select(sp.id).join(Publication.__table__, pub.id == sp.publication_id)
+    live_pub = exists(select(sp.id).join(_PUBLICATION, pub.id == sp.publication_id)
                       .where(sp.study_id == study_id,
                              pub.retraction_status != RETRACTED.value))
     return and_(has_pub, ~live_pub)
@@ -110,7 +127,7 @@ def recompute_flags(session: Session, study_ids: list[int]) -> None:
     """Derive `retracted` again, by the rule, for the results, effects and studies given."""
     if not study_ids:
         return
-    s, p = Study.__table__, _PROVENANCE.c
+    s, p = _STUDY, _PROVENANCE.c
     om = select(OutcomeMeasure.id).where(OutcomeMeasure.study_id.in_(study_ids))
     session.execute(update(_RESULT).where(_RESULT.c.outcome_measure_id.in_(om))
                     .values(retracted=all_sources_retracted(_RESULT.c.id, p.outcome_result_id)))
@@ -158,13 +175,13 @@ def _fields(model: Any, table: Table, *own: str) -> set[str]:
     return (set(model.model_fields) & set(table.c.keys())) - {"id", *own}
 
 
-_MEASURE_FIELDS = _fields(OutcomeMeasureIn, OutcomeMeasure.__table__, "study_id", "position")
+_MEASURE_FIELDS = _fields(OutcomeMeasureIn, _OUTCOME_MEASURE, "study_id", "position")
 _RESULT_FIELDS = _fields(OutcomeResultIn, _RESULT, "outcome_measure_id", "arm_id",
                          "timepoint_id", "position", "retracted")
 _EFFECT_FIELDS = _fields(EffectEstimateIn, _EFFECT, "study_id", "outcome_measure_id",
                          "experimental_arm_id", "comparator_arm_id", "timepoint_id",
                          "position", "origin", "retracted")
-_TIMEPOINT_COLUMNS = set(Timepoint.__table__.c.keys()) - {"id", "study_id", "position"}
+_TIMEPOINT_COLUMNS = set(_TIMEPOINT.c.keys()) - {"id", "study_id", "position"}
 
 
 class _StudyPlan:
@@ -209,12 +226,12 @@ class _StudyPlan:
             pub_id, status = self.src.publication(p)
             self.pubs[p.ref] = pub_id
             self.status[pub_id] = status
-            self.add(StudyPublication.__table__, {"study_id": sid, "publication_id": pub_id,
+            self.add(_STUDY_PUBLICATION, {"study_id": sid, "publication_id": pub_id,
                                                   "ref": p.ref, "role": p.role,
                                                   "position": position})
         self.sources(doc.sources)
         for r in doc.registry_ids:
-            self.add(RegistryId.__table__, {"study_id": sid, "registry": r.registry,
+            self.add(_REGISTRY_ID, {"study_id": sid, "registry": r.registry,
                                             "identifier": r.identifier})
         for rel in doc.relations:
             target = self.src.study_id(rel.target)
@@ -223,14 +240,14 @@ class _StudyPlan:
                     f"relations: no study with key {rel.target!r}",
                     errors=[{"loc": ["body", "relations"], "msg": f"unknown study {rel.target!r}",
                              "type": "value_error"}])
-            self.add(StudyRelation.__table__, {"study_id": sid, "target_study_id": target,
+            self.add(_STUDY_RELATION, {"study_id": sid, "target_study_id": target,
                                                "relation_type": rel.relation_type})
         self.conditions()
         for position, word in enumerate(doc.keywords):
-            self.add(StudyKeyword.__table__, {"study_id": sid, "keyword": word,
+            self.add(_STUDY_KEYWORD, {"study_id": sid, "keyword": word,
                                               "position": position})
         for country in dict.fromkeys(doc.countries):
-            self.add(StudyCountry.__table__, {"study_id": sid, "country": country})
+            self.add(_STUDY_COUNTRY, {"study_id": sid, "country": country})
 
     def conditions(self) -> None:
         seen: set[Any] = set()
@@ -239,14 +256,14 @@ class _StudyPlan:
             if condition_id in seen:
                 raise UnprocessableContent(f"conditions: {name!r} names a condition listed twice")
             seen.add(condition_id)
-            self.add(StudyCondition.__table__, {"study_id": self.sid, "label": name,
+            self.add(_STUDY_CONDITION, {"study_id": self.sid, "label": name,
                                                 "condition_id": condition_id,
                                                 "position": position})
 
     def arms_and_timepoints(self) -> list[dict[str, Any]]:
         sid = self.sid
         for position, a in enumerate(self.doc.arms):
-            arm_id = self.add(Arm.__table__, {
+            arm_id = self.add(_ARM, {
                 "study_id": sid, "position": position, "label": a.label,
                 "arm_type": a.arm_type, "description": a.description,
                 "n_randomized": a.n_randomized, "n_completed": a.n_completed, "notes": a.notes})
@@ -254,7 +271,7 @@ class _StudyPlan:
             for ipos, ai in enumerate(a.interventions):
                 int_id, canonical = self.src.intervention(ai.name, ai.type)
                 self.intervention_names.append(canonical)
-                self.add(ArmIntervention.__table__, {
+                self.add(_ARM_INTERVENTION, {
                     "arm_id": arm_id, "intervention_id": int_id, "study_id": sid,
                     "position": ipos, "label": ai.name, "dose_mg": ai.dose_mg,
                     "dose_text": ai.dose_text, "sessions": ai.sessions, "notes": ai.notes})
@@ -264,7 +281,7 @@ class _StudyPlan:
             derived = derive.timepoint_columns(t, self.doc.treatment_end_months)
             row = {k: v for k, v in derived.items() if k in _TIMEPOINT_COLUMNS}
             planned.append(row)
-            self.tps[t.label] = self.add(Timepoint.__table__,
+            self.tps[t.label] = self.add(_TIMEPOINT,
                                          {"study_id": sid, "position": position, **row})
             self.sources(t.sources, timepoint_id=self.tps[t.label])
         return planned
@@ -273,7 +290,7 @@ class _StudyPlan:
         lower_is_better: dict[Any, bool] = {}
         next_position: dict[Any, int] = {}
         for position, o in enumerate(self.doc.outcome_measures):
-            om_id = self.add(OutcomeMeasure.__table__, {
+            om_id = self.add(_OUTCOME_MEASURE, {
                 "study_id": self.sid, "position": position,
                 **o.model_dump(include=_MEASURE_FIELDS)})
             if o.lower_is_better is not None:
