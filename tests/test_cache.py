@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
+
+import httpx
 from fastapi.testclient import TestClient
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from app import migrations
@@ -12,12 +19,15 @@ from app.main import create_app
 from app.schemas.study import StudyCreate
 from app.services import studies
 from tests.builders import study_document
+from tests.toolkit import committed_key
 
 
-def test_repeated_reads_are_cached_until_a_write(scratch_url):
+def test_repeated_reads_are_cached_until_a_write_elsewhere_is_seen_within_the_interval(
+        scratch_url):
     committed_url = scratch_url
     migrations.upgrade(committed_url)
-    app = create_app(Settings(database_url=committed_url, response_cache_bytes=1 << 20))
+    app = create_app(Settings(database_url=committed_url, response_cache_bytes=1 << 20,
+                              cache_version_interval_ms=200))
     engine = make_engine(committed_url)
     try:
         with TestClient(app) as client:
@@ -36,6 +46,8 @@ def test_repeated_reads_are_cached_until_a_write(scratch_url):
             with Session(engine) as session:
                 studies.create(session, StudyCreate.model_validate(
                     study_document("second", nct="NCT09999902")), actor_id=None)
+            # A write by another process is seen once the interval has passed.
+            time.sleep(0.3)
             third = client.get(url)
             assert "x-cache" not in third.headers
             assert [i["key"] for i in third.json()["items"]] == ["first", "second"]
@@ -78,3 +90,53 @@ def test_concurrent_identical_reads_compute_the_answer_once(scratch_url):
     finally:
         app.state.engine.dispose()
         engine.dispose()
+
+
+def test_a_write_through_the_same_worker_is_read_back_at_once(scratch_url):
+    migrations.upgrade(scratch_url)
+    token = committed_key(scratch_url, "curator")
+    # An interval far longer than the test: only the write itself can make the cache ask.
+    app = create_app(Settings(database_url=scratch_url, response_cache_bytes=1 << 20,
+                              cache_version_interval_ms=3_600_000))
+    try:
+        with TestClient(app) as client:
+            url = "/api/v1/studies?fields=title"
+            assert client.get(url).json()["items"] == []
+            assert client.get(url).headers["x-cache"] == "hit"
+            created = client.post("/api/v1/studies", json=study_document("mine"),
+                                  headers={"Authorization": f"Bearer {token}"})
+            assert created.status_code == 201, created.text
+            after = client.get(url)
+            assert "x-cache" not in after.headers
+            assert [i["key"] for i in after.json()["items"]] == ["mine"]
+    finally:
+        app.state.engine.dispose()
+
+
+def test_the_version_check_leaves_the_event_loop_free_and_is_shared(scratch_url):
+    migrations.upgrade(scratch_url)
+    app = create_app(Settings(database_url=scratch_url, response_cache_bytes=1 << 20,
+                              cache_version_interval_ms=3_600_000))
+    version_reads: list[int] = []
+
+    def on_execute(conn, cursor, statement, *args):  # noqa: ANN001, ANN202
+        if "audit_entry" in statement and "max" in statement.lower():
+            version_reads.append(threading.get_ident())
+
+    async def many() -> tuple[int, list[httpx.Response]]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            answers = [await client.get(f"/api/v1/studies?fields=title&page_size={n}")
+                       for n in range(1, 21)]
+        return threading.get_ident(), answers
+
+    event.listen(Engine, "before_cursor_execute", on_execute)
+    try:
+        loop_thread, answers = asyncio.run(many())
+    finally:
+        event.remove(Engine, "before_cursor_execute", on_execute)
+        app.state.engine.dispose()
+    assert {r.status_code for r in answers} == {200}
+    # Twenty cacheable reads, one version read, and not on the event loop's thread.
+    assert len(version_reads) == 1
+    assert loop_thread not in version_reads
