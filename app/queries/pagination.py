@@ -77,7 +77,7 @@ def _is_int(value: Any) -> bool:
 def _plausible(value: Any) -> bool:
     """A sort value a token of ours can hold: an integer in a column's range, or text."""
     if _is_int(value):
-        return INT_MIN <= value <= INT_MAX
+        return bool(INT_MIN <= value <= INT_MAX)
     if isinstance(value, str):
         return _is_text(value)
     return value is None

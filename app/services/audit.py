@@ -72,4 +72,5 @@ def as_of(session: Session, entity: str, key: str, when: dt.datetime) -> dict[st
     if entry.snapshot is None:
         raise Gone(f"{entity} {key!r} had been deleted by {when.isoformat()}",
                    deleted_at=entry.at.isoformat())
-    return entry.snapshot
+    snapshot: dict[str, Any] = entry.snapshot
+    return snapshot

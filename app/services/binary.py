@@ -22,7 +22,7 @@ difference (Altman 1998).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,7 +70,7 @@ class _Cells:
         return _Cells(self.a + add, self.b + add, self.c + add, self.d + add)
 
 
-def _finite_pair(compute) -> tuple[float, float] | None:
+def _finite_pair(compute: Callable[[], tuple[float, float]]) -> tuple[float, float] | None:
     """Run `compute`; where R would produce ±Inf or NaN (and recode it to NA), give None."""
     try:
         yi, vi = compute()
@@ -155,7 +155,7 @@ def _reciprocal(x: float) -> float:
 
 
 def nnt(rd: float, rd_ci_low: float, rd_ci_high: float, events_are_good: bool,
-        level: float = 0.95) -> dict:
+        level: float = 0.95) -> dict[str, Any]:
     """The number needed to treat from a risk difference and its confidence interval, by
     Altman's method (BMJ 1998;317:1309).
 
@@ -259,7 +259,7 @@ def _mh_rr(tables: list[_Cells]) -> tuple[float, float] | None:
     return math.log(r_sum / s_sum), math.sqrt(num / (r_sum * s_sum))
 
 
-def mantel_haenszel(measure: str, tables: Sequence[Table], level: float = 0.95) -> dict:
+def mantel_haenszel(measure: str, tables: Sequence[Table], level: float = 0.95) -> dict[str, Any]:
     """The Mantel–Haenszel pooled risk ratio ("RR") or odds ratio ("OR") of 2×2 tables given
     as (ai, n1i, ci, n2i), as metafor's `rma.mh(measure, ai=, n1i=, ci=, n2i=)` computes it
     with its defaults.
@@ -331,6 +331,9 @@ def _mh_heterogeneity(measure: str, cells: list[_Cells], estimate: float | None
     k_q = len(effects)
     df = max(k_q - 1, 0)
     q: float | None
+    p_q: float | None
+    i2: float | None
+    h2: float | None
     if k_q <= 1:
         q, p_q, i2, h2 = 0.0, 1.0, 0.0, 1.0
     elif estimate is None:

@@ -20,7 +20,7 @@ from app.schemas.catalog import (
 )
 
 
-def _page(session: Session, stmt: Select[Any], id_col: Any, paging: Paging
+def _page(session: Session, stmt: Select[Any], id_col: Any, paging: Paging | TimepointParams
           ) -> tuple[list[Any], str | None]:
     fetched = session.execute(pagination.by_id(stmt, id_col, paging.page_token,
                                                paging.page_size)).all()

@@ -7,7 +7,7 @@ a page costs the same number of statements whatever it holds.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -101,7 +101,7 @@ class _Sources:
         return self._by.get((kind, ident), [])
 
 
-def assemble(session: Session, rows: list[Mapping[str, Any]] | list[Any],
+def assemble(session: Session, rows: Sequence[Any],
              parts: frozenset[str] | set[str] = frozenset(), *, detail: bool = False
              ) -> list[dict[str, Any]]:
     """Render study rows (all study columns) as documents with the requested nested parts."""
@@ -218,7 +218,7 @@ class _Parts:
             for sid, doc in self.docs.items():
                 doc["effects"] = [self.flat_effect(x) for x in grouped.get(sid, [])]
 
-    def measures(self, om_rows: list[Any], effects: dict[int, list[Any]]) -> None:
+    def measures(self, om_rows: Sequence[Any], effects: dict[int, list[Any]]) -> None:
         results = _group(self.session.execute(q.RESULTS, {"ids": [r.id for r in om_rows]})
                          .all(), key="outcome_measure_id")
         grouped = _group(om_rows)

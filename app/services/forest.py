@@ -29,7 +29,7 @@ NULL = 0.0  # the line of no effect, on the pooling scale
 
 def _nice_step(span: float) -> float:
     raw = span / 6
-    power = 10 ** math.floor(math.log10(raw))
+    power: float = 10 ** math.floor(math.log10(raw))
     for m in (1, 2, 2.5, 5, 10):
         if m * power >= raw:
             return m * power

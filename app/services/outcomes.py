@@ -7,7 +7,7 @@ counts what was left out. Their meta-analysis is app.services.pooling.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.orm import Session
 
@@ -67,7 +67,7 @@ def excluded_counts(session: Session, params: OutcomeFilter) -> dict[str, Any]:
             ("within_arm", within, Comparison.WITHIN_ARM not in kept, both),
             ("between_arms", between, Comparison.BETWEEN_ARMS not in kept, both)):
         if left_out and n:
-            out[reason] = {"count": int(n), "include_with": how}
+            out[reason] = {"count": int(cast(Any, n)), "include_with": how}
     return out
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.orm import Session
 
@@ -48,8 +48,9 @@ def direction(effect_type: EffectType, lower_is_better: set[bool | None]) -> dic
     side = semantics.direction(effect_type, next(iter(lower_is_better))
                                if len(lower_is_better) == 1 else None)
     return {"null_value": semantics.null_value(effect_type),
-            "favours_experimental": {Direction.HIGHER_FAVOURS_EXPERIMENTAL: "higher",
-                                     Direction.LOWER_FAVOURS_EXPERIMENTAL: "lower"}.get(side),
+            "favours_experimental": None if side is None else {
+                Direction.HIGHER_FAVOURS_EXPERIMENTAL: "higher",
+                Direction.LOWER_FAVOURS_EXPERIMENTAL: "lower"}.get(side),
             "scale": "log" if effect_type in RATIO_EFFECTS else "identity"}
 
 
@@ -157,7 +158,8 @@ def _mantel_haenszel(entries: list[_Entry], params: MetaAnalysisParams,
             "per arm), one per study; use DL or REML",
             estimates=[_base(e.row) for e, t in zip(entries, tables, strict=True) if t is None])
     measure = "RR" if effect_type == EffectType.RISK_RATIO else "OR"
-    mh = binary.mantel_haenszel(measure, tables, level=params.ci_level)
+    counted = cast(list[tuple[int, int, int, int]], tables)  # none is None (checked above)
+    mh = binary.mantel_haenszel(measure, counted, level=params.ci_level)
     if mh["estimate"] is None:
         raise UnprocessableContent("the Mantel–Haenszel estimate is undefined for these counts")
     weights = []

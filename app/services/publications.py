@@ -34,7 +34,7 @@ def find(session: Session, p: PublicationIn) -> Publication | None:
     for column in ("doi", "pmid"):
         value = getattr(p, column)
         if value:
-            found = session.scalar(qw.publication_by(column, value))
+            found: Publication | None = session.scalar(qw.publication_by(column, value))
             if found is not None:
                 return found
     return None
@@ -83,7 +83,7 @@ def retract(session: Session, publication_id: int, data: RetractionCreate,
         if pub.retraction_status == data.status:
             raise Conflict(f"publication {publication_id} is already marked {data.status}",
                            retraction_status=data.status)
-        ids = list(session.scalars(qw.citing_studies(publication_id)))
+        ids: list[int] = list(session.scalars(qw.citing_studies(publication_id)))
         # Lock the studies first, as their own writers do, so none is rewritten meanwhile.
         session.execute(qw.lock_studies(ids))
         before_docs = documents.assemble(

@@ -189,7 +189,7 @@ def apply_scalars(study: Study, doc: StudyCreate) -> None:
 def create(session: Session, doc: StudyCreate, *, actor_id: int | None,
            reason: str | None = None, commit: bool = True) -> dict[str, Any]:
     """Store a new study with everything nested, and its audit entry, in one transaction."""
-    after = _insert(session, doc, actor_id, reason).body
+    after: dict[str, Any] = _insert(session, doc, actor_id, reason).body
     if commit:
         session.commit()
     return after

@@ -21,11 +21,13 @@ def _aliases(name: str, synonyms: Iterable[str]) -> list[str]:
 
 
 def find_intervention(session: Session, name: str) -> Intervention | None:
-    return session.scalar(q.intervention_by_alias(fold(name)))
+    found: Intervention | None = session.scalar(q.intervention_by_alias(fold(name)))
+    return found
 
 
 def find_condition(session: Session, name: str) -> Condition | None:
-    return session.scalar(q.condition_by_alias(fold(name)))
+    found: Condition | None = session.scalar(q.condition_by_alias(fold(name)))
+    return found
 
 
 def upsert_intervention(session: Session, name: str, type_: InterventionType | None,
@@ -38,7 +40,7 @@ def upsert_intervention(session: Session, name: str, type_: InterventionType | N
             raise UnprocessableContent(
                 f"intervention {name!r} is stored as {found.type.value}, not {type_.value}")
         wanted = _aliases(name, synonyms)
-        taken = set(session.scalars(q.intervention_aliases_taken(wanted)))
+        taken: set[str] = set(session.scalars(q.intervention_aliases_taken(wanted)))
         session.add_all(InterventionAlias(intervention_id=found.id, alias=alias)
                         for alias in wanted if alias not in taken)
         return found

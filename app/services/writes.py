@@ -92,7 +92,9 @@ def _request_hash(req: WriteRequest, payload: Any) -> str:
 
 
 def _stored(session: Session, req: WriteRequest) -> IdempotencyRecord | None:
-    return session.scalar(qw.idempotency_record(req.actor_id, req.idempotency_key))
+    found: IdempotencyRecord | None = session.scalar(
+        qw.idempotency_record(req.actor_id, req.idempotency_key))
+    return found
 
 
 def _replay(stored: IdempotencyRecord, request_hash: str) -> Performed:
