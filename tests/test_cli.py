@@ -1,0 +1,169 @@
+"""The `evidencedb` command run as users run it: a new process on a scratch database (a SQLite
+file, or a PostgreSQL database when the suite runs on PostgreSQL), on small data.
+
+What each command did is read back with plain SQL or over HTTP from `evidencedb serve`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from app.db import make_engine
+from tests.builders import study_document
+from tests.interop_support import RECORDS_DIR
+from tests.toolkit import KEYRING, free_port, run_cli
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDED = len(list((ROOT / "seed_data" / "studies").glob("*.json")))
+
+
+def sql(url: str, statement: str, **params: Any) -> list[Any]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(text(statement), params).all())
+    finally:
+        engine.dispose()
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, result.stderr or result.stdout
+    return result.stdout
+
+
+def test_migrate_builds_the_schema_and_is_idempotent(scratch_url):
+    assert "migrated to head" in ok(run_cli(scratch_url, "migrate"))
+    [(version,)] = sql(scratch_url, "SELECT version_num FROM alembic_version")
+    assert version
+    assert sql(scratch_url, "SELECT count(*) FROM study") == [(0,)]
+    assert "migrated to head" in ok(run_cli(scratch_url, "migrate"))
+    assert sql(scratch_url, "SELECT version_num FROM alembic_version") == [(version,)]
+
+
+def test_seed_loads_every_seed_study_once(scratch_url):
+    first = ok(run_cli(scratch_url, "seed"))
+    assert f"seed: {SEEDED} studies created, 0 already stored" in first
+    assert sql(scratch_url, "SELECT count(*) FROM study") == [(SEEDED,)]
+    again = ok(run_cli(scratch_url, "seed"))
+    assert f"seed: 0 studies created, {SEEDED} already stored" in again
+    assert sql(scratch_url, "SELECT count(*) FROM study") == [(SEEDED,)]
+    assert sql(scratch_url, "SELECT count(*) FROM study WHERE retracted = :t", t=True) == [(2,)]
+
+
+def test_keys_create_list_and_revoke(scratch_url):
+    created = run_cli(scratch_url, "keys", "create", "--role", "curator", "--name",
+                      "dana@example.org")
+    lines = ok(created).strip().splitlines()
+    token = lines[-1].strip()
+    KEYRING.append(token)
+    assert "created curator key" in lines[0] and "dana@example.org" in lines[0]
+    [(key_id, prefix, digest, role, revoked)] = sql(
+        scratch_url, "SELECT id, prefix, key_hash, role, revoked_at FROM api_key")
+    assert digest == hashlib.sha256(token.encode()).hexdigest()
+    assert token.startswith(prefix) and role == "CURATOR" and revoked is None
+    listed = ok(run_cli(scratch_url, "keys", "list"))
+    assert prefix in listed and "dana@example.org" in listed and "curator" in listed
+    assert token not in listed and digest not in listed
+    assert f"revoked key {key_id}" in ok(run_cli(scratch_url, "keys", "revoke", prefix))
+    [(revoked_at,)] = sql(scratch_url, "SELECT revoked_at FROM api_key")
+    assert revoked_at is not None
+    unknown = run_cli(scratch_url, "keys", "revoke", "nosuchprefix")
+    assert unknown.returncode != 0 and "not revoked" in unknown.stderr
+    bad_role = run_cli(scratch_url, "keys", "create", "--role", "owner", "--name", "x")
+    assert bad_role.returncode == 2
+    assert sql(scratch_url, "SELECT count(*) FROM api_key") == [(1,)]
+
+
+def test_load_takes_the_valid_batches_and_reports_the_refused_one(scratch_url, tmp_path):
+    mixed = study_document("cli-mixed", "NCT09994403")
+    mixed["publications"][0].update({"retraction_status": "RETRACTED",
+                                     "retraction_date": "2024-01-15"})
+    mixed["publications"].append({"ref": "second", "role": "SECONDARY",
+                                  "doi": "10.9999/cli-mixed.second", "title": "Second"})
+    results = mixed["outcome_measures"][0]["results"]
+    results[1]["sources"].append({"publication": "second", "locator": "Table 3"})
+    bad = study_document("cli-bad", "NCT09994404", enrollment=-5)
+    lines = [study_document("cli-one", "NCT09994401"), study_document("cli-two", "NCT09994402"),
+             mixed, bad]
+    path = tmp_path / "studies.ndjson"
+    path.write_text("".join(json.dumps(d) + "\n" for d in lines), encoding="utf-8")
+    result = run_cli(scratch_url, "load", str(path), "--batch-size", "2")
+    assert result.returncode == 1
+    assert "loaded 2 studies" in result.stdout and "1 rejected" in result.stdout
+    assert "line 4" in result.stderr and "its batch was not loaded" in result.stderr
+    keys = [k for (k,) in sql(scratch_url, "SELECT key FROM study ORDER BY key")]
+    assert keys == ["cli-one", "cli-two"]
+    assert sql(scratch_url, "SELECT action, actor_id, entity_key FROM audit_entry") == [
+        ("bulk-load", None, str(path))]
+
+    path.write_text(json.dumps(mixed) + "\n", encoding="utf-8")
+    assert "loaded 1 studies" in ok(run_cli(scratch_url, "load", str(path)))
+    flags = sql(scratch_url,
+                "SELECT a.label, r.retracted FROM outcome_result r JOIN arm a ON a.id = r.arm_id "
+                "JOIN study s ON s.id = a.study_id WHERE s.key = 'cli-mixed' ORDER BY a.label")
+    assert [(label, bool(f)) for label, f in flags] == [("Drug", True), ("Placebo", False)]
+
+
+def test_import_ctgov_imports_records_and_refuses_a_legacy_one(scratch_url):
+    record = RECORDS_DIR / "NCT03475563.json"
+    out = ok(run_cli(scratch_url, "import-ctgov", str(record)))
+    assert "NCT03475563 created as" in out
+    [(key, has_record)] = sql(scratch_url,
+                              "SELECT key, source_record IS NOT NULL FROM study")
+    assert has_record
+    again = ok(run_cli(scratch_url, "import-ctgov", str(record)))
+    assert f"NCT03475563 updated as {key}" in again
+    legacy = run_cli(scratch_url, "import-ctgov", str(RECORDS_DIR / "legacy-NCT04780763.json"))
+    assert legacy.returncode != 0
+    assert "refused" in legacy.stderr and "1 of 1 files refused" in legacy.stderr
+    assert sql(scratch_url, "SELECT count(*) FROM study") == [(1,)]
+
+
+def test_serve_migrates_seeds_and_answers_then_stops_on_sigterm(scratch_url):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EVIDENCEDB_")}
+    env["EVIDENCEDB_DATABASE_URL"] = scratch_url
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("evidencedb serve did not become ready")
+            time.sleep(0.2)
+        body = httpx.get(f"{base}/api/v1/studies?count_total=true&page_size=1",
+                         timeout=10).json()
+        assert body["total_count"] == SEEDED
+        assert httpx.get(f"{base}/api/v1/studies/NCT03537014", timeout=10).status_code == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            output, _ = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise
+    # A graceful stop: uvicorn finishes, then re-raises the signal it caught.
+    assert proc.returncode in (0, -signal.SIGTERM), output
+    assert "Finished server process" in output, output
+    assert sql(scratch_url, "SELECT count(*) FROM study") == [(SEEDED,)]
