@@ -33,15 +33,18 @@ from app.queries import vocab as qv
 from app.queries import writes as qw
 from app.schemas.study import PublicationIn, StudyCreate
 from app.services import rows
-from app.services.rows import PUBLICATION_ATTRS
+from app.services.rows import PUBLICATION_ATTRS, table_of
 from app.services.vocab import fold
 from app.types import UTCDateTime, utcnow
 
 # Insert order: every table after the tables it refers to.
-TABLES: list[Table] = [
-    *(m.__table__ for m in (Intervention, InterventionAlias, Condition, ConditionAlias,
-                            Publication)),
-    *rows.STUDY_TABLES, AuditEntry.__table__]
+_INTERVENTION, _INTERVENTION_ALIAS = table_of(Intervention), table_of(InterventionAlias)
+_CONDITION, _CONDITION_ALIAS = table_of(Condition), table_of(ConditionAlias)
+_PUBLICATION, _STUDY, _AUDIT = table_of(Publication), table_of(Study), table_of(AuditEntry)
+TABLES: list[Table] = [_INTERVENTION, _INTERVENTION_ALIAS, _CONDITION, _CONDITION_ALIAS,
+                       _PUBLICATION, *rows.STUDY_TABLES, _AUDIT]
+# Found ids and names, across batches: folded alias -> id, and id -> canonical name.
+VocabCache = dict[str, dict[Any, Any]]
 
 
 class BatchError(Exception):
@@ -85,7 +88,7 @@ class _Ids:
 
 
 class _Plan:
-    def __init__(self, session: Session, ids: _Ids, vocab_cache: dict[str, dict[str, int]]):
+    def __init__(self, session: Session, ids: _Ids, vocab_cache: VocabCache):
         self.session = session
         self.ids = ids
         self.rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -96,51 +99,54 @@ class _Plan:
     def add(self, table: Table, **values: Any) -> int:
         values.setdefault("id", self.ids.take(table))
         self.rows[table.name].append(values)
-        return values["id"]
+        ident: int = values["id"]
+        return ident
 
     # vocabularies ----------------------------------------------------------
     def intervention(self, name: str, type_: InterventionType | None) -> tuple[int, str]:
         cache = self.vocab["intervention"]
         alias = fold(name)
         if alias not in cache:
-            found = self.session.execute(qv.intervention_name_by_alias(alias)).first()
+            found: Any = self.session.execute(qv.intervention_name_by_alias(alias)).first()
             if found is None:
-                new_id = self.add(Intervention.__table__, name=name,
+                new_id = self.add(_INTERVENTION, name=name,
                                   type=type_ or InterventionType.OTHER, synonyms=[],
                                   description=None)
-                self.add(InterventionAlias.__table__, intervention_id=new_id, alias=alias)
+                self.add(_INTERVENTION_ALIAS, intervention_id=new_id, alias=alias)
                 found = (new_id, name)
             cache[alias] = found[0]
             self.vocab["intervention_name"][found[0]] = found[1]
-        ident = cache[alias]
-        return ident, self.vocab["intervention_name"][ident]
+        ident: int = cache[alias]
+        canonical: str = self.vocab["intervention_name"][ident]
+        return ident, canonical
 
     def condition(self, name: str) -> int:
         cache = self.vocab["condition"]
         alias = fold(name)
         if alias not in cache:
-            found = self.session.scalar(qv.condition_id_by_alias(alias))
+            found: Any = self.session.scalar(qv.condition_id_by_alias(alias))
             if found is None:
-                found = self.add(Condition.__table__, name=name, mesh_term=None, synonyms=[])
-                self.add(ConditionAlias.__table__, condition_id=found, alias=alias)
+                found = self.add(_CONDITION, name=name, mesh_term=None, synonyms=[])
+                self.add(_CONDITION_ALIAS, condition_id=found, alias=alias)
             cache[alias] = found
-        return cache[alias]
+        condition_id: int = cache[alias]
+        return condition_id
 
 
 def _publications(plan: _Plan, docs: list[tuple[int, StudyCreate]]) -> None:
     """Find or plan every publication the batch names, refusing conflicting descriptions."""
-    t = Publication.__table__
+    t = _PUBLICATION
     stored: dict[tuple[str, str], Any] = {}
     for column in ("doi", "pmid"):
         values = {getattr(p, column) for _, d in docs for p in d.publications
                   if getattr(p, column)}
         if values:
-            for row in plan.session.execute(qw.publications_with(column, values)):
-                stored[(column, row._mapping[column])] = row
+            for found in plan.session.execute(qw.publications_with(column, values)):
+                stored[(column, found._mapping[column])] = found
     for line, doc in docs:
         for p in doc.publications:
             given = p.model_dump(include=set(PUBLICATION_ATTRS))
-            row = (stored.get(("doi", p.doi)) if p.doi else None) or \
+            row: Any = (stored.get(("doi", p.doi)) if p.doi else None) or \
                 (stored.get(("pmid", p.pmid)) if p.pmid else None)
             if row is None:
                 new_id = plan.add(t, created_at=plan.now, updated_at=plan.now, **given)
@@ -170,7 +176,7 @@ def _check_unique(plan: _Plan, docs: list[tuple[int, StudyCreate]]) -> dict[str,
         if d.key in seen:
             raise BatchError(line, f"key {d.key!r} also on line {seen[d.key]}")
         seen[d.key] = line
-    taken = set(plan.session.scalars(qw.keys_taken(keys)))
+    taken: set[str] = set(plan.session.scalars(qw.keys_taken(keys)))
     for line, d in docs:
         if d.key in taken:
             raise BatchError(line, f"a study with key {d.key!r} already exists")
@@ -226,7 +232,7 @@ def _plan_study(plan: _Plan, line: int, doc: StudyCreate, targets: dict[str, int
         raise BatchError(line, exc.detail) from None
     study.update(id=sid, version=1, created_at=plan.now, updated_at=plan.now, deleted_at=None,
                  source_record=None)
-    plan.rows[Study.__table__.name].append(study)
+    plan.rows[_STUDY.name].append(study)
 
 
 def _converters(table: Table, dialect: Any) -> dict[str, Any]:
@@ -301,7 +307,7 @@ def _fix_sequences(session: Session) -> None:
 
 
 def load_batch(session: Session, docs: list[tuple[int, StudyCreate]], *, source: str,
-               actor_id: int | None, vocab_cache: dict[str, dict[str, int]]) -> int:
+               actor_id: int | None, vocab_cache: VocabCache) -> int:
     """Insert one batch of valid documents in one transaction, or nothing."""
     snapshot = {k: dict(v) for k, v in vocab_cache.items()}
     try:
@@ -311,10 +317,10 @@ def load_batch(session: Session, docs: list[tuple[int, StudyCreate]], *, source:
         _publications(plan, docs)
         # Every study of the batch has its id before any is planned: a relation may point
         # at a study further down the batch.
-        batch_ids = {doc.key: plan.ids.take(Study.__table__) for _, doc in docs}
+        batch_ids = {doc.key: plan.ids.take(_STUDY) for _, doc in docs}
         for line, doc in docs:
             _plan_study(plan, line, doc, targets, batch_ids)
-        plan.add(AuditEntry.__table__, at=plan.now, actor_id=actor_id, action="bulk-load",
+        plan.add(_AUDIT, at=plan.now, actor_id=actor_id, action="bulk-load",
                  entity="study", entity_key=source[:200], version=None,
                  changes={"created": [d.key for _, d in docs],
                           "lines": [docs[0][0], docs[-1][0]]},
@@ -361,5 +367,5 @@ def refresh_statistics(session: Session) -> None:
     session.commit()
 
 
-def new_vocab_cache() -> dict[str, dict[str, int]]:
+def new_vocab_cache() -> VocabCache:
     return {"intervention": {}, "intervention_name": {}, "condition": {}}

@@ -60,28 +60,29 @@ PUBLICATION_ATTRS = ("doi", "pmid", "title", "journal", "year", "volume", "pages
                      "retraction_notice", "retraction_reason")
 
 
-def _table(model: Any) -> Table:
+def table_of(model: Any) -> Table:
+    """A mapped class's table, typed as the Table it is."""
     return cast(Table, model.__table__)
 
 
-_ARM = _table(Arm)
-_ARM_INTERVENTION = _table(ArmIntervention)
-_EFFECT = _table(EffectEstimate)
-_OUTCOME_MEASURE = _table(OutcomeMeasure)
-_RESULT = _table(OutcomeResult)
-_PROVENANCE = _table(Provenance)
-_PUBLICATION = _table(Publication)
-_REGISTRY_ID = _table(RegistryId)
-_STUDY = _table(Study)
-_STUDY_CONDITION = _table(StudyCondition)
-_STUDY_COUNTRY = _table(StudyCountry)
-_STUDY_KEYWORD = _table(StudyKeyword)
-_STUDY_PUBLICATION = _table(StudyPublication)
-_STUDY_RELATION = _table(StudyRelation)
-_TIMEPOINT = _table(Timepoint)
+_ARM = table_of(Arm)
+_ARM_INTERVENTION = table_of(ArmIntervention)
+_EFFECT = table_of(EffectEstimate)
+_OUTCOME_MEASURE = table_of(OutcomeMeasure)
+_RESULT = table_of(OutcomeResult)
+_PROVENANCE = table_of(Provenance)
+_PUBLICATION = table_of(Publication)
+_REGISTRY_ID = table_of(RegistryId)
+_STUDY = table_of(Study)
+_STUDY_CONDITION = table_of(StudyCondition)
+_STUDY_COUNTRY = table_of(StudyCountry)
+_STUDY_KEYWORD = table_of(StudyKeyword)
+_STUDY_PUBLICATION = table_of(StudyPublication)
+_STUDY_RELATION = table_of(StudyRelation)
+_TIMEPOINT = table_of(Timepoint)
 
 # The tables a study's rows go to, each after the tables it refers to.
-STUDY_TABLES: list[Table] = [_table(m) for m in (
+STUDY_TABLES: list[Table] = [table_of(m) for m in (
     Study, RegistryId, StudyRelation, StudyCondition, StudyKeyword, StudyCountry,
     StudyPublication, Arm, ArmIntervention, Timepoint, OutcomeMeasure, OutcomeResult,
     EffectEstimate, Provenance)]
