@@ -79,7 +79,7 @@ def publication_select(p: PublicationParams) -> Select[Any]:
     return stmt
 
 
-def publication_studies_select(publication_ids: list[int]) -> Select[Any]:
+def publication_studies_select(publication_ids: list[int]) -> Select[*tuple[Any, ...]]:
     return (select(StudyPublication.publication_id, StudyPublication.role, Study.key)
             .join(Study).where(StudyPublication.publication_id.in_(publication_ids),
                                Study.deleted_at.is_(None))

@@ -31,7 +31,7 @@ FACET_PARAMS = {"phase": "phase", "status": "status", "study_type": "study_type"
 def _follow_up_bucket() -> Any:
     months = Study.__table__.c.follow_up_months_max
     # Literal constants, so GROUP BY repeats the very expression the SELECT has.
-    whens = []
+    whens: list[Any] = []
     for bucket, (low, high) in FOLLOW_UP_BOUNDS.items():
         term = (months < literal_column(str(high)) if high is not None
                 else months >= literal_column(str(low)))
@@ -70,6 +70,7 @@ def facet_select(name: str, f: StudyFilter, dialect: str) -> Select[Any]:
     sc, c = StudyCondition.__table__.c, Condition.__table__.c
     sp, pub = StudyPublication.__table__.c, Publication.__table__.c
     country = StudyCountry.__table__.c
+    value: Any
     if name in ("intervention", "intervention_type"):
         value = iv.name if name == "intervention" else iv.type
         stmt, count = _linked(value, ai.study_id, ids, Intervention.__table__,

@@ -156,7 +156,7 @@ def study_conditions(f: StudyFilter, dialect: str, *,
     if f.include_retracted is False:
         where.append(s.retracted == false())
     if f.q and dialect == "postgresql":
-        config = literal_column(f"'{PG_CONFIG}'")
+        config: Any = literal_column(f"'{PG_CONFIG}'")
         where.append(literal_column(f"study.{PG_COLUMN}").bool_op("@@")(
             func.websearch_to_tsquery(config, f.q)))
     return where
@@ -178,7 +178,8 @@ def _follow_up_bucket(bucket: FollowUpBucket) -> ColumnElement[bool]:
     if bucket == FollowUpBucket.NONE:
         return months.is_(None)
     low, high = FOLLOW_UP_BOUNDS[bucket]
-    terms = [months >= low] if low is not None else [months.is_not(None)]
+    terms: list[ColumnElement[bool]] = ([months >= low] if low is not None
+                                        else [months.is_not(None)])
     if high is not None:
         terms.append(months < high)
     return and_(*terms)
@@ -241,6 +242,6 @@ def study_row(key: str) -> Select[Any]:
     return select(Study.__table__).where(Study.key == key)
 
 
-def study_version(key: str) -> Select[Any]:
+def study_version(key: str) -> Select[*tuple[Any, ...]]:
     """What a conditional request needs of the study with a key."""
     return select(Study.id, Study.version, Study.deleted_at, Study.key).where(Study.key == key)

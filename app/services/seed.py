@@ -8,8 +8,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
 from app.models import RegulatoryEvent
@@ -18,6 +19,8 @@ from app.schemas.common import partial_date_sort_key
 from app.schemas.study import StudyCreate
 from app.schemas.vocab import RegulatoryEventsIn, VocabularyIn
 from app.services import studies, vocab
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class SeedError(Exception):
@@ -43,7 +46,7 @@ def _load(path: Path) -> object:
         raise SeedError(f"{path.name}: {exc}") from None
 
 
-def _validate(model: type, path: Path) -> object:
+def _validate(model: type[M], path: Path) -> M:
     try:
         return model.model_validate(_load(path))
     except ValidationError as exc:
@@ -72,7 +75,7 @@ def read_seed(seed_dir: Path) -> tuple[VocabularyIn, list[StudyCreate], Regulato
 
     for doc in docs:
         place(doc, ())
-    return vocabulary, ordered, events  # type: ignore[return-value]
+    return vocabulary, ordered, events
 
 
 def seed(session: Session, seed_dir: Path) -> SeedReport:

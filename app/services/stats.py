@@ -34,11 +34,12 @@ def facets(session: Session, params: FacetParams) -> dict[str, Any]:
         counts: dict[str, Counter[Any]] = {n: Counter() for n in shared}
         total = 0
         for row in session.execute(crosstab_select(shared, f, dialect)):
-            total += row.count
+            studies: int = row._mapping["count"]  # the column, not tuple.count
+            total += studies
             for n in shared:
                 value = getattr(row, n)
                 if value is not None:
-                    counts[n][value] += row.count
+                    counts[n][value] += studies
         for n in shared:
             ranked = sorted(counts[n].items(), key=lambda item: (-item[1], item[0]))
             out[n] = [{"value": v, "count": c} for v, c in ranked[: params.facet_limit]]
@@ -57,4 +58,4 @@ def facets(session: Session, params: FacetParams) -> dict[str, Any]:
 
 
 def _unset(f: StudyFilter, param: str) -> bool:
-    return getattr(f, param) == StudyFilter.model_fields[param].get_default()
+    return bool(getattr(f, param) == StudyFilter.model_fields[param].get_default())
