@@ -157,3 +157,45 @@ class OperationOutcome(BaseModel):
 
     resourceType: Literal["OperationOutcome"]
     issue: list[OutcomeIssue] = Field(min_length=1)
+
+
+# Answers of the dialects, as far as this server shapes them: the records and resources inside
+# are the registry's and HL7's shapes, documented by them and passed through whole.
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class CtgovRecord(_Open):
+    """A ClinicalTrials.gov API v2 study record (only the requested parts when `fields` is
+    given)."""
+
+    protocolSection: dict[str, Any] | None = None
+    resultsSection: dict[str, Any] | None = None
+    hasResults: bool | None = None
+
+
+class CtgovPage(BaseModel):
+    """One page of `/studies`, as the registry answers it."""
+
+    studies: list[CtgovRecord]
+    nextPageToken: str | None = Field(None, description="absent on the last page")
+    totalCount: int | None = Field(None, description="only with countTotal=true")
+
+
+class FhirResource(_Open):
+    """A FHIR R5 resource (ResearchStudy, Evidence, CapabilityStatement)."""
+
+    resourceType: str
+    id: str | None = None
+
+
+class FhirBundle(_Open):
+    """A FHIR R5 searchset Bundle of one page."""
+
+    resourceType: Literal["Bundle"]
+    type: Literal["searchset"]
+    total: int | None = None
+    link: list[dict[str, Any]] = []
+    entry: list[dict[str, Any]] = []

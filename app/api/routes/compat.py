@@ -16,10 +16,14 @@ from app.errors import ProblemError, log_rejected, validation_errors
 from app.interop import fhir
 from app.schemas.common import FilterText
 from app.schemas.interop import (
+    CtgovPage,
     CtgovQuery,
+    CtgovRecord,
     CtgovStudyQuery,
     CtgovVersion,
+    FhirBundle,
     FhirEvidenceQuery,
+    FhirResource,
     FhirStudyQuery,
     OperationOutcome,
 )
@@ -92,7 +96,7 @@ def ctgov_version(session: SessionDep) -> Response:
     return JSONBytes(compat.ctgov_version(session))
 
 
-@ctgov_router.get("/studies", response_class=JSONBytes,
+@ctgov_router.get("/studies", response_class=JSONBytes, response_model=CtgovPage,
                   responses={200: {"content": _CSV["content"]}, **problems(*CTGOV_PROBLEMS)})
 def ctgov_studies(session: SessionDep,
                   query: Annotated[CtgovQuery, _query(CtgovQuery)]) -> Response:
@@ -108,7 +112,7 @@ def ctgov_studies(session: SessionDep,
                            {k: str(v) for k, v in headers.items()})
 
 
-@ctgov_router.get("/studies/{nct_id}", response_class=JSONBytes,
+@ctgov_router.get("/studies/{nct_id}", response_class=JSONBytes, response_model=CtgovRecord,
                   responses={200: {"content": _CSV["content"]},
                              **problems(*CTGOV_PROBLEMS, 404, 410, 422)})
 def ctgov_study(nct_id: Ident, session: SessionDep,
@@ -130,7 +134,8 @@ def fhir_problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return out
 
 
-@fhir_router.get("/metadata", response_class=FhirJSON, responses=fhir_problems())
+@fhir_router.get("/metadata", response_class=FhirJSON, response_model=FhirResource,
+                 responses=fhir_problems())
 def fhir_metadata(request: Request) -> Response:
     """Describe this FHIR R5 server: read and search of ResearchStudy and Evidence."""
     return FhirJSON(fhir.capability_statement(f"{request.base_url}fhir"))
@@ -143,23 +148,24 @@ def _bundle(request: Request, page: compat.Page) -> FhirJSON:
                                 next_url, page.total))
 
 
-@fhir_router.get("/ResearchStudy", response_class=FhirJSON, dependencies=READ,
-                 responses=fhir_problems(400, 401))
+@fhir_router.get("/ResearchStudy", response_class=FhirJSON, response_model=FhirBundle,
+                 dependencies=READ, responses=fhir_problems(400, 401))
 def fhir_search_studies(request: Request, session: SessionDep,
                         query: Annotated[FhirStudyQuery, _query(FhirStudyQuery)]) -> Response:
     """Search studies as ResearchStudy resources, in a searchset Bundle."""
     return _bundle(request, compat.fhir_studies(session, query))
 
 
-@fhir_router.get("/ResearchStudy/{ident}", response_class=FhirJSON, dependencies=READ,
+@fhir_router.get("/ResearchStudy/{ident}", response_class=FhirJSON,
+                 response_model=FhirResource, dependencies=READ,
                  responses=fhir_problems(400, 401, 404, 410))
 def fhir_read_study(ident: Ident, session: SessionDep) -> Response:
     """Read one study as a ResearchStudy resource."""
     return FhirJSON(compat.fhir_study(session, ident))
 
 
-@fhir_router.get("/Evidence", response_class=FhirJSON, dependencies=READ,
-                 responses=fhir_problems(400, 401))
+@fhir_router.get("/Evidence", response_class=FhirJSON, response_model=FhirBundle,
+                 dependencies=READ, responses=fhir_problems(400, 401))
 def fhir_search_evidence(request: Request, session: SessionDep,
                          query: Annotated[FhirEvidenceQuery, _query(FhirEvidenceQuery)]
                          ) -> Response:
@@ -167,8 +173,8 @@ def fhir_search_evidence(request: Request, session: SessionDep,
     return _bundle(request, compat.fhir_evidence_page(session, query))
 
 
-@fhir_router.get("/Evidence/{ident}", response_class=FhirJSON, dependencies=READ,
-                 responses=fhir_problems(400, 401, 404))
+@fhir_router.get("/Evidence/{ident}", response_class=FhirJSON, response_model=FhirResource,
+                 dependencies=READ, responses=fhir_problems(400, 401, 404))
 def fhir_read_evidence(ident: Ident, session: SessionDep) -> Response:
     """Read one effect estimate as an Evidence resource."""
     return FhirJSON(compat.fhir_evidence(session, ident))
