@@ -26,9 +26,11 @@ from app.config import Settings
 from app.db import make_engine
 from app.main import create_app
 from app.services.seed import seed
+from tests.response_schemas import check_every_answer
 from tests.toolkit import reset_database, test_database_url
 
 ROOT = Path(__file__).resolve().parent.parent
+
 pytest_plugins = ["tests.toolkit.fixtures", "tests.authkit", "tests.interop_support"]
 
 
@@ -104,6 +106,7 @@ def app(settings: Settings, connection: Connection) -> Iterator[Any]:
 @pytest.fixture
 def client(app: Any) -> Iterator[TestClient]:
     with TestClient(app, raise_server_exceptions=False) as c:
+        check_every_answer(c, app)
         yield c
 
 

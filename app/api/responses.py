@@ -37,3 +37,9 @@ def paged(request: Request, page: Page[Any]) -> JSONBytes:
     headers = {"Link": f'<{url}>; rel="next"'} if url else None
     return JSONBytes({"items": page.items, "next_page_token": page.next_page_token,
                       "total_count": page.total_count, **(page.extra or {})}, headers=headers)
+
+
+def content(media_type: str, description: str) -> dict[str, Any]:
+    """The OpenAPI entry of an answer that is not JSON (CSV, NDJSON, SVG, plain text)."""
+    return {"description": description,
+            "content": {media_type: {"schema": {"type": "string"}}}}

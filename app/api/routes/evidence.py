@@ -7,15 +7,17 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from app.api.deps import SessionDep
-from app.api.responses import JSONBytes, paged, problems
+from app.api.responses import JSONBytes, content, paged, problems
 from app.schemas.filters import MetaAnalysisParams, OutcomeListParams
+from app.schemas.read import OutcomePage
 from app.schemas.stats import FacetParams, Facets, MetaAnalysis
 from app.services import forest, outcomes, pooling, stats
 
 router = APIRouter(tags=["evidence"])
 
 
-@router.get("/outcomes", response_class=JSONBytes, responses=problems(400, 422))
+@router.get("/outcomes", response_class=JSONBytes, response_model=OutcomePage,
+            responses=problems(400, 422))
 def list_outcomes(request: Request, params: Annotated[OutcomeListParams, Query()],
                   session: SessionDep) -> Response:
     """List effect estimates with their study, arms, timepoint and sources, one page at a time;
@@ -39,8 +41,8 @@ def meta_analysis(params: Annotated[MetaAnalysisParams, Query()],
     return JSONBytes(pooling.meta_analysis(session, params))
 
 
-@router.get("/meta-analysis/forest.svg", responses={
-    200: {"content": {"image/svg+xml": {}}}, **problems(422)})
+@router.get("/meta-analysis/forest.svg", response_class=Response, responses={
+    200: content("image/svg+xml", "the forest plot"), **problems(422)})
 def forest_plot(params: Annotated[MetaAnalysisParams, Query()], session: SessionDep) -> Response:
     """Draw the forest plot of the same meta-analysis as SVG."""
     svg = forest.render(pooling.meta_analysis(session, params))

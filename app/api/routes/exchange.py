@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from app.api.deps import SessionDep
-from app.api.responses import problems
+from app.api.responses import content, problems
 from app.schemas.filters import OutcomeFilter, StudyFilter
 from app.services import export
 
@@ -21,14 +21,17 @@ def _download(body: Iterator[bytes], media_type: str, filename: str) -> Streamin
         "Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-@router.get("/studies.csv", response_class=StreamingResponse, responses=problems(422))
+@router.get("/studies.csv", response_class=StreamingResponse,
+            responses={200: content("text/csv", "one study a row"), **problems(422)})
 def export_studies_csv(f: Annotated[StudyFilter, Query()],
                        session: SessionDep) -> StreamingResponse:
     """Download every study the filter matches as CSV (list fields joined by " | ")."""
     return _download(export.studies_csv(session, f), "text/csv; charset=utf-8", "studies.csv")
 
 
-@router.get("/studies.ndjson", response_class=StreamingResponse, responses=problems(422))
+@router.get("/studies.ndjson", response_class=StreamingResponse,
+            responses={200: content("application/x-ndjson", "one study a line"),
+                       **problems(422)})
 def export_studies_ndjson(f: Annotated[StudyFilter, Query()],
                           session: SessionDep) -> StreamingResponse:
     """Download every study the filter matches, one JSON object a line."""
@@ -36,7 +39,9 @@ def export_studies_ndjson(f: Annotated[StudyFilter, Query()],
                      "studies.ndjson")
 
 
-@router.get("/outcomes.csv", response_class=StreamingResponse, responses=problems(422))
+@router.get("/outcomes.csv", response_class=StreamingResponse,
+            responses={200: content("text/csv", "one effect estimate a row"),
+                       **problems(422)})
 def export_outcomes_csv(f: Annotated[OutcomeFilter, Query()],
                         session: SessionDep) -> StreamingResponse:
     """Download every effect estimate the filter matches as CSV."""

@@ -6,16 +6,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Response
 
+from app.api.auth import WriteDep
 from app.api.deps import SessionDep
 from app.api.responses import JSONBytes, problems
-from app.api.auth import WriteDep
+from app.schemas.read import DryRun, ImportResult
 from app.services import importer
 
 router = APIRouter(prefix="/import", tags=["import"])
 
 
-@router.post("/ctgov", status_code=201, response_class=JSONBytes,
-             responses={200: {"description": "updated studies only, or a dry run"},
+@router.post("/ctgov", status_code=201, response_class=JSONBytes, response_model=ImportResult,
+             responses={200: {"model": ImportResult | DryRun,
+                              "description": "updated studies only, or a dry run"},
                         **problems(400, 401, 403, 409, 412, 413, 422, 429)})
 def import_ctgov(body: Annotated[Any, Body()], session: SessionDep, write: WriteDep,
                  if_match: Annotated[str | None, Header()] = None) -> Response:

@@ -13,7 +13,8 @@ from app.api.responses import JSONBytes, paged, problems
 from app.api.writes import answer, respond
 from app.schemas.common import FilterText, JsonObject
 from app.schemas.filters import StudyListParams
-from app.schemas.study import StudyCreate
+from app.schemas.read import DryRun, HistoryPage, StudyPage
+from app.schemas.study import StudyCreate, StudyDocument
 from app.services import audit, studies
 
 router = APIRouter(prefix="/studies", tags=["studies"])
@@ -27,14 +28,17 @@ MergePatch = Annotated[JsonObject, Body(
 WRITE = (400, 401, 403, 404, 409, 410, 412, 413, 422, 428, 429)
 
 
-@router.get("", response_class=JSONBytes, responses=problems(400, 401, 422))
+@router.get("", response_class=JSONBytes, response_model=StudyPage,
+            responses=problems(400, 401, 422))
 def list_studies(request: Request, params: Annotated[StudyListParams, Query()],
                  session: SessionDep) -> Response:
     """List the studies that match every given filter, one keyset page at a time."""
     return paged(request, studies.list_page(session, params))
 
 
-@router.get("/{key}", response_class=JSONBytes, responses=problems(401, 404, 410, 422))
+@router.get("/{key}", response_class=JSONBytes, response_model=StudyDocument,
+            responses={304: {"description": "unchanged since the ETag in If-None-Match"},
+                       **problems(401, 404, 410, 422)})
 def get_study(key: StudyKey, session: SessionDep,
               if_none_match: Annotated[str | None, Header()] = None,
               as_of: Annotated[dt.datetime | None, Query(
@@ -48,7 +52,8 @@ def get_study(key: StudyKey, session: SessionDep,
     return JSONBytes(studies.read(session, key), headers={"ETag": etag})
 
 
-@router.get("/{key}/history", response_class=JSONBytes, responses=problems(400, 401, 404, 422))
+@router.get("/{key}/history", response_class=JSONBytes, response_model=HistoryPage,
+            responses=problems(400, 401, 404, 422))
 def get_study_history(request: Request, key: StudyKey, session: SessionDep,
                       page_size: Annotated[int, Query(ge=1, le=1000)] = 100,
                       page_token: Annotated[str | None, Query(max_length=500)] = None
@@ -57,22 +62,25 @@ def get_study_history(request: Request, key: StudyKey, session: SessionDep,
     return paged(request, audit.history(session, "study", key, page_size, page_token))
 
 
-@router.post("", status_code=201, response_class=JSONBytes,
-             responses={200: {"description": "dry run: every check passed, nothing written"},
+@router.post("", status_code=201, response_class=JSONBytes, response_model=StudyDocument,
+             responses={200: {"model": DryRun,
+                              "description": "dry run: every check passed, nothing written"},
                         **problems(400, 401, 403, 409, 413, 422, 429)})
 def create_study(doc: StudyCreate, session: SessionDep, write: WriteDep) -> Response:
     """Add a study with everything nested in one transaction; answers with the stored study."""
     return respond(studies.post(session, doc, write, answer))
 
 
-@router.put("/{key}", response_class=JSONBytes, responses=problems(*WRITE))
+@router.put("/{key}", response_class=JSONBytes, response_model=StudyDocument | DryRun,
+            responses=problems(*WRITE))
 def replace_study(key: StudyKey, doc: StudyCreate, session: SessionDep, write: WriteDep,
                   if_match: IfMatch = None) -> Response:
     """Replace a whole study; needs If-Match with its current ETag."""
     return respond(studies.replace(session, key, doc, if_match, write, answer))
 
 
-@router.patch("/{key}", response_class=JSONBytes, responses=problems(*WRITE))
+@router.patch("/{key}", response_class=JSONBytes, response_model=StudyDocument | DryRun,
+              responses=problems(*WRITE))
 def patch_study(key: StudyKey, changes: MergePatch, session: SessionDep, write: WriteDep,
                 if_match: IfMatch = None) -> Response:
     """Change parts of a study with a JSON merge patch; needs If-Match with its current ETag."""
