@@ -26,7 +26,7 @@ from typing import Protocol
 from urllib.parse import parse_qsl
 
 import anyio.to_thread
-from sqlalchemy import delete
+from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine, make_url
@@ -36,7 +36,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app.config import Settings
 from app.db import make_engine, writer
 from app.errors import problem_response
-from app.models.ratelimit import RateLimitBucket
 from app.security import KeyIds, token_from_scope_headers
 
 log = logging.getLogger("evidencedb")
@@ -44,7 +43,16 @@ log = logging.getLogger("evidencedb")
 EXPORT_COST = 20
 SIZE_PARAMETERS = frozenset({"page_size", "pageSize", "_count"})
 EXEMPT_PATHS = frozenset({"/healthz", "/readyz"})
-_TABLE = RateLimitBucket.__table__
+# Operational counts, not evidence: on PostgreSQL they live in a schema of their own (created
+# by the migrations), so the data schema holds only what the API serves; on SQLite, in a file
+# beside the database.
+RUNTIME_SCHEMA = "evidencedb_runtime"
+_TABLE = Table(
+    "rate_limit_bucket", MetaData(schema=RUNTIME_SCHEMA),
+    Column("identity", String(100), primary_key=True),
+    Column("window_index", BigInteger, primary_key=True, autoincrement=False),
+    Column("used", Integer, nullable=False),
+)
 
 
 def request_cost(scope: Scope) -> int:
@@ -211,7 +219,8 @@ def shared_store(settings: Settings) -> tuple[Buckets, Engine | None]:
     if url.database in (None, "", ":memory:") or url.database.startswith("file:"):
         return MemoryBuckets(), None
     engine = writer(make_engine(url.set(database=f"{url.database}-limits").render_as_string(
-        hide_password=False), busy_timeout_ms=settings.sqlite_busy_timeout_ms))
+        hide_password=False), busy_timeout_ms=settings.sqlite_busy_timeout_ms)).execution_options(
+        schema_translate_map={RUNTIME_SCHEMA: None})
     with contextlib.suppress(SQLAlchemyError):  # another worker made it at the same moment
         _TABLE.create(engine, checkfirst=True)
     return DatabaseBuckets(engine), engine

@@ -1,6 +1,6 @@
 """Every model, imported so that Base.metadata is complete."""
 
-from app.models import access, outcome, publication, ratelimit, regulatory, study  # noqa: F401
+from app.models import access, outcome, publication, regulatory, study  # noqa: F401
 from app.models.access import ApiKey, AuditEntry, IdempotencyRecord
 from app.models.outcome import EffectEstimate, OutcomeMeasure, OutcomeResult, Provenance, Timepoint
 from app.models.publication import Publication, StudyPublication
