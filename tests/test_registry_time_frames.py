@@ -18,6 +18,7 @@ from app.interop.ctgov import (
     printed_percent,
     timepoint_role,
 )
+from app.interop.ctgov import text as text_module
 
 DAYS_PER_YEAR = 365.25
 
@@ -115,23 +116,26 @@ def test_the_registry_order_of_weeks_and_months_is_kept():
     assert values == sorted(values)
 
 
+BASELINE_REASON = ("BASELINE", "the time frame is baseline")
+PRIMARY_REASON = ("PRIMARY_ENDPOINT", "the time frame of a primary outcome")
+
+
 @pytest.mark.parametrize("label,months_,primary,primary_months,expected", [
-    ("Baseline", 0.0, False, set(), "BASELINE"),
-    ("Day 1 (baseline)", None, False, set(), "BASELINE"),
+    ("Baseline", 0.0, False, set(), BASELINE_REASON),
+    ("Day 1 (baseline)", None, False, set(), BASELINE_REASON),
     ("Baseline to Week 12", 2.7692, False, set(), None),
-    ("Week 12", 2.7692, True, set(), "PRIMARY_ENDPOINT"),
-    ("Week 12", 2.7692, False, {2.7692}, "PRIMARY_ENDPOINT"),
+    ("Week 12", 2.7692, True, set(), PRIMARY_REASON),
+    ("Week 12", 2.7692, False, {2.7692},
+     ("PRIMARY_ENDPOINT", "assessed at month 2.7692, the time of a primary outcome")),
     ("Up to Week 12", 2.7692, False, {2.7692}, None),
     ("Week 12", 2.7692, False, {5.5385}, None),
-    ("End of treatment (Week 12)", 2.7692, False, set(), "END_OF_TREATMENT"),
+    ("End of treatment (Week 12)", 2.7692, False, set(),
+     ("END_OF_TREATMENT", "the time frame names the end of treatment")),
     ("6 months after end of treatment", 6.0, False, set(), None),
 ])
 def test_timepoint_roles_only_where_the_text_makes_them_clear(label, months_, primary,
                                                              primary_months, expected):
-    role = timepoint_role(label, months_, primary, primary_months)
-    assert (role[0] if role else None) == expected
-    if role:
-        assert role[1], "a role comes with its reason"
+    assert timepoint_role(label, months_, primary, primary_months) == expected
 
 
 @pytest.mark.parametrize("raw,expected", [
@@ -145,6 +149,7 @@ def test_registry_numbers_printed_as_text(raw, expected):
 @pytest.mark.parametrize("raw,expected", [
     ("<0.0001", (0.0001, "<")), ("0.03", (0.03, "=")), ("<=0.05", (0.05, "<")),
     ("≤ 0.01", (0.01, "<")), (">0.99", (0.99, ">")), ("≥0.5", (0.5, ">")),
+    (">=0.5", (0.5, ">")), ("> 0.05", (0.05, ">")),
     ("p<0.001", (0.001, "<")), ("P = 0.04", (0.04, "=")),
     ("=0.2", (0.2, "=")), ("1", (1.0, "=")), ("0", (0.0, "=")),
     ("1.5", None), ("-0.1", None), ("NS", None), (None, None),
@@ -164,6 +169,7 @@ def test_printed_percentages(raw, expected):
 @pytest.mark.parametrize("param,unit,title,expected", [
     ("NUMBER", "Percentage of participants", "Responders", True),
     ("NUMBER", "% of patients", "Remission", True),
+    ("NUMBER", "Percentage of PARTICIPANTS", "Responders", True),
     ("NUMBER", "percent", "Percentage of participants with remission", True),
     ("NUMBER", "percent", "Change in CAPS-5", False),
     ("MEAN", "Percentage of participants", "Responders", False),
@@ -185,3 +191,34 @@ def test_percentages_of_participants_are_recognised(param, unit, title, expected
 ])
 def test_analysis_parameters_name_their_effect_type(param, expected):
     assert effect_type_of(param) == expected
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("6 months after end of treatment", "END_OF_TREATMENT"),
+    ("12 weeks post end-of-treatment", "END_OF_TREATMENT"),
+    ("Following the end of treatment, 3 months", "END_OF_TREATMENT"),
+    ("End of treatment (Week 12)", None),
+    ("Baseline to Week 24", "BASELINE"),
+    ("Week 12 after Randomization", "RANDOMIZATION"),
+    ("Week 12 after randomisation", "RANDOMIZATION"),
+    ("Week 12", None),
+])
+def test_what_a_time_frame_counts_from(text, expected):
+    assert text_module.anchor_of(text) == expected
+
+
+@pytest.mark.parametrize("struct,expected", [
+    ({"date": "2020"}, "2020"), ({"date": "2020-03"}, "2020-03"),
+    ({"date": "2020-03-15"}, "2020-03-15"), ({"date": "March 2020"}, None),
+    ({"date": "2020-3"}, None), ({"date": 2020}, None), ({}, None), (None, None),
+    ("2020-03", None),
+])
+def test_registry_partial_dates(struct, expected):
+    assert text_module.partial_date(struct) == expected
+
+
+def test_text_is_clipped_and_folded_as_the_registry_compares_it():
+    assert text_module.clip("  a title  ", 4) == "a ti"
+    assert text_module.clip("   ", 10) is None
+    assert text_module.clip(None, 10) is None
+    assert text_module.fold("MDMA-Assisted Therapy (Phase 3)") == "mdmaassistedtherapyphase3"
