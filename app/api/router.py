@@ -14,6 +14,7 @@ from app.api.routes import (
     ops,
     publications,
     studies,
+    synthesis,
 )
 
 api_router = APIRouter(prefix="/api/v1", dependencies=[Depends(read_access)])
@@ -24,6 +25,7 @@ api_router.include_router(imports.router)
 api_router.include_router(evidence.router)
 api_router.include_router(exchange.router)
 api_router.include_router(admin.router)
+api_router.include_router(synthesis.router)
 
 root_router = APIRouter()
 root_router.include_router(ops.router)
