@@ -21,9 +21,7 @@ from app.errors import (
     UnprocessableContent,
     validation_errors,
 )
-from app.models import (
-    Study,
-)
+from app.models import Study
 from app.queries import pagination
 from app.queries import studies as q
 from app.queries import writes as qw
@@ -134,12 +132,12 @@ def _check_unique(session: Session, doc: StudyCreate, own_id: int | None = None)
     existing = session.execute(qw.key_holder(doc.key)).first()
     if existing is not None and existing.id != own_id:
         raise Conflict(f"a study with key {doc.key!r} already exists",
-                       existing_study=existing.key, location=f"/api/v1/studies/{existing.key}")
+                       existing_study=existing.key, location=location_of(existing.key))
     for r in doc.registry_ids:
         hit = session.execute(qw.registry_id_holder(r.registry, r.identifier)).first()
         if hit is not None and hit.id != own_id:
             raise Conflict(f"registry id {r.registry} {r.identifier} belongs to study {hit.key!r}",
-                           existing_study=hit.key, location=f"/api/v1/studies/{hit.key}")
+                           existing_study=hit.key, location=location_of(hit.key))
 
 
 class _SessionRows:
@@ -181,6 +179,7 @@ def populate(session: Session, study: Study, doc: StudyCreate,
 
 
 def apply_scalars(study: Study, doc: StudyCreate) -> None:
+    """The study row's own columns, so that it can be stored before its parts are planned."""
     for name, value in documents.study_columns(doc).items():
         setattr(study, name, value)
     study.start_date_sort = partial_date_sort_key(doc.start_date)
@@ -212,6 +211,7 @@ def _insert(session: Session, doc: StudyCreate, actor_id: int | None,
 
 
 def location_of(key: str) -> str:
+    """The path of a study (its Location, and where a conflict points)."""
     return f"/api/v1/studies/{key}"
 
 
