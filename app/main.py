@@ -55,8 +55,9 @@ def _engines(settings: Settings) -> Engines:
 
 def _lifespan(engines: Engines) -> Callable[[FastAPI], Any]:
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        app.state.key_use.wait()
         engines.dispose()
         metrics.process_exit()
 

@@ -96,12 +96,15 @@ class KeyIds:
 
 class KeyUse:
     """Key use recorded on the primary database, at most once a minute per key and process,
-    so reads served by a read-only replica never write through their own session."""
+    in a thread of its own: a read never writes through its own session (read-only on a
+    replica, and on SQLite a read upgraded to a write fails when another writer is busy),
+    and never waits for the write."""
 
     def __init__(self, factory: sessionmaker[Session]) -> None:
         self._factory = factory
         self._last: dict[int, float] = {}
         self._lock = threading.Lock()
+        self._writers: list[threading.Thread] = []
 
     def note(self, key_id: int) -> None:
         now = time.monotonic()
@@ -109,8 +112,21 @@ class KeyUse:
             if now - self._last.get(key_id, -1e18) < keys.LAST_USED_RESOLUTION_S:
                 return
             self._last[key_id] = now
+            self._writers = [t for t in self._writers if t.is_alive()]
+            writer = threading.Thread(target=self._write, args=(key_id,), daemon=True,
+                                      name="evidencedb-key-use")
+            self._writers.append(writer)
+        writer.start()
+
+    def _write(self, key_id: int) -> None:
         try:
             with self._factory() as session:
                 keys.mark_used(session, key_id)
         except SQLAlchemyError:
             log.warning("recording a key's use failed")
+
+    def wait(self, timeout_s: float = 1.0) -> None:
+        """Let the writes in flight finish (at shutdown)."""
+        deadline = time.monotonic() + timeout_s
+        for writer in list(self._writers):
+            writer.join(max(0.0, deadline - time.monotonic()))

@@ -72,14 +72,6 @@ def _principal(request: Request, session: SessionDep,
 PrincipalDep = Annotated[Principal | None, Depends(_principal)]
 
 
-def _record_use(request: Request, session: SessionDep, principal: Principal) -> None:
-    """Note a read's key use: on the primary when reads come from a replica (the read session
-    is read-only), else in the request's own short transaction."""
-    state = request.app.state
-    if state.read_engine is not state.engine:
-        state.key_use.note(principal.id)
-    else:
-        keys.touch(session, principal)
 
 
 def _require(role: Role):  # noqa: ANN202 - a dependency factory
@@ -94,7 +86,9 @@ def _require(role: Role):  # noqa: ANN202 - a dependency factory
             raise Forbidden(f"this request needs a {role.value.lower()} key; "
                             f"the key given is a {principal.role.value.lower()} key")
         if request.method in READ_METHODS:
-            _record_use(request, session, principal)
+            # On the primary, never through the read session (see KeyUse); a write records
+            # its key's use inside its own transaction.
+            request.app.state.key_use.note(principal.id)
         return principal
 
     return dependency

@@ -127,15 +127,3 @@ def mark_used(session: Session, key_id: int) -> None:
     begin_write(session)
     session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now))
     session.commit()
-
-
-def touch(session: Session, principal: Principal) -> None:
-    """Record that a key was used, at most once a minute, in its own short transaction."""
-    now = utcnow()
-    key = session.get(ApiKey, principal.id)
-    if key is None:
-        return
-    last = key.last_used_at
-    if last is None or (now - last).total_seconds() >= LAST_USED_RESOLUTION_S:
-        key.last_used_at = now
-        session.commit()

@@ -111,7 +111,8 @@ function bindKeyForm() {
     $("#f-key").value = "";
     $("#key-form").hidden = true;
     studiesKey = facetsKey = instrumentsKey = forestKey = studyKeyShown = null;
-    loadVocabularies().then(render);
+    // The API description needs the key too when reads do: ask again what the server offers.
+    Promise.all([discover(), loadVocabularies()]).then(render);
   });
 }
 
