@@ -187,14 +187,21 @@ class PooledSide(ReadDoc):
     tau2: float | None
     i2: float | None
     q: float | None
+
+
+class PooledBenefit(PooledSide):
     nnt: Nnt
+
+
+class PooledHarm(PooledSide):
+    nnh: Nnt
 
 
 class BenefitRiskPooled(ReadDoc):
     k: int
     studies: list[str]
-    benefit: PooledSide | None
-    harm: PooledSide | None
+    benefit: PooledBenefit | None
+    harm: PooledHarm | None
     reason: str | None = Field(description="why nothing was pooled")
 
 
