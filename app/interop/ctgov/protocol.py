@@ -11,6 +11,18 @@ from app.interop.ctgov.records import MAX_NAME, MAX_SHORT, MAX_TEXT, PHASES, SEC
 from app.interop.ctgov.text import clip, partial_date
 
 
+def one_phase(listed: Any) -> str | None:
+    """Our one phase for the registry's list of phases; None when they make no single one."""
+    phases = sorted(x for x in listed or [] if x in PHASES)
+    if len(phases) == 1:
+        return str(phases[0])
+    if phases == ["PHASE1", "PHASE2"]:
+        return "PHASE1_PHASE2"
+    if phases == ["PHASE2", "PHASE3"]:
+        return "PHASE2_PHASE3"
+    return None
+
+
 class ProtocolMapping(MapperBase):
     def identification(self) -> None:
         m, p = self.module("identificationModule"), "protocolSection.identificationModule"
@@ -142,16 +154,7 @@ class ProtocolMapping(MapperBase):
             study_type = "SINGLE_GROUP" if kind == "INTERVENTIONAL" else "OBSERVATIONAL"
         self.doc["study_type"] = study_type
         self.report.map(f"{p}.studyType", f"study_type ({study_type}, with designInfo)")
-        phases = [x for x in (m.get("phases") or []) if x in PHASES]
-        phase = None
-        if phases == ["NA"]:
-            phase = "NA"
-        elif len(phases) == 1:
-            phase = phases[0]
-        elif sorted(phases) == ["PHASE1", "PHASE2"]:
-            phase = "PHASE1_PHASE2"
-        elif sorted(phases) == ["PHASE2", "PHASE3"]:
-            phase = "PHASE2_PHASE3"
+        phase = one_phase(m.get("phases"))
         if phase:
             self.doc["phase"] = phase
             self.report.map(f"{p}.phases", f"phase ({phase})")

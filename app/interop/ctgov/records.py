@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from app.enums import ArmType, InterventionType, Phase
 
@@ -169,13 +169,26 @@ def nct_id(record: dict[str, Any]) -> str:
 
 
 
+class MappedPart(TypedDict):
+    """A part of a record and where it went in the study document."""
+
+    path: str
+    target: str
+
+
+class SkippedPart(TypedDict):
+    """A part of a record left out of the study document, and why."""
+
+    path: str
+    reason: str
+
+
 @dataclass
 class Report:
     """What a mapping used (`mapped`: path → target) and left out (`skipped`: path → reason)."""
 
-
-    mapped: list[dict[str, str]] = field(default_factory=list)
-    skipped: list[dict[str, str]] = field(default_factory=list)
+    mapped: list[MappedPart] = field(default_factory=list)
+    skipped: list[SkippedPart] = field(default_factory=list)
 
     def map(self, path: str, target: str) -> None:
         self.mapped.append({"path": path, "target": target})
