@@ -11,6 +11,7 @@ from app.api.routes import (
     evidence,
     exchange,
     imports,
+    network,
     ops,
     publications,
     studies,
@@ -23,6 +24,7 @@ api_router.include_router(publications.router)
 api_router.include_router(catalog.router)
 api_router.include_router(imports.router)
 api_router.include_router(evidence.router)
+api_router.include_router(network.router)
 api_router.include_router(exchange.router)
 api_router.include_router(admin.router)
 api_router.include_router(synthesis.router)
