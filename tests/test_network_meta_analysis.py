@@ -271,3 +271,63 @@ def test_the_graph_escapes_every_text() -> None:
                   "nodes": [{"name": name, "p_score": 0.5}, {"name": "B", "p_score": 0.5}]})
     assert "<script>" not in svg
     ET.fromstring(svg)
+
+
+def _counted_study(key: str, nct: str, arms: list[tuple[str, str, str, int, int]]
+                   ) -> dict[str, Any]:
+    from tests.builders import study_document
+
+    src = [{"publication": "main", "locator": "Table 2"}]
+    return study_document(
+        key, nct,
+        arms=[{"label": label, "arm_type": kind, "n_randomized": total,
+               "interventions": [{"name": drug}], "sources": src}
+              for label, kind, drug, _, total in arms],
+        outcome_measures=[{
+            "name": "network test response", "role": "PRIMARY", "lower_is_better": False,
+            "results": [{"arm": label, "timepoint": "12 months", "count": events,
+                         "denominator": total, "sources": src}
+                        for label, _, _, events, total in arms],
+            "effects": []}])
+
+
+def test_a_multi_arm_study_is_fitted_with_the_shared_arms_covariance(
+        app: Any, client: Any, curator: dict[str, str]) -> None:
+    from fastapi.testclient import TestClient
+
+    # the writes are the set-up; the answers checked here are the network's
+    with TestClient(app) as writer:
+        for doc in (_counted_study("nma-three-arm", "NCT09999951", [
+                ("Testamine arm", "EXPERIMENTAL", "Testamine", 15, 30),
+                ("Otheramine arm", "EXPERIMENTAL", "Otheramine", 10, 30),
+                ("Placebo arm", "PLACEBO_COMPARATOR", "Placebo", 6, 30)]),
+                    _counted_study("nma-two-arm", "NCT09999952", [
+                ("Testamine", "EXPERIMENTAL", "Testamine", 12, 25),
+                ("Otheramine", "ACTIVE_COMPARATOR", "Otheramine", 9, 25)])):
+            created = writer.post(f"{API}/studies", json=doc, headers=curator)
+            assert created.status_code == 201, created.text
+    query = ("study=nma-three-arm&study=nma-two-arm&effect_type=RISK_RATIO"
+             f"&outcome={quote('network test response')}&reference=Placebo")
+    shared = 1 / 6 - 1 / 30
+    blocks = [
+        StudyBlock("nma-three-arm", [
+            Contrast("Testamine", "Placebo", math.log(15 / 6)),
+            Contrast("Otheramine", "Placebo", math.log(10 / 6))],
+            [[1 / 15 - 1 / 30 + shared, shared], [shared, 1 / 10 - 1 / 30 + shared]]),
+        StudyBlock("nma-two-arm", [Contrast("Testamine", "Otheramine", math.log(12 / 9))],
+                   [[1 / 12 - 1 / 25 + 1 / 9 - 1 / 25]])]
+    net = Model(blocks, ["Placebo", "Otheramine", "Testamine"])
+    for model, tau2 in (("fixed", 0.0), ("random", net.tau2_reml()), ("dl", net.tau2_dl())):
+        response = client.get(f"{NETWORK}?{query}&{MODELS[model]}")
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["tau2"] == pytest.approx(tau2, abs=1e-9)
+        three = next(s for s in body["studies"] if s["study_key"] == "nma-three-arm")
+        assert three["covariance"][0][1] == pytest.approx(shared, abs=1e-12)
+        fit = net.fit(tau2)
+        for cell in body["league"]:
+            est, var = net.effect(fit, cell["treatment"], cell["comparator"])
+            assert cell["estimate"] == pytest.approx(est, abs=1e-9)
+            assert cell["se"] == pytest.approx(math.sqrt(var), abs=1e-9)
+            assert cell["exponentiated"]["estimate"] == pytest.approx(math.exp(est))
+    assert body["heterogeneity"]["between_designs"]["df"] == 1
