@@ -254,6 +254,11 @@ def test_the_league_table_csv_is_square_and_spreadsheet_safe(client: Any) -> Non
     assert rows[0] == ["treatment", "Placebo + Psychotherapy", "MDMA + Placebo + Psychotherapy",
                        "MDMA + Psychotherapy"]
     assert rows[3][1].startswith("0.795 (")
+    long = client.get(f"{NETWORK}/league.csv?{SEED['caps_cohens_d']['query']}&layout=long")
+    cells = list(csv.DictReader(io.StringIO(long.text)))
+    assert len(cells) == 6 and cells[0].keys() == {
+        "treatment", "comparator", "estimate", "se", "ci_low", "ci_high", "p_value"}
+    assert all(not c["estimate"].startswith("'") for c in cells)
     fake = {"treatments": ["=cmd", "B"], "scale": "identity", "league": [
         {"treatment": "=cmd", "comparator": "B", "estimate": 1.0, "ci_low": 0.0, "ci_high": 2.0},
         {"treatment": "B", "comparator": "=cmd", "estimate": -1.0, "ci_low": -2.0,

@@ -42,6 +42,12 @@ class NetworkParams(OutcomeFilter):
     _names = field_validator("outcome", "merge", mode="before")(_strip)
 
 
+class LeagueCsvParams(NetworkParams):
+    layout: Literal["square", "long"] = Field(
+        "square", description="square: a row per treatment, a column per comparator, each "
+        "cell 'estimate (CI)'; long: a row per ordered pair with numeric columns")
+
+
 class Interval(BaseModel):
     estimate: float
     se: float

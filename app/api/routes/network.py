@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from app.api.deps import SessionDep
 from app.api.responses import JSONBytes, content, problems
-from app.schemas.network import NetworkMetaAnalysis, NetworkParams
+from app.schemas.network import LeagueCsvParams, NetworkMetaAnalysis, NetworkParams
 from app.services import network, network_svg
 
 router = APIRouter(tags=["evidence"])
@@ -34,8 +34,11 @@ def network_graph(params: Annotated[NetworkParams, Query()], session: SessionDep
 
 @router.get("/network-meta-analysis/league.csv", response_class=Response, responses={
     200: content("text/csv", "the league table"), **problems(422)})
-def league_table(params: Annotated[NetworkParams, Query()], session: SessionDep) -> Response:
-    """Download the league table as CSV: one row per treatment, one column per comparator."""
-    body = network_svg.league_csv(network.network_meta_analysis(session, params))
+def league_table(params: Annotated[LeagueCsvParams, Query()],
+                 session: SessionDep) -> Response:
+    """Download the league table as CSV: one row per treatment and one column per comparator,
+    or one row per pair (`layout=long`)."""
+    body = network_svg.league_csv(network.network_meta_analysis(session, params),
+                                  params.layout)
     return Response(body, media_type="text/csv", headers={
         "Content-Disposition": 'attachment; filename="league.csv"'})
