@@ -80,6 +80,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=_lifespan(engines),
         # Served by app/api/routes/dashboard.py, behind a key when reads need one.
         openapi_url=None, docs_url=None, redoc_url=None,
+        # One schema per model: the document a read returns is the one a write accepts.
+        separate_input_output_schemas=False,
     )
     state = app.state
     state.settings = settings
