@@ -66,6 +66,28 @@ class _Block:
     y: Vector
     v: Matrix
     k: Matrix
+    # each row of x as its non-zero (column, value) entries: a contrast touches two columns
+    sparse: list[list[tuple[int, float]]]
+
+    def xt_m_x(self, m: Matrix, into: Matrix) -> None:
+        """into += Xᵀ m X."""
+        for i, row_i in enumerate(self.sparse):
+            for j, row_j in enumerate(self.sparse):
+                mij = m[i][j]
+                if mij:
+                    for ci, vi in row_i:
+                        for cj, vj in row_j:
+                            into[ci][cj] += vi * mij * vj
+
+    def xt_v(self, v: Vector) -> Vector:
+        out = [0.0] * len(self.x[0]) if self.x else []
+        for row, vi in zip(self.sparse, v, strict=True):
+            for c, val in row:
+                out[c] += val * vi
+        return out
+
+    def x_v(self, coef: Vector) -> Vector:
+        return [sum(val * coef[c] for c, val in row) for row in self.sparse]
 
 
 @dataclass
@@ -99,8 +121,10 @@ class Model:
         return row
 
     def _block(self, b: StudyBlock) -> _Block:
-        return _Block([self._row(c) for c in b.contrasts], [c.y for c in b.contrasts],
-                      b.cov, between_study_structure(b.contrasts))
+        rows = [self._row(c) for c in b.contrasts]
+        return _Block(rows, [c.y for c in b.contrasts], b.cov,
+                      between_study_structure(b.contrasts),
+                      [[(j, v) for j, v in enumerate(row) if v] for row in rows])
 
     def _weights(self, tau2: float) -> list[Matrix]:
         out = []
@@ -110,21 +134,20 @@ class Model:
             out.append(la.inverse(sigma))
         return out
 
-    def fit(self, tau2: float) -> GlsFit:
+    def fit(self, tau2: float, weights: list[Matrix] | None = None) -> GlsFit:
         """The GLS estimate at a given τ²."""
-        weights = self._weights(tau2)
+        weights = weights or self._weights(tau2)
         a = la.zeros(self.p, self.p)
         c = [0.0] * self.p
         logdet_sigma = 0.0
         for b, w in zip(self.blocks, weights, strict=True):
-            xtw = la.matmul(la.transpose(b.x), w)
-            la.add_into(a, la.matmul(xtw, b.x))
-            c = [ci + di for ci, di in zip(c, la.matvec(xtw, b.y), strict=True)]
+            b.xt_m_x(w, a)
+            c = [ci + di for ci, di in zip(c, b.xt_v(la.matvec(w, b.y)), strict=True)]
             logdet_sigma -= la.logdet(w)
         coef = la.solve(a, c)
         quad = 0.0
         for b, w in zip(self.blocks, weights, strict=True):
-            r = [yi - fi for yi, fi in zip(b.y, la.matvec(b.x, coef), strict=True)]
+            r = [yi - fi for yi, fi in zip(b.y, b.x_v(coef), strict=True)]
             quad += la.dot(r, la.matvec(w, r))
         return GlsFit(tau2, coef, la.inverse(a), quad, (logdet_sigma, la.logdet(a)))
 
@@ -136,14 +159,13 @@ class Model:
         """tr(W K), tr((XᵀWX)⁻¹ XᵀWKWX) and eᵀKe (e = W r) at τ², for the REML score and
         the moment estimator."""
         weights = self._weights(tau2)
-        fit = self.fit(tau2)
+        fit = self.fit(tau2, weights)
         tr_wk, inner, eke = 0.0, la.zeros(self.p, self.p), 0.0
         for b, w in zip(self.blocks, weights, strict=True):
             wk = la.matmul(w, b.k)
             tr_wk += sum(wk[i][i] for i in range(len(b.y)))
-            wx = la.matmul(w, b.x)
-            la.add_into(inner, la.matmul(la.transpose(wx), la.matmul(b.k, wx)))
-            r = [yi - fi for yi, fi in zip(b.y, la.matvec(b.x, fit.coef), strict=True)]
+            b.xt_m_x(la.matmul(wk, w), inner)
+            r = [yi - fi for yi, fi in zip(b.y, b.x_v(fit.coef), strict=True)]
             e = la.matvec(w, r)
             eke += la.dot(e, la.matvec(b.k, e))
         return tr_wk, la.trace_product(fit.cov, inner), eke
