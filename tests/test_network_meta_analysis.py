@@ -336,3 +336,50 @@ def test_a_multi_arm_study_is_fitted_with_the_shared_arms_covariance(
             assert cell["se"] == pytest.approx(math.sqrt(var), abs=1e-9)
             assert cell["exponentiated"]["estimate"] == pytest.approx(math.exp(est))
     assert body["heterogeneity"]["between_designs"]["df"] == 1
+
+
+EXPORT = f"{API}/export/effects.csv"
+MDMA_PHASE3 = "intervention=MDMA&phase=PHASE3&instrument=CAPS-5&effect_type=COHENS_D"
+
+
+def _csv_rows(response: Any) -> list[dict[str, str]]:
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/csv")
+    return list(csv.DictReader(io.StringIO(response.text)))
+
+
+def test_the_metafor_layout_is_what_metafor_pooled_into_the_apis_answer(client: Any) -> None:
+    fixture = json.loads((HERE.parent / "metafor" / "seed_pooling.json").read_text())
+    caps5 = fixture["sets"]["caps5"]
+    rows = _csv_rows(client.get(f"{EXPORT}?{MDMA_PHASE3}&layout=metafor"))
+    assert [r["study"] for r in rows] == [i["study"] for i in caps5["inputs"]]
+    for row, given in zip(rows, caps5["inputs"], strict=True):
+        n1, n2, d = given["n1"], given["n2"], given["yi"]
+        assert float(row["yi"]) == pytest.approx(d, abs=1e-12)
+        assert float(row["vi"]) == pytest.approx((n1 + n2) / (n1 * n2) + d * d / (2 * (n1 + n2)),
+                                                 abs=1e-12)
+    pooled = client.get(f"{API}/meta-analysis?{MDMA_PHASE3}").json()
+    assert pooled["estimate"] == pytest.approx(caps5["rma"]["estimate"], abs=TOL)
+    assert pooled["se"] == pytest.approx(caps5["rma"]["se"], abs=TOL)
+
+
+def test_the_netmeta_layout_is_the_data_r_fitted_for_the_seed_network(client: Any) -> None:
+    with (HERE / "seed_ptsd.csv").open() as f:
+        fitted = [r for r in csv.DictReader(f) if r["set"] == "caps_cohens_d_merged"]
+    query = SEED["caps_cohens_d_merged"]["query"].split("&reference=")[0]  # the selection
+    rows = _csv_rows(client.get(f"{EXPORT}?{query}&layout=netmeta"))
+    assert [(r["studlab"], r["treat1"], r["treat2"]) for r in rows] == [
+        (r["study"], r["first"], r["second"]) for r in fitted]
+    for row, r in zip(rows, fitted, strict=True):
+        assert float(row["TE"]) == pytest.approx(float(r["yi"]), abs=1e-12)
+        assert float(row["seTE"]) ** 2 == pytest.approx(float(r["vi"]), abs=1e-12)
+
+
+def test_the_export_leaves_retracted_estimates_out_unless_asked(client: Any) -> None:
+    query = "effect_type=COHENS_D&instrument=CAPS-5&instrument=CAPS-IV"
+    keys = {r["study"] for r in _csv_rows(client.get(f"{EXPORT}?{query}"))}
+    assert keys == {"NCT03537014", "NCT04077437"}
+    keys = {r["study"] for r in _csv_rows(
+        client.get(f"{EXPORT}?{query}&include_retracted=true"))}
+    assert "mithoefer-2019-pooled" in keys
+    assert client.get(f"{EXPORT}?layout=stata").status_code == 422

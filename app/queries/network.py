@@ -9,10 +9,10 @@ from sqlalchemy import Select, func, select
 
 from app.models import Arm, ArmIntervention, Intervention, OutcomeMeasure
 from app.queries.outcomes import outcome_select
-from app.schemas.network import NetworkParams
+from app.schemas.network import NetworkSelection
 
 
-def network_estimates_select(f: NetworkParams, dialect: str) -> Select[Any]:
+def network_estimates_select(f: NetworkSelection, dialect: str) -> Select[Any]:
     """Every estimate the filter chooses, retracted ones and within-arm changes included (the
     answer says why it leaves them out), ordered by study and id."""
     stmt = outcome_select(f, dialect, keep_retracted=True, keep_within_arm=True)

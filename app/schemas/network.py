@@ -18,12 +18,23 @@ def _strip(value: Any) -> Any:
     return [str(v).strip() for v in value if str(v).strip()]
 
 
-class NetworkParams(OutcomeFilter):
-    """The outcome filter plus the network's model. Nodes are arm treatments (intervention
-    sets, e.g. "MDMA + Psychotherapy")."""
+class NetworkSelection(OutcomeFilter):
+    """The outcome filter plus outcome names and the caller's merges of treatment nodes
+    (arm treatments: intervention sets, e.g. "MDMA + Psychotherapy")."""
 
     outcome: list[FilterText] = Field(
         [], description="outcome measure name (repeat for several), beside `instrument`")
+    merge: list[FilterText] = Field(
+        [], description="nodes the caller considers the same treatment, comma-separated "
+        "node names or arm labels, e.g. `Placebo,Placebo with therapy`; repeat for several "
+        "groups")
+
+    _names = field_validator("outcome", "merge", mode="before")(_strip)
+
+
+class NetworkParams(NetworkSelection):
+    """The selection plus the network's model."""
+
     model: Literal["fixed", "random"] = Field(
         "random", description="fixed effect, or random effects with one between-study "
         "variance τ² shared by every comparison")
@@ -33,13 +44,14 @@ class NetworkParams(OutcomeFilter):
     reference: FilterText | None = Field(
         None, description="the node (or an arm label of it) the effects are shown against; "
         "default the node in most studies")
-    merge: list[FilterText] = Field(
-        [], description="nodes the caller considers the same treatment, comma-separated "
-        "node names or arm labels, e.g. `Placebo,Placebo with therapy`; repeat for several "
-        "groups")
     ci_level: float = Field(0.95, gt=0.5, lt=1)
 
-    _names = field_validator("outcome", "merge", mode="before")(_strip)
+
+class EffectsExportParams(NetworkSelection):
+    layout: Literal["metafor", "netmeta"] = Field(
+        "metafor", description="metafor: yi, vi, sei per estimate with its study, arms, "
+        "instrument and timepoint; netmeta: the pairwise layout TE, seTE, treat1, treat2, "
+        "studlab (treatments are nodes, merged as `merge` says)")
 
 
 class LeagueCsvParams(NetworkParams):

@@ -22,7 +22,7 @@ from app.enums import EffectType, Origin, RetractionStatus
 from app.errors import UnprocessableContent
 from app.queries.network import network_estimates_select, study_arms_select
 from app.queries.outcomes import effect_sources_select
-from app.schemas.network import NetworkParams
+from app.schemas.network import NetworkParams, NetworkSelection
 from app.services import evidence, network_answer
 from app.services.network_model import Contrast, StudyBlock
 from app.services.network_nodes import (
@@ -72,7 +72,7 @@ def _retraction(details: list[Any]) -> dict[str, Any]:
                 for d in pubs]}
 
 
-def _chosen(session: Session, params: NetworkParams) -> tuple[list[Any], dict[int, list[Any]]]:
+def chosen(session: Session, params: NetworkSelection) -> tuple[list[Any], dict[int, list[Any]]]:
     rows = list(session.execute(network_estimates_select(
         params, session.get_bind().dialect.name).limit(MAX_ESTIMATES + 1)))
     if len(rows) > MAX_ESTIMATES:
@@ -86,7 +86,15 @@ def _chosen(session: Session, params: NetworkParams) -> tuple[list[Any], dict[in
     return rows, details
 
 
-def _reason(row: Any, params: NetworkParams, details: dict[int, list[Any]],
+def study_arms(session: Session, rows: list[Any]) -> dict[tuple[int, str], ArmInfo]:
+    """The arms of the estimates' studies, by (study id, label)."""
+    if not rows:
+        return {}
+    return arms_from_rows(list(session.execute(study_arms_select(
+        sorted({r.study_id for r in rows})))))
+
+
+def _reason(row: Any, params: NetworkSelection, details: dict[int, list[Any]],
             arms: dict[tuple[int, str], ArmInfo]) -> dict[str, Any] | None:
     if row.retracted and not params.include_retracted:
         return _retraction(details[row.id])
@@ -101,7 +109,7 @@ def _reason(row: Any, params: NetworkParams, details: dict[int, list[Any]],
     return None
 
 
-def _usable(rows: list[Any], params: NetworkParams, details: dict[int, list[Any]],
+def usable(rows: list[Any], params: NetworkSelection, details: dict[int, list[Any]],
             arms: dict[tuple[int, str], ArmInfo], excluded: list[dict[str, Any]]
             ) -> list[Entry]:
     entries = []
@@ -125,7 +133,7 @@ def _usable(rows: list[Any], params: NetworkParams, details: dict[int, list[Any]
     return entries
 
 
-def _reported_first(entries: list[Entry], excluded: list[dict[str, Any]]) -> list[Entry]:
+def reported_first(entries: list[Entry], excluded: list[dict[str, Any]]) -> list[Entry]:
     """A comparison its source reports and we also compute is the same evidence twice."""
     def key(e: Entry) -> tuple[Any, ...]:
         r = e.row
@@ -153,7 +161,7 @@ def _one_type(entries: list[Entry], excluded: list[dict[str, Any]]) -> EffectTyp
     return EffectType(next(iter(types)))
 
 
-def _assign_nodes(entries: list[Entry], params: NetworkParams, excluded: list[dict[str, Any]],
+def assign_nodes(entries: list[Entry], params: NetworkSelection, excluded: list[dict[str, Any]],
                   warnings: list[str]) -> tuple[list[Entry], dict[str, Node]]:
     """Each contrast's two nodes; a contrast between arms of one node is left out."""
     arms = {e.arm_e.id: e.arm_e for e in entries} | {e.arm_c.id: e.arm_c for e in entries}
@@ -284,14 +292,13 @@ def network_meta_analysis(session: Session, params: NetworkParams) -> dict[str, 
     twice. Every estimate left out is listed with its reason."""
     if params.method_tau not in CHECKED_TAU_METHODS:
         raise UnprocessableContent(f"method_tau={params.method_tau} is not checked against R")
-    rows, details = _chosen(session, params)
-    arms = arms_from_rows(list(session.execute(study_arms_select(
-        sorted({r.study_id for r in rows}))))) if rows else {}
+    rows, details = chosen(session, params)
+    arms = study_arms(session, rows)
     excluded: list[dict[str, Any]] = []
-    entries = _reported_first(_usable(rows, params, details, arms, excluded), excluded)
+    entries = reported_first(usable(rows, params, details, arms, excluded), excluded)
     effect_type = _one_type(entries, excluded)
     warnings: list[str] = []
-    entries, nodes = _assign_nodes(entries, params, excluded, warnings)
+    entries, nodes = assign_nodes(entries, params, excluded, warnings)
     blocks = _blocks(entries, excluded)
     if len(nodes) < 2 or not blocks:
         raise UnprocessableContent("a network needs contrasts between at least two treatments",

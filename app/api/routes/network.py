@@ -1,4 +1,5 @@
-"""Network meta-analysis: the league table of every treatment, its graph and its table."""
+"""Network meta-analysis (the league table of every treatment, its graph and its table) and
+the effect estimates in the layouts of R's metafor and netmeta."""
 
 from __future__ import annotations
 
@@ -8,8 +9,13 @@ from fastapi import APIRouter, Query, Response
 
 from app.api.deps import SessionDep
 from app.api.responses import JSONBytes, content, problems
-from app.schemas.network import LeagueCsvParams, NetworkMetaAnalysis, NetworkParams
-from app.services import network, network_svg
+from app.schemas.network import (
+    EffectsExportParams,
+    LeagueCsvParams,
+    NetworkMetaAnalysis,
+    NetworkParams,
+)
+from app.services import network, network_export, network_svg
 
 router = APIRouter(tags=["evidence"])
 
@@ -42,3 +48,14 @@ def league_table(params: Annotated[LeagueCsvParams, Query()],
                                   params.layout)
     return Response(body, media_type="text/csv", headers={
         "Content-Disposition": 'attachment; filename="league.csv"'})
+
+
+@router.get("/export/effects.csv", response_class=Response, tags=["exchange"], responses={
+    200: content("text/csv", "one effect estimate a row"), **problems(422)})
+def export_effects(params: Annotated[EffectsExportParams, Query()],
+                   session: SessionDep) -> Response:
+    """Download the chosen effect estimates as CSV in metafor's layout (yi, vi) or netmeta's
+    pairwise layout (TE, seTE, treat1, treat2, studlab)."""
+    body = network_export.effects_csv(session, params)
+    return Response(body, media_type="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="effects-{params.layout}.csv"'})
