@@ -14,6 +14,7 @@ moment estimator of Jackson, White and Riley (2012); the fixed-effect model is �
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from app.services import network_linalg as la
@@ -134,8 +135,10 @@ class Model:
             out.append(la.inverse(sigma))
         return out
 
-    def fit(self, tau2: float, weights: list[Matrix] | None = None) -> GlsFit:
-        """The GLS estimate at a given τ²."""
+    def fit(self, tau2: float, weights: list[Matrix] | None = None, *,
+            with_cov: bool = True) -> GlsFit:
+        """The GLS estimate at a given τ² (without the effects' covariance when the caller
+        only needs the likelihood)."""
         weights = weights or self._weights(tau2)
         a = la.zeros(self.p, self.p)
         c = [0.0] * self.p
@@ -149,10 +152,11 @@ class Model:
         for b, w in zip(self.blocks, weights, strict=True):
             r = [yi - fi for yi, fi in zip(b.y, b.x_v(coef), strict=True)]
             quad += la.dot(r, la.matvec(w, r))
-        return GlsFit(tau2, coef, la.inverse(a), quad, (logdet_sigma, la.logdet(a)))
+        cov = la.inverse(a) if with_cov else []
+        return GlsFit(tau2, coef, cov, quad, (logdet_sigma, la.logdet(a)))
 
     def reml_loglik(self, tau2: float) -> float:
-        fit = self.fit(tau2)
+        fit = self.fit(tau2, with_cov=False)
         return -0.5 * (fit.loglik_terms[0] + fit.loglik_terms[1] + fit.quad)
 
     def _trace_terms(self, tau2: float) -> tuple[float, float, float]:
@@ -177,12 +181,12 @@ class Model:
 
     def tau2_reml(self) -> float:
         """REML τ² ≥ 0: a geometric grid finds the basin of the global maximum (the
-        likelihood can peak at zero and again inside), bisection on the score pins it."""
+        likelihood can peak at zero and again inside), the score's root in it pins it."""
         ys = [y for b in self.blocks for y in b.y]
         vs = [b.v[i][i] for b in self.blocks for i in range(len(b.y))]
         mean = sum(ys) / len(ys)
         scale = max(sum((y - mean) ** 2 for y in ys) / max(len(ys) - 1, 1), max(vs), 1e-12)
-        grid = [0.0] + [scale * 10 ** (e / 10) for e in range(-80, 11)]
+        grid = [0.0] + [scale * 10 ** (e / 10) for e in range(-80, 11, 2)]
         liks = [self.reml_loglik(t) for t in grid]
         best = max(range(len(grid)), key=lambda i: liks[i])
         if best == 0 and self.reml_score(0.0) <= 0:
@@ -191,15 +195,7 @@ class Model:
         high = grid[best + 1] if best + 1 < len(grid) else 2 * grid[best]
         while self.reml_score(high) > 0:
             high *= 2
-        for _ in range(200):
-            if high - low <= 1e-15 * max(1.0, high):
-                break
-            middle = (low + high) / 2
-            if self.reml_score(middle) > 0:
-                low = middle
-            else:
-                high = middle
-        return (low + high) / 2
+        return _root(self.reml_score, low, high)
 
     def tau2_dl(self) -> float:
         """The generalised DerSimonian–Laird estimate: E[Q] = df + τ² tr(P K) solved for τ²
@@ -218,6 +214,31 @@ class Model:
         var = ((fit.cov[i][i] if i >= 0 else 0.0) + (fit.cov[j][j] if j >= 0 else 0.0)
                - (2 * fit.cov[i][j] if i >= 0 and j >= 0 else 0.0))
         return est, max(var, 0.0)
+
+
+def _root(f: Callable[[float], float], low: float, high: float) -> float:
+    """The root of a decreasing f with f(low) > 0 ≥ f(high): regula falsi with the Illinois
+    step (superlinear), never leaving the bracket."""
+    f_low, f_high = f(low), f(high)
+    side = 0
+    for _ in range(200):
+        if high - low <= 1e-14 * max(1.0, high) or f_high == 0:
+            break
+        x = (low * f_high - high * f_low) / (f_high - f_low)
+        if not low < x < high:
+            x = (low + high) / 2
+        fx = f(x)
+        if fx > 0:
+            low, f_low = x, fx
+            if side == -1:
+                f_high /= 2
+            side = -1
+        else:
+            high, f_high = x, fx
+            if side == 1:
+                f_low /= 2
+            side = 1
+    return high if f_high == 0 else (low + high) / 2
 
 
 def within_design_q(blocks: list[StudyBlock]) -> tuple[float, int]:
