@@ -180,12 +180,24 @@ def test_the_seed_network_lists_what_each_node_merged_and_warns_of_the_merge(cli
     assert any("merges different treatments" in w and "MDMA + Placebo + Psychotherapy" in w
                for w in body["warnings"])
     unmerged = client.get(f"{NETWORK}?{SEED['caps_cohens_d']['query']}").json()
-    assert unmerged["n_treatments"] == 3 and unmerged["warnings"] == []
+    assert unmerged["n_treatments"] == 3
+    assert unmerged["warnings"] == [
+        "placebo or sham comparators are in different nodes (MDMA + Placebo + Psychotherapy; "
+        "Placebo + Psychotherapy): they are different treatments unless merged, e.g. "
+        "merge=MDMA + Placebo + Psychotherapy,Placebo + Psychotherapy"]
     assert unmerged["edges"] == [
         {"treatment1": "MDMA + Placebo + Psychotherapy", "treatment2": "MDMA + Psychotherapy",
          "k": 1, "studies": ["mithoefer-2019-pooled"]},
         {"treatment1": "MDMA + Psychotherapy", "treatment2": "Placebo + Psychotherapy",
          "k": 2, "studies": ["NCT03537014", "NCT04077437"]}]
+
+
+def test_outcome_names_choose_the_estimates(client: Any) -> None:
+    name = quote("CAPS-5 total severity change")
+    body = client.get(f"{NETWORK}?effect_type=COHENS_D&outcome={name}"
+                      "&include_retracted=true").json()
+    assert sorted(s["study_key"] for s in body["studies"]) == ["NCT03537014", "NCT04077437"]
+    assert body["n_treatments"] == 2
 
 
 def test_retracted_estimates_are_left_out_unless_asked_for_and_named(client: Any) -> None:

@@ -80,9 +80,19 @@ def node_names(arms: list[ArmInfo], merge: list[str]) -> tuple[dict[str, str], l
     return out, unknown
 
 
+PLACEBO_KINDS = ("PLACEBO_COMPARATOR", "SHAM_COMPARATOR")
+
+
 def transitivity_warnings(nodes: dict[str, Node]) -> list[str]:
-    """A node that holds several treatments, or comparators of different kinds."""
+    """A node that holds several treatments, or comparators of different kinds; and placebo
+    or sham comparators kept apart in several nodes (different treatments unless merged)."""
     warnings = []
+    placebos = sorted((n.name for n in nodes.values()
+                       if any(a.arm_type in PLACEBO_KINDS for _, a in n.arms)), key=str.casefold)
+    if len(placebos) > 1:
+        warnings.append("placebo or sham comparators are in different nodes ("
+                        + "; ".join(placebos) + "): they are different treatments unless "
+                        "merged, e.g. merge=" + ",".join(placebos))
     for node in nodes.values():
         if len(node.treatments) > 1:
             warnings.append(
