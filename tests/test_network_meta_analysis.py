@@ -395,3 +395,28 @@ def test_the_export_leaves_retracted_estimates_out_unless_asked(client: Any) -> 
         client.get(f"{EXPORT}?{query}&include_retracted=true"))}
     assert "mithoefer-2019-pooled" in keys
     assert client.get(f"{EXPORT}?layout=stata").status_code == 422
+
+
+def test_a_multi_arm_study_without_its_shared_arms_variance_is_a_422_naming_it(
+        app: Any, client: Any, curator: dict[str, str]) -> None:
+    from fastapi.testclient import TestClient
+
+    doc = _counted_study("nma-reported", "NCT09999953", [
+        ("Testamine arm", "EXPERIMENTAL", "Testamine", 15, 30),
+        ("Otheramine arm", "EXPERIMENTAL", "Otheramine", 10, 30),
+        ("Placebo arm", "PLACEBO_COMPARATOR", "Placebo", 6, 30)])
+    src = [{"publication": "main", "locator": "Table 3"}]
+    doc["outcome_measures"][0]["results"] = []
+    doc["outcome_measures"][0]["effects"] = [
+        {"experimental_arm": arm, "comparator_arm": "Placebo arm", "timepoint": "12 months",
+         "effect_type": "SMD", "value": value, "ci_low": value - 0.5, "ci_high": value + 0.5,
+         "sources": src}
+        for arm, value in (("Testamine arm", 0.6), ("Otheramine arm", 0.3))]
+    with TestClient(app) as writer:
+        assert writer.post(f"{API}/studies", json=doc, headers=curator).status_code == 201
+    response = client.get(f"{NETWORK}?study=nma-reported&effect_type=SMD")
+    assert response.status_code == 422
+    problem = response.json()
+    assert "nma-reported" in problem["detail"] and "Placebo arm" in problem["detail"]
+    assert {e["experimental_arm"] for e in problem["estimates"]} == {
+        "Otheramine arm", "Testamine arm"}
