@@ -65,27 +65,15 @@ def table_of(model: Any) -> Table:
     return cast(Table, model.__table__)
 
 
-_ARM = table_of(Arm)
-_ARM_INTERVENTION = table_of(ArmIntervention)
-_EFFECT = table_of(EffectEstimate)
-_OUTCOME_MEASURE = table_of(OutcomeMeasure)
-_RESULT = table_of(OutcomeResult)
-_PROVENANCE = table_of(Provenance)
-_PUBLICATION = table_of(Publication)
-_REGISTRY_ID = table_of(RegistryId)
-_STUDY = table_of(Study)
-_STUDY_CONDITION = table_of(StudyCondition)
-_STUDY_COUNTRY = table_of(StudyCountry)
-_STUDY_KEYWORD = table_of(StudyKeyword)
-_STUDY_PUBLICATION = table_of(StudyPublication)
-_STUDY_RELATION = table_of(StudyRelation)
-_TIMEPOINT = table_of(Timepoint)
-
 # The tables a study's rows go to, each after the tables it refers to.
 STUDY_TABLES: list[Table] = [table_of(m) for m in (
     Study, RegistryId, StudyRelation, StudyCondition, StudyKeyword, StudyCountry,
     StudyPublication, Arm, ArmIntervention, Timepoint, OutcomeMeasure, OutcomeResult,
     EffectEstimate, Provenance)]
+(_STUDY, _REGISTRY_ID, _STUDY_RELATION, _STUDY_CONDITION, _STUDY_KEYWORD, _STUDY_COUNTRY,
+ _STUDY_PUBLICATION, _ARM, _ARM_INTERVENTION, _TIMEPOINT, _OUTCOME_MEASURE, _RESULT, _EFFECT,
+ _PROVENANCE) = STUDY_TABLES
+_PUBLICATION = table_of(Publication)
 
 
 def is_retracted(statuses: Iterable[Any]) -> bool:
