@@ -155,6 +155,9 @@ def test_ratio_and_difference_thresholds_at_equality(client, curator):
     ratios = "&effect_size_type=RISK_RATIO"
     assert {"rr-two", "rr-half"} <= keys(client, "min_effect_size=2" + ratios)
     assert {"rr-two", "rr-half"} <= keys(client, "min_effect_size=0.5" + ratios)
+    # Zero asks for every ratio contrast (no ratio is 1/0 or beyond).
+    assert {"rr-two", "rr-half", "NCT00090064"} <= keys(client, "min_effect_size=0" + ratios)
+    assert "md-three" not in keys(client, "min_effect_size=0" + ratios)
     assert not {"rr-two", "rr-half"} & keys(client, "min_effect_size=2.001" + ratios)
     assert not {"rr-two", "rr-half"} & keys(client, "min_effect_size=0.499" + ratios)
     diffs = "&effect_size_type=MEAN_DIFFERENCE"
