@@ -41,7 +41,10 @@ def server(scratch_module_db: str, tmp_path_factory: pytest.TempPathFactory) -> 
     scratch_db = migrated(scratch_module_db)
     token = committed_key(scratch_db, "curator", "concurrent curator")
     log = tmp_path_factory.mktemp("log") / "server.log"
-    with live_server({"EVIDENCEDB_DATABASE_URL": scratch_db}, workers=2,
+    # Reads go to either worker: without the response cache, a read after a write sees it
+    # whichever worker answers (the cache's own staleness contract is tested in test_cache.py).
+    with live_server({"EVIDENCEDB_DATABASE_URL": scratch_db,
+                      "EVIDENCEDB_RESPONSE_CACHE_BYTES": "0"}, workers=2,
                      extra_args=("--log-level", "debug"), log=log) as running:
         yield Server(running.url, token, log)
     output = log.read_text()
