@@ -58,8 +58,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # Per-worker memory for cached read responses; 0 turns the cache off.
     response_cache_bytes: int = 32 * 1024 * 1024
-    # How often (ms) a worker asks the database for the data version; writes through the same
-    # worker are seen at once, writes elsewhere within this interval.
+    # How often (ms) a worker asks the database for the data version; writes through any
+    # worker on the same host are seen at once, writes elsewhere within this interval.
     cache_version_interval_ms: int = 500
 
     @field_validator("trusted_proxies", mode="before")

@@ -140,3 +140,26 @@ def test_the_version_check_leaves_the_event_loop_free_and_is_shared(scratch_url)
     # Twenty cacheable reads, one version read, and not on the event loop's thread.
     assert len(version_reads) == 1
     assert loop_thread not in version_reads
+
+
+def test_a_write_through_one_worker_is_read_back_at_once_through_another(scratch_url):
+    """Two apps on one database stand in for two workers of one server."""
+    migrations.upgrade(scratch_url)
+    token = committed_key(scratch_url, "curator")
+    settings = Settings(database_url=scratch_url, response_cache_bytes=1 << 20,
+                        cache_version_interval_ms=3_600_000)
+    first, second = create_app(settings), create_app(settings)
+    try:
+        with TestClient(first) as writer, TestClient(second) as reader:
+            url = "/api/v1/studies?fields=title"
+            assert reader.get(url).json()["items"] == []
+            assert reader.get(url).headers["x-cache"] == "hit"
+            created = writer.post("/api/v1/studies", json=study_document("elsewhere"),
+                                  headers={"Authorization": f"Bearer {token}"})
+            assert created.status_code == 201, created.text
+            after = reader.get(url)
+            assert "x-cache" not in after.headers
+            assert [i["key"] for i in after.json()["items"]] == ["elsewhere"]
+    finally:
+        first.state.engine.dispose()
+        second.state.engine.dispose()

@@ -52,6 +52,8 @@ def test_the_limit_holds_across_two_workers_and_every_route_family(scratch_url):
             answers = list(pool.map(get, range(48)))
         # Health probes are never limited: an orchestrator must not restart a busy service.
         assert httpx.get(server.url + "/healthz").status_code == 200
+    assert set(statuses(answers)) == {200, 429}, [(r.status_code, r.text[:200]) for r in answers
+                                                  if r.status_code not in (200, 429)]
     assert statuses(answers).count(200) == 12, statuses(answers)
     refused = [r for r in answers if r.status_code == 429]
     assert len(refused) == 36

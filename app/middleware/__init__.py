@@ -3,6 +3,10 @@ proxies, rate limits, body limits, the public origin, CORS and the response cach
 
 from __future__ import annotations
 
+import hashlib
+import tempfile
+from pathlib import Path
+
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 from starlette.middleware.cors import CORSMiddleware
@@ -16,13 +20,19 @@ from app.middleware.ratelimit import Buckets, RateLimits
 from app.security import KeyIds
 
 
+def _signal_file(settings: Settings) -> Path:
+    """One file per database on this host, shared by the workers serving it."""
+    digest = hashlib.sha256(settings.database_url.encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"evidencedb-writes-{digest}"
+
+
 def install(app: FastAPI, settings: Settings, *, side_engine: Engine, store: Buckets,
             key_ids: KeyIds) -> None:
     """Add every middleware (Starlette runs the last added first)."""
     if settings.response_cache_bytes > 0 and not settings.require_read_key:
         # Cached reads are keyed on the version of the database reads come from.
         app.add_middleware(ResponseCache, version=DataVersion(
-            side_engine, settings.cache_version_interval_ms / 1000),
+            side_engine, settings.cache_version_interval_ms / 1000, signal=_signal_file(settings)),
             max_bytes=settings.response_cache_bytes)
     if settings.cors_origins:
         # Outside the cache, which would otherwise replay one origin's grant to another. Keys

@@ -6,9 +6,10 @@ Every write appends an audit entry in the same transaction as the change, so the
 audit entry id is a version of everything the API can answer: a cached answer is served only
 while that version is unchanged. Each worker keeps its own bounded cache and one shared
 version, read from the database off the event loop at most every
-EVIDENCEDB_CACHE_VERSION_INTERVAL_MS; a write request through this worker makes the next read
-ask again at once, so a client never reads its own write stale, and writes through other
-workers or processes are seen within the interval.
+EVIDENCEDB_CACHE_VERSION_INTERVAL_MS. A write request through any worker on the same host makes
+the next read in every worker there ask again at once (a signal file they share), so a client
+never reads a write stale through another worker; writes through other hosts or processes
+(the command line) are seen within the interval.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
@@ -39,9 +41,14 @@ class DataVersion:
     """The newest audit entry id, read on a connection kept for this purpose, in a worker
     thread, at most once per interval (one read at a time; the others use its answer)."""
 
-    def __init__(self, engine: Engine, interval_s: float = 0.5) -> None:
+    def __init__(self, engine: Engine, interval_s: float = 0.5,
+                 signal: Path | None = None) -> None:
         self._engine = engine
         self._interval_s = interval_s
+        # Workers on one host share this file: a write through any of them touches it, and
+        # the others see its size change at their next request (one stat, no database).
+        self._signal = signal
+        self._seen = self._signal_state()
         self._stmt = select(func.max(AuditEntry.id))
         self._conn: Connection | None = None
         self._value: int | None = None
@@ -50,10 +57,31 @@ class DataVersion:
         self._reading: asyncio.Future[int | None] | None = None
 
     def invalidate(self) -> None:
-        """A write went through this worker: the next request reads the version again."""
+        """A write went through this worker: the next request here, and in every worker that
+        shares the signal file, reads the version again."""
         self._stale = True
+        if self._signal is not None:
+            try:
+                with self._signal.open("ab") as f:
+                    f.write(b".")
+                    if f.tell() > 1 << 20:
+                        f.truncate(0)
+            except OSError:
+                pass
+
+    def _signal_state(self) -> tuple[int, int] | None:
+        if self._signal is None:
+            return None
+        try:
+            stat = self._signal.stat()
+        except OSError:
+            return None
+        return stat.st_size, stat.st_mtime_ns
 
     async def current(self) -> int | None:
+        seen = self._signal_state()
+        if seen != self._seen:
+            self._seen, self._stale = seen, True
         if not self._stale and time.monotonic() - self._read_at < self._interval_s:
             return self._value
         if self._reading is None:
