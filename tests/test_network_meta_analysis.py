@@ -237,7 +237,7 @@ def test_a_placebo_merge_connects_the_network(client: Any) -> None:
 @pytest.mark.parametrize("query", [
     "effect_type=COHENS_D&model=bayesian", "effect_type=COHENS_D&method_tau=PM",
     "effect_type=COHENS_D&colour=red", f"{CAPS_D}&reference=Sertraline",
-    "instrument=CAPS-5", "effect_type=COHENS_D&instrument=CAPS-5&study=NCT03537014&outcome="
+    "intervention=MDMA", "effect_type=COHENS_D&instrument=CAPS-5&study=NCT03537014&outcome="
     + quote("no such outcome")])
 def test_bad_requests_are_422_problems(client: Any, query: str) -> None:
     response = client.get(f"{NETWORK}?{query}")

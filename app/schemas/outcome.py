@@ -25,7 +25,7 @@ from app.enums import (
     OutcomeRole,
     PValueRelation,
 )
-from app.schemas.common import ApiModel, Count, Items, Name, Short, Text
+from app.schemas.common import ApiModel, Count, ItemList, Name, Short, Text
 from app.schemas.parts import RequiredSources, SourceIn, read_only
 
 Percent = Annotated[str, Field(pattern=r"^(100(\.0{1,6})?|[0-9]{1,2}(\.[0-9]{1,6})?)$",
@@ -221,8 +221,8 @@ class OutcomeMeasureIn(ApiModel):
     lower_is_better: bool | None = None
     description: Text | None = None
     notes: Text | None = None
-    results: Items(OutcomeResultIn)
-    effects: Items(EffectEstimateIn)
+    results: ItemList[OutcomeResultIn]
+    effects: ItemList[EffectEstimateIn]
 
     @model_validator(mode="before")
     @classmethod

@@ -18,7 +18,7 @@ from app.enums import (
     RetractionStatus,
     TimepointRole,
 )
-from app.schemas.common import ApiModel, Count, Items, Key, Months, Name, Short, Text, Url
+from app.schemas.common import ApiModel, Count, ItemList, Key, Months, Name, Short, Text, Url
 
 Ref = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$")]
 
@@ -100,7 +100,7 @@ class ArmIn(ApiModel):
     description: Text | None = None
     n_randomized: Count | None = None
     n_completed: Count | None = None
-    interventions: Items(ArmInterventionIn)
+    interventions: ItemList[ArmInterventionIn]
     notes: Text | None = None
     sources: Sources
 

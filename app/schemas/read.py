@@ -7,7 +7,7 @@ describe them, and the test suite checks every answer against the schema of its 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Optional, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -49,8 +49,8 @@ class Page(ReadDoc, Generic[T]):
 def _partial(model: type[BaseModel], name: str, doc: str) -> type[BaseModel]:
     """`model` with every field optional: a list item carries the fields asked for."""
     fields: dict[str, Any] = {
-        field_name: (info.annotation | None, Field(None, description=info.description,
-                                                   alias=info.alias))
+        field_name: (Optional[info.annotation], Field(  # noqa: UP045 - a runtime type
+            None, description=info.description, alias=info.alias))
         for field_name, info in model.model_fields.items()}
     return create_model(name, __base__=ReadDoc, __doc__=doc, **fields)
 

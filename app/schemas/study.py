@@ -26,7 +26,7 @@ from app.enums import (
 from app.schemas.common import (
     ApiModel,
     Count,
-    Items,
+    ItemList,
     Key,
     Months,
     Name,
@@ -101,17 +101,17 @@ class StudyDocument(ApiModel):
     population: Text | None = None
     summary: Text | None = None
     sponsor: Name | None = None
-    countries: Items(Name)
+    countries: ItemList[Name]
     notes: Text | None = Field(None, description="caveats")
     conflicts: Annotated[list[ConflictIn], Field(default_factory=list, max_length=100)]
-    registry_ids: Items(RegistryIdIn)
-    conditions: Items(Name)
-    keywords: Items(Name)
-    relations: Items(RelationIn)
-    publications: Items(PublicationIn)
-    arms: Items(ArmIn)
-    timepoints: Items(TimepointIn)
-    outcome_measures: Items(OutcomeMeasureIn)
+    registry_ids: ItemList[RegistryIdIn]
+    conditions: ItemList[Name]
+    keywords: ItemList[Name]
+    relations: ItemList[RelationIn]
+    publications: ItemList[PublicationIn]
+    arms: ItemList[ArmIn]
+    timepoints: ItemList[TimepointIn]
+    outcome_measures: ItemList[OutcomeMeasureIn]
     sources: Sources
     interventions: list[str] | None = read_only("every intervention of its arms, by name")
     referenced_by: list[ReferencedBy] | None = read_only("studies whose relations name this one")

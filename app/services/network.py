@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.enums import EffectType, Origin, RetractionStatus
+from app.enums import EffectType, RetractionStatus
 from app.errors import UnprocessableContent
 from app.queries.network import network_estimates_select, study_arms_select
 from app.queries.outcomes import effect_sources_select
@@ -33,6 +33,7 @@ from app.services.network_nodes import (
     node_names,
     transitivity_warnings,
 )
+from app.services.pooling import base, reported_first
 
 MAX_ESTIMATES = 2000
 MAX_TREATMENTS = 60
@@ -52,14 +53,6 @@ class Entry:
     se_source: str
     first: str = ""
     second: str = ""
-
-
-def base(row: Any) -> dict[str, Any]:
-    return {"id": row.id, "study_key": row.study_key, "outcome": row.outcome,
-            "instrument": row.instrument, "timepoint": row.timepoint,
-            "experimental_arm": row.experimental_arm, "comparator_arm": row.comparator_arm,
-            "effect_type": row.effect_type, "value": row.value, "origin": row.origin,
-            "retracted": row.retracted}
 
 
 def _retraction(details: list[Any]) -> dict[str, Any]:
@@ -131,24 +124,6 @@ def usable(rows: list[Any], params: NetworkSelection, details: dict[int, list[An
             reason = {"reason": se.reason or "no usable standard error"}
         excluded.append({**base(row), **(reason or {})})
     return entries
-
-
-def reported_first(entries: list[Entry], excluded: list[dict[str, Any]]) -> list[Entry]:
-    """A comparison its source reports and we also compute is the same evidence twice."""
-    def key(e: Entry) -> tuple[Any, ...]:
-        r = e.row
-        return (r.study_key, r.outcome, r.timepoint, r.experimental_arm, r.comparator_arm,
-                r.effect_type)
-
-    reported = {key(e) for e in entries if e.row.origin == Origin.REPORTED}
-    kept = []
-    for e in entries:
-        if e.row.origin == Origin.COMPUTED and key(e) in reported:
-            excluded.append({**base(e.row), "reason": "computed from the arms' results of a "
-                             "comparison its source reports: the reported estimate is used"})
-        else:
-            kept.append(e)
-    return kept
 
 
 def _one_type(entries: list[Entry], excluded: list[dict[str, Any]]) -> EffectType:

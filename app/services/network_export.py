@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.schemas.network import EffectsExportParams
-from app.services import network
+from app.services import network, pooling
 from app.spreadsheet import spreadsheet_safe
 
 METAFOR = ("study", "estimate_id", "experimental_arm", "comparator_arm", "outcome",
@@ -56,7 +56,7 @@ def effects_csv(session: Session, params: EffectsExportParams) -> str:
     rows, details = network.chosen(session, params)
     arms = network.study_arms(session, rows)
     excluded: list[dict[str, Any]] = []
-    entries = network.reported_first(
+    entries = pooling.reported_first(
         network.usable(rows, params, details, arms, excluded), excluded)
     columns: tuple[str, ...] = METAFOR
     shaped = [_metafor_row(e) for e in entries]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from sqlalchemy.orm import Session
 
@@ -54,6 +54,13 @@ def direction(effect_type: EffectType, lower_is_better: set[bool | None]) -> dic
             "scale": "log" if effect_type in RATIO_EFFECTS else "identity"}
 
 
+class HasRow(Protocol):
+    @property
+    def row(self) -> Any: ...
+
+
+E = TypeVar("E", bound=HasRow)
+
 @dataclass
 class _Entry:
     """One study's contribution to a pooling: one estimate, or several aggregated."""
@@ -70,7 +77,7 @@ class _Entry:
         return self.rows[0]
 
 
-def _base(row: Any) -> dict[str, Any]:
+def base(row: Any) -> dict[str, Any]:
     return {"id": row.id, "study_key": row.study_key, "outcome": row.outcome,
             "instrument": row.instrument, "timepoint": row.timepoint,
             "experimental_arm": row.experimental_arm, "comparator_arm": row.comparator_arm,
@@ -97,7 +104,7 @@ def _one_per_study(entries: list[_Entry], params: MetaAnalysisParams,
             f"a pooled estimate counts each study once, but {named}; narrow the selection "
             "(instrument, timepoint_months_*, study) or choose per_study=first_listed or "
             "per_study=aggregate",
-            studies=[{"study_key": key, "estimates": [_base(e.row) for e in group]}
+            studies=[{"study_key": key, "estimates": [base(e.row) for e in group]}
                      for key, group in sorted(several.items())])
     out: list[_Entry] = []
     notes: list[str] = []
@@ -108,7 +115,7 @@ def _one_per_study(entries: list[_Entry], params: MetaAnalysisParams,
         group.sort(key=lambda e: (e.row.outcome_position, e.row.effect_position, e.row.id))
         if params.per_study == "first_listed":
             out.append(group[0])
-            excluded.extend({**_base(e.row), "reason": "per_study=first_listed: another "
+            excluded.extend({**base(e.row), "reason": "per_study=first_listed: another "
                              f"estimate of {key} is listed first"} for e in group[1:])
             notes.append(f"study {key}: the first listed of {len(group)} estimates is pooled")
             continue
@@ -120,10 +127,11 @@ def _one_per_study(entries: list[_Entry], params: MetaAnalysisParams,
     return out, notes
 
 
-def _reported_first(entries: list[_Entry], excluded: list[dict[str, Any]]) -> list[_Entry]:
+def reported_first(entries: list[E], excluded: list[dict[str, Any]]) -> list[E]:
     """One comparison (outcome, timepoint, arms) reported by its source and also computed by
-    us from its arms' results is the same evidence twice: the reported estimate is pooled."""
-    def comparison(e: _Entry) -> tuple[Any, ...]:
+    us from its arms' results is the same evidence twice, whatever effect type each is
+    expressed in: the reported estimate is pooled, the computed one is listed as left out."""
+    def comparison(e: E) -> tuple[Any, ...]:
         r = e.row
         return (r.study_key, r.outcome, r.timepoint, r.experimental_arm, r.comparator_arm)
 
@@ -131,7 +139,7 @@ def _reported_first(entries: list[_Entry], excluded: list[dict[str, Any]]) -> li
     kept = []
     for e in entries:
         if e.row.origin == Origin.COMPUTED and comparison(e) in reported:
-            excluded.append({**_base(e.row), "reason": "computed from the arms' results of a "
+            excluded.append({**base(e.row), "reason": "computed from the arms' results of a "
                              "comparison its source reports: the reported estimate is pooled"})
         else:
             kept.append(e)
@@ -156,7 +164,7 @@ def _mantel_haenszel(entries: list[_Entry], params: MetaAnalysisParams,
         raise UnprocessableContent(
             "method=MH needs every pooled estimate computed from counts (events and totals "
             "per arm), one per study; use DL or REML",
-            estimates=[_base(e.row) for e, t in zip(entries, tables, strict=True) if t is None])
+            estimates=[base(e.row) for e, t in zip(entries, tables, strict=True) if t is None])
     measure = "RR" if effect_type == EffectType.RISK_RATIO else "OR"
     counted = cast(list[tuple[int, int, int, int]], tables)  # none is None (checked above)
     mh = binary.mantel_haenszel(measure, counted, level=params.ci_level)
@@ -227,7 +235,7 @@ def _poolable(rows: list[Any], params: MetaAnalysisParams, details: dict[int, li
                 entries.append(_Entry([row], y, se.se, se.how or "reported", n1, n2))
                 continue
             reason = {"reason": se.reason}
-        excluded.append({**_base(row), **(reason or {})})
+        excluded.append({**base(row), **(reason or {})})
     return entries
 
 
@@ -299,7 +307,7 @@ def meta_analysis(session: Session, params: MetaAnalysisParams) -> dict[str, Any
     reason."""
     rows, details = _chosen(session, params)
     excluded: list[dict[str, Any]] = []
-    entries = _reported_first(_poolable(rows, params, details, excluded), excluded)
+    entries = reported_first(_poolable(rows, params, details, excluded), excluded)
     _one_type(entries, excluded)
     entries, warnings = _one_per_study(entries, params, excluded)
     if len(entries) < 2:
