@@ -74,7 +74,7 @@ def render() -> bytes:
     """The Prometheus text exposition of every metric (of every worker in multiprocess mode)."""
     if MULTIPROCESS:
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry)
     return generate_latest(REGISTRY)
 
@@ -82,4 +82,4 @@ def render() -> bytes:
 def process_exit() -> None:
     """Drop this worker's live gauges from the sums (multiprocess mode)."""
     if MULTIPROCESS:
-        multiprocess.mark_process_dead(os.getpid())
+        multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]

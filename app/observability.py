@@ -49,5 +49,5 @@ def configure_logging(level: str = "INFO") -> None:
     # uvicorn's own access line repeats the raw request line, query string included: ours
     # replaces it. Its other messages (start, stop, errors) become JSON too.
     logging.getLogger("uvicorn.access").disabled = True
-    for handler in logging.getLogger("uvicorn").handlers:
-        handler.setFormatter(JsonFormatter())
+    for uvicorn_handler in logging.getLogger("uvicorn").handlers:
+        uvicorn_handler.setFormatter(JsonFormatter())

@@ -8,6 +8,7 @@ key; key management needs an admin key. A missing or unknown key is a 401 with
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Query, Request
@@ -59,7 +60,8 @@ def _principal(request: Request, session: SessionDep,
                credentials: CredentialsDep) -> Principal | None:
     """The caller's key, looked up once per request (None when no key was sent)."""
     if "principal" in request.scope.get("state", {}):
-        return request.state.principal
+        found: Principal | None = request.state.principal
+        return found
     principal = None
     if credentials is not None:
         principal = keys.authenticate(session, credentials.credentials)
@@ -74,7 +76,7 @@ PrincipalDep = Annotated[Principal | None, Depends(_principal)]
 
 
 
-def _require(role: Role):  # noqa: ANN202 - a dependency factory
+def _require(role: Role) -> Callable[..., Principal]:
     """A dependency admitting keys of `role` or above. A write records its key's use inside
     its own transaction, so a refused or invalid write changes nothing at all."""
 
@@ -101,7 +103,8 @@ def read_access(request: Request, session: SessionDep,
     if not request.app.state.settings.require_read_key:
         return None
     principal = _principal(request, session, credentials)
-    return _require(Role.READER)(request, session, principal)
+    admitted: Principal = _require(Role.READER)(request, session, principal)
+    return admitted
 
 
 def operations_access(request: Request, session: SessionDep,
@@ -148,7 +151,7 @@ def document_security(app: FastAPI) -> None:
         if app.openapi_schema is not None:
             return app.openapi_schema
         schema = build()
-        required = [{SCHEME_NAME: []}]
+        required: list[dict[str, list[str]]] = [{SCHEME_NAME: []}]
         for path, operations in schema.get("paths", {}).items():
             for operation in operations.values():
                 names = {name for entry in operation.get("security", []) for name in entry}

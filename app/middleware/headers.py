@@ -4,9 +4,8 @@ origin, and security headers."""
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # The dashboard and the docs page load their script and styles from files and set no inline
 # style either; a forest plot fetched with a reader key is shown from a blob: URL (an image,
@@ -30,7 +29,7 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
-        async def send_with_headers(message: dict[str, Any]) -> None:
+        async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 names = {name.lower() for name, _ in headers}

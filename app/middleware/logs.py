@@ -30,7 +30,7 @@ access_log = logging.getLogger("evidencedb.access")
 def request_id_from(scope: Scope) -> str:
     for name, value in scope.get("headers", ()):
         if name == b"x-request-id":
-            candidate = value.decode("latin-1")
+            candidate: str = value.decode("latin-1")
             if _SAFE_REQUEST_ID.fullmatch(candidate):
                 return candidate
             break
@@ -51,7 +51,7 @@ def route_template(scope: Scope) -> str:
     rendered = own
     for name, value in (scope.get("path_params") or {}).items():
         rendered = rendered.replace("{" + name + "}", str(value))
-    path = scope.get("path", "")
+    path: str = scope.get("path", "")
     if rendered and path.endswith(rendered):
         return path[: len(path) - len(rendered)] + own
     return own
@@ -60,7 +60,7 @@ def route_template(scope: Scope) -> str:
 def _match_template(scope: Scope) -> str:
     app = scope.get("app")
     state = getattr(app, "state", None)
-    if state is None or not hasattr(app, "openapi"):
+    if app is None or state is None or not hasattr(app, "openapi"):
         return UNMATCHED_ROUTE
     templates = getattr(state, "route_templates", None)
     if templates is None:

@@ -216,7 +216,7 @@ def shared_store(settings: Settings) -> tuple[Buckets, Engine | None]:
                              pool_timeout=settings.pool_timeout_s,
                              connect_timeout=settings.connect_timeout_s)
         return DatabaseBuckets(engine), engine
-    if url.database in (None, "", ":memory:") or url.database.startswith("file:"):
+    if not url.database or url.database == ":memory:" or url.database.startswith("file:"):
         return MemoryBuckets(), None
     engine = writer(make_engine(url.set(database=f"{url.database}-limits").render_as_string(
         hide_password=False), busy_timeout_ms=settings.sqlite_busy_timeout_ms)).execution_options(
