@@ -8,6 +8,7 @@ key; key management needs an admin key. A missing or unknown key is a 401 with
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -146,11 +147,23 @@ def document_security(app: FastAPI) -> None:
     needs a key lists it alone. (Reads name a second scheme only to be told apart here.)"""
     build = app.openapi
     settings = app.state.settings
+    # The first requests of a worker may ask for the document at once from several threads;
+    # FastAPI's generator is not safe to run twice in parallel, and the document must not be
+    # served before its security entries are rewritten.
+    building = threading.Lock()
+    ready: list[dict[str, Any]] = []
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is not None:
-            return app.openapi_schema
-        schema = build()
+        if ready:
+            return ready[0]
+        with building:
+            if not ready:
+                schema = build()
+                _rewrite_security(schema)
+                ready.append(schema)
+            return ready[0]
+
+    def _rewrite_security(schema: dict[str, Any]) -> None:
         required: list[dict[str, list[str]]] = [{SCHEME_NAME: []}]
         for path, operations in schema.get("paths", {}).items():
             for operation in operations.values():
@@ -164,7 +177,6 @@ def document_security(app: FastAPI) -> None:
         schemes = schema.get("components", {}).get("securitySchemes", {})
         if OPTIONAL_SCHEME_NAME in schemes:
             schemes.setdefault(SCHEME_NAME, schemes.pop(OPTIONAL_SCHEME_NAME))
-        return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
 
