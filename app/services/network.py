@@ -18,10 +18,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.enums import EffectType, RetractionStatus
+from app.enums import EffectType
 from app.errors import UnprocessableContent
 from app.queries.network import network_estimates_select, study_arms_select
-from app.queries.outcomes import effect_sources_select
 from app.schemas.network import NetworkParams, NetworkSelection
 from app.services import evidence, network_answer
 from app.services.network_model import Contrast, StudyBlock
@@ -33,7 +32,7 @@ from app.services.network_nodes import (
     node_names,
     transitivity_warnings,
 )
-from app.services.pooling import base, reported_first
+from app.services.pooling import base, reported_first, retracted_sources, retraction_reason
 
 MAX_ESTIMATES = 2000
 MAX_TREATMENTS = 60
@@ -55,28 +54,13 @@ class Entry:
     second: str = ""
 
 
-def _retraction(details: list[Any]) -> dict[str, Any]:
-    pubs = [d for d in details if d.retraction_status == RetractionStatus.RETRACTED]
-    return {"reason": "retracted: every source of this estimate is a retracted publication",
-            "include_with": "include_retracted=true",
-            "retracted_publications": [
-                {"doi": d.doi, "title": d.publication_title,
-                 "retraction_date": d.retraction_date, "retraction_reason": d.retraction_reason}
-                for d in pubs]}
-
-
 def chosen(session: Session, params: NetworkSelection) -> tuple[list[Any], dict[int, list[Any]]]:
     rows = list(session.execute(network_estimates_select(
         params, session.get_bind().dialect.name).limit(MAX_ESTIMATES + 1)))
     if len(rows) > MAX_ESTIMATES:
         raise UnprocessableContent(
             f"the filter chooses more than {MAX_ESTIMATES} estimates; narrow it")
-    details: dict[int, list[Any]] = defaultdict(list)
-    retracted = [r.id for r in rows if r.retracted]
-    if retracted:
-        for d in session.execute(effect_sources_select(retracted)):
-            details[d.effect_estimate_id].append(d)
-    return rows, details
+    return rows, retracted_sources(session, rows)
 
 
 def study_arms(session: Session, rows: list[Any]) -> dict[tuple[int, str], ArmInfo]:
@@ -90,7 +74,7 @@ def study_arms(session: Session, rows: list[Any]) -> dict[tuple[int, str], ArmIn
 def _reason(row: Any, params: NetworkSelection, details: dict[int, list[Any]],
             arms: dict[tuple[int, str], ArmInfo]) -> dict[str, Any] | None:
     if row.retracted and not params.include_retracted:
-        return _retraction(details[row.id])
+        return {**retraction_reason(details[row.id]), "include_with": "include_retracted=true"}
     if row.comparator_arm is None:
         return {"reason": "within-arm change (no comparator arm): a network reads between-arm "
                           "contrasts only"}

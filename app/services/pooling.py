@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, cast
 
@@ -32,7 +33,7 @@ def _label(row: Any, estimates: int) -> str:
     return label
 
 
-def _retraction_reason(details: list[Any]) -> dict[str, Any]:
+def retraction_reason(details: list[Any]) -> dict[str, Any]:
     pubs = [d for d in details if d.retraction_status == RetractionStatus.RETRACTED]
     return {
         "reason": "retracted: every source of this estimate is a retracted publication",
@@ -195,19 +196,24 @@ def _chosen(session: Session, params: MetaAnalysisParams
     if len(rows) > MAX_POOLED:
         raise UnprocessableContent(
             f"the filter chooses more than {MAX_POOLED} estimates; narrow it")
+    return list(rows), retracted_sources(session, rows)
+
+
+def retracted_sources(session: Session, rows: Sequence[Any]) -> dict[int, list[Any]]:
+    """The sources behind each retracted estimate among `rows`, to name what was left out."""
     details: dict[int, list[Any]] = defaultdict(list)
     retracted_ids = [r.id for r in rows if r.retracted]
     if retracted_ids:
         for d in session.execute(effect_sources_select(retracted_ids)):
             details[d.effect_estimate_id].append(d)
-    return list(rows), details
+    return details
 
 
 def _left_out(row: Any, params: MetaAnalysisParams, details: dict[int, list[Any]]
               ) -> dict[str, Any] | None:
     """Why an estimate cannot be pooled whatever its numbers (None when it may be)."""
     if row.retracted and not params.include_retracted:
-        return _retraction_reason(details[row.id])
+        return retraction_reason(details[row.id])
     if row.comparator_arm is None:
         return {"reason": "within-arm change (no comparator arm): pooling reads between-arm "
                           "contrasts only"}
