@@ -153,7 +153,10 @@ def test_postgres_restart_gives_quick_503s_then_recovers(throwaway_postgres):
         studies.create(session, StudyCreate.model_validate(study_document()), actor_id=None)
     engine.dispose()
 
-    with live_server({"EVIDENCEDB_DATABASE_URL": pg.url}) as server:
+    # The response cache may answer a repeated page from memory for up to its version-check
+    # interval after the database went away; this test is about the database path.
+    with live_server({"EVIDENCEDB_DATABASE_URL": pg.url,
+                      "EVIDENCEDB_RESPONSE_CACHE_BYTES": "0"}) as server:
         traffic = SteadyTraffic(server.url)
         traffic.start()
         try:
