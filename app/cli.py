@@ -54,7 +54,7 @@ def cmd_import_ctgov(args: argparse.Namespace) -> None:
     from app.db import make_engine, make_sessionmaker
     from app.errors import ProblemError
     from app.services import importer
-    from app.services.writes import WriteRequest
+    from app.services.writes import Answer, WriteRequest
 
     files: list[Path] = []
     for name in args.paths:
@@ -70,9 +70,10 @@ def cmd_import_ctgov(args: argparse.Namespace) -> None:
             with sessions() as session:
                 try:
                     body = json.loads(path.read_text(encoding="utf-8"))
-                    outcome = importer.import_records(session, body, WriteRequest(
-                        actor_id=None, method="CLI", path="import-ctgov"))  # type: ignore[arg-type]
-                    results = outcome.body["imported"]
+                    done = importer.import_records(session, body, WriteRequest(
+                        actor_id=None, method="CLI", path="import-ctgov"),  # type: ignore[arg-type]
+                        lambda written: Answer(200, [r.as_dict() for r in written]))
+                    results = done.answer.body
                 except (OSError, ValueError) as exc:
                     failed += 1
                     print(f"{path}: refused: {exc}", file=sys.stderr)

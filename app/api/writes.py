@@ -10,18 +10,29 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from app.api.responses import JSONBytes
+from app.services.importer import ImportResult
 from app.services.studies import etag_of, location_of
-from app.services.writes import Answer, Performed, Written
+from app.services.writes import Answer, Performed, StudyVersion, Written
 
 
 def answer(written: Written) -> Answer:
     """The answer a write gives, and gives again to a retry with its Idempotency-Key."""
     if written.body is None:
         return Answer(204, None, {})
-    headers = {}
-    if written.study is not None:
-        headers = {"Location": location_of(written.study.key), "ETag": etag_of(written.study)}
+    headers = _located(written.study) if written.study is not None else {}
     return Answer(201 if written.created else 200, written.body, headers)
+
+
+def _located(study: StudyVersion) -> dict[str, str]:
+    return {"Location": location_of(study.key), "ETag": etag_of(study)}
+
+
+def imported(results: list[ImportResult]) -> Answer:
+    """The answer of a registry import: 201 when it created a study, else 200; Location and
+    ETag when it wrote exactly one."""
+    headers = _located(results[0].study) if len(results) == 1 else {}
+    return Answer(201 if any(r.created for r in results) else 200,
+                  {"imported": [r.as_dict() for r in results]}, headers)
 
 
 def respond(done: Performed) -> Response:

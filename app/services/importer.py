@@ -8,6 +8,7 @@ The raw record is kept verbatim in `study.source_record`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -20,7 +21,7 @@ from app.interop import ctgov
 from app.models import Publication, RegistryId, Study
 from app.schemas.study import StudyCreate
 from app.services import studies, vocab, writes
-from app.services.writes import Outcome, WriteRequest
+from app.services.writes import Answer, Performed, StudyVersion, WriteRequest
 
 
 @dataclass
@@ -33,12 +34,16 @@ class ImportResult:
     report: dict[str, Any]
 
     @property
-    def etag(self) -> str:
-        return f'"{self.study_id}-{self.version}"'
+    def created(self) -> bool:
+        return self.action == "created"
+
+    @property
+    def study(self) -> StudyVersion:
+        return StudyVersion(self.study_id, self.key, self.version)
 
     def as_dict(self) -> dict[str, Any]:
         return {"nct_id": self.nct_id, "key": self.key, "action": self.action,
-                "version": self.version, "location": f"/api/v1/studies/{self.key}",
+                "version": self.version, "location": studies.location_of(self.key),
                 "report": self.report}
 
 
@@ -195,9 +200,11 @@ def _write(session: Session, record: dict[str, Any], doc: StudyCreate,
 
 
 def import_records(session: Session, body: Any, req: WriteRequest,
-                   if_match: str | None = None) -> Outcome:
+                   frame: Callable[[list[ImportResult]], Answer],
+                   if_match: str | None = None) -> Performed:
     """Create or update one study per record, all in one transaction with an audit entry
-    each; idempotent retries and dry runs as for every write.
+    each; idempotent retries and dry runs as for every write. `frame` turns the results into
+    the caller's answer (the HTTP layer chooses status, Location and ETag).
 
     A study that was curated by hand (it has no stored registry record) is never overwritten
     by a registry record: that is a 409. `if_match`, when given, must name the current ETag of
@@ -205,25 +212,11 @@ def import_records(session: Session, body: Any, req: WriteRequest,
     """
     mapped = map_records(body)
 
-    def action() -> Outcome:
+    def action() -> list[ImportResult]:
         prepared = prepare(session, body, mapped)
         if if_match is not None and len(prepared) != 1:
             raise UnprocessableContent("If-Match applies to an import of one record")
-        results = [_write(session, record, doc, report, req, if_match)
-                   for record, doc, report in prepared]
-        return Outcome(status_of(results), {"imported": [r.as_dict() for r in results]},
-                       headers_of(results))
+        return [_write(session, record, doc, report, req, if_match)
+                for record, doc, report in prepared]
 
-    return writes.perform(session, req, body, action)
-
-
-def status_of(results: list[ImportResult]) -> int:
-    """201 when the import created a study, 200 when it only updated."""
-    return 201 if any(r.action == "created" for r in results) else 200
-
-
-def headers_of(results: list[ImportResult]) -> dict[str, str]:
-    """Location and ETag of the study a single-record import wrote."""
-    if len(results) != 1:
-        return {}
-    return {"Location": studies.location_of(results[0].key), "ETag": results[0].etag}
+    return writes.run(session, req, body, action, frame)

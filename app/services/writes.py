@@ -66,9 +66,6 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-# The registry import still frames its own answer (app.services.importer).
-Outcome = Answer
-
 T = TypeVar("T")
 
 # How the HTTP layer frames what a write stored (app.api.writes.answer).
@@ -140,17 +137,3 @@ def run(session: Session, req: WriteRequest, payload: Any, action: Callable[[], 
             raise
         return _replay(stored, request_hash)
     return Performed(answer)
-
-
-def perform(session: Session, req: WriteRequest, payload: Any,
-            action: Callable[[], Answer]) -> Answer:
-    """`run` for a write whose action frames its own answer (the registry import, until it
-    returns what it wrote and its route frames it with app.api.writes)."""
-    done = run(session, req, payload, action, lambda answer: answer)
-    if done.dry_run:
-        return Answer(200, {"dry_run": True, "would_status": done.answer.status,
-                            "result": done.answer.body})
-    if done.replayed:
-        return Answer(done.answer.status, done.answer.body,
-                      {**done.answer.headers, "Idempotent-Replayed": "true"})
-    return done.answer

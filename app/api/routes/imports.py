@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Header, Response
 from app.api.auth import WriteDep
 from app.api.deps import SessionDep
 from app.api.responses import JSONBytes, problems
+from app.api.writes import imported, respond
 from app.schemas.read import DryRun, ImportResult
 from app.services import importer
 
@@ -23,5 +24,4 @@ def import_ctgov(body: Annotated[Any, Body()], session: SessionDep, write: Write
                  if_match: Annotated[str | None, Header()] = None) -> Response:
     """Create or update studies from ClinicalTrials.gov API v2 records, by NCT id; the answer
     says what was mapped and what was skipped."""
-    outcome = importer.import_records(session, body, write, if_match)
-    return JSONBytes(outcome.body, status_code=outcome.status, headers=outcome.headers)
+    return respond(importer.import_records(session, body, write, imported, if_match))
