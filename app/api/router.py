@@ -3,6 +3,7 @@
 from fastapi import APIRouter, Depends
 
 from app.api.auth import read_access
+from app.api.deps import single_values
 from app.api.routes import (
     admin,
     catalog,
@@ -18,7 +19,9 @@ from app.api.routes import (
     synthesis,
 )
 
-api_router = APIRouter(prefix="/api/v1", dependencies=[Depends(read_access)])
+# Every route reads the key (if any) and refuses a one-value parameter given twice.
+api_router = APIRouter(prefix="/api/v1",
+                       dependencies=[Depends(read_access), Depends(single_values)])
 api_router.include_router(studies.router)
 api_router.include_router(publications.router)
 api_router.include_router(catalog.router)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.enums import RegulatoryEventType, RetractionStatus
-from app.schemas.common import FilterText
+from app.schemas.common import FilterText, PageToken
 from app.schemas.filters import StudyFilter, _split_commas, _strip
 
 
@@ -13,7 +13,7 @@ class Paging(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     page_size: int = Field(50, ge=1, le=1000)
-    page_token: str | None = Field(None, max_length=2000)
+    page_token: PageToken | None = None
 
 
 class VocabularyParams(Paging):
@@ -43,4 +43,4 @@ class RegulatoryEventParams(Paging):
 class TimepointParams(StudyFilter):
     is_follow_up: bool | None = None
     page_size: int = Field(50, ge=1, le=1000)
-    page_token: str | None = Field(None, max_length=2000)
+    page_token: PageToken | None = None

@@ -52,22 +52,36 @@ def _no_surrogate(value: str) -> None:
         raise ValueError("lone surrogate characters are not allowed") from None
 
 
+# Declared for clients and fuzzers: stored text holds no NUL (the validator above enforces it).
+NO_NUL = Field(json_schema_extra={"pattern": "^[^\\u0000]*$"})
+
 # A free-form JSON object (a merge patch, say), checked for what no encoder can write.
 JsonObject = Annotated[dict[str, Any], AfterValidator(_json_storable)]
 # Text a client sends to be compared with or stored beside ours; the length is the caller's.
-PlainText = Annotated[str, AfterValidator(_no_nul)]
+PlainText = Annotated[str, AfterValidator(_no_nul), NO_NUL]
 # One free-text filter value (a name, identifier or search term), as compared with stored text.
-FilterText = Annotated[str, StringConstraints(max_length=500), AfterValidator(_no_nul)]
+FilterText = Annotated[str, StringConstraints(max_length=500), AfterValidator(_no_nul), NO_NUL]
 
+# A name to look for: as FilterText, with something besides white space in it.
+SearchTerm = Annotated[
+    str, StringConstraints(max_length=500), AfterValidator(_no_nul),
+    Field(json_schema_extra={"pattern": "^\\s*[^\\s\\u0000][^\\u0000]*$"}),
+]
+# The next_page_token of the page before, passed back as it came (opaque; base64url); empty
+# asks for the first page.
+PageToken = Annotated[str, StringConstraints(max_length=2000),
+                      Field(json_schema_extra={"pattern": "^[A-Za-z0-9_-]*$"},
+                            description="the next_page_token of the page before, as it came")]
 
-Text = Annotated[str, StringConstraints(min_length=1, max_length=20_000), AfterValidator(_no_nul)]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=20_000), AfterValidator(_no_nul),
+                 NO_NUL]
 Name = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
-    AfterValidator(_no_nul),
+    AfterValidator(_no_nul), NO_NUL,
 ]
 Short = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
-    AfterValidator(_no_nul),
+    AfterValidator(_no_nul), NO_NUL,
 ]
 Key = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
 Url = Annotated[

@@ -26,7 +26,7 @@ from app.enums import (
     RetractionStatus,
     StudyType,
 )
-from app.schemas.common import FilterText
+from app.schemas.common import FilterText, PageToken
 
 
 class FollowUpBucket(StrEnum):
@@ -46,6 +46,17 @@ FOLLOW_UP_BOUNDS: dict[FollowUpBucket, tuple[float | None, float | None]] = {
 }
 
 STUDY_SORTS = ("key", "start_date", "completion_date", "enrollment", "title", "updated_at")
+# The keys of a study list item, each a `fields=` value.
+STUDY_FIELDS = (
+    "key", "title", "acronym", "study_type", "phase", "overall_status", "allocation",
+    "intervention_model", "masking", "primary_purpose", "start_date", "completion_date",
+    "enrollment", "enrollment_type", "treatment_end_months", "population", "summary",
+    "sponsor", "countries", "notes", "conflicts",
+)
+META_FIELDS = ("retracted", "has_results", "follow_up_months_max", "version", "created_at",
+               "updated_at")
+LIST_EXTRA = ("registry_ids", "conditions", "interventions")
+LIST_ITEM_KEYS = STUDY_FIELDS + LIST_EXTRA + META_FIELDS
 STUDY_INCLUDES = ("arms", "outcomes", "timepoints", "publications", "effects")
 
 
@@ -56,7 +67,9 @@ def _split_commas(value: Any) -> Any:
         value = [value]
     out: list[str] = []
     for item in value:
-        out.extend(part.strip() for part in str(item).split(",") if part.strip())
+        parts = [part.strip() for part in str(item).split(",") if part.strip()]
+        # An empty value is a value: a choice it is not, and a name it matches nothing.
+        out.extend(parts or [""])
     return out
 
 
@@ -98,17 +111,19 @@ class StudyFilter(BaseModel):
         None, ge=0, le=1200, description="the longest FOLLOW_UP timepoint at most this many "
         "months after treatment")
     follow_up: list[FollowUpBucket] = Field(
-        [], description="longest follow-up: UNDER_6, 6_TO_12, 12_TO_24, 24_PLUS months or NONE")
+        [],
+        description="longest follow-up: UNDER_6, 6_TO_12, 12_TO_24, 24_PLUS months or NONE")
     min_effect_size: float | None = Field(
         None, ge=0, le=1e6, description="a between-arm contrast of at least this size: d, g "
         "and SMD favouring the experimental arm by at least this much; for ratio types "
         "|log ratio| ≥ |log x| (2 and 0.5 ask the same); differences by magnitude")
     effect_size_type: list[EffectType] = Field(
-        list(STANDARDIZED_EFFECTS), description="the effect types min_effect_size reads "
-        "(default COHENS_D, HEDGES_G, SMD)")
+        list(STANDARDIZED_EFFECTS),
+        description="the effect types min_effect_size reads (default COHENS_D, HEDGES_G, SMD)")
     has_results: bool | None = None
     retraction_status: list[RetractionStatus] = Field(
-        [], description="studies with a publication of this retraction status"
+        [],
+        description="studies with a publication of this retraction status"
     )
     include_retracted: bool | None = Field(
         None,
@@ -131,12 +146,19 @@ class StudyListParams(StudyFilter):
     """The study filter plus shaping and paging of the list."""
 
     sort: str = Field(
-        "key", description="one of " + ", ".join(STUDY_SORTS) + "; '-' for descending"
+        "key", description="one of " + ", ".join(STUDY_SORTS) + "; '-' for descending",
+        json_schema_extra={"enum": [*STUDY_SORTS, *(f"-{s}" for s in STUDY_SORTS)]},
     )
-    fields: list[FilterText] = Field([], description="sparse fieldset: top-level keys to return")
-    include: list[str] = Field([], description="nested parts: " + ", ".join(STUDY_INCLUDES))
+    fields: list[FilterText] = Field(
+        [], description="sparse fieldset: top-level keys to return (repeat, or separate with "
+        "commas); a nested part also when it is included", json_schema_extra={
+            "items": {"type": "string", "enum": [*LIST_ITEM_KEYS, "outcome_measures"]}})
+    include: list[str] = Field(
+        [], description="nested parts: " + ", ".join(STUDY_INCLUDES) + " (repeat, or separate "
+        "with commas)",
+        json_schema_extra={"items": {"type": "string", "enum": list(STUDY_INCLUDES)}})
     page_size: int = Field(50, ge=1, le=1000)
-    page_token: str | None = Field(None, max_length=2000)
+    page_token: PageToken | None = None
     count_total: bool = False
 
     _shaping = field_validator("fields", "include", mode="before")(_split_commas)
@@ -194,7 +216,7 @@ class OutcomeFilter(StudyFilter):
 
 class OutcomeListParams(OutcomeFilter):
     page_size: int = Field(50, ge=1, le=1000)
-    page_token: str | None = Field(None, max_length=2000)
+    page_token: PageToken | None = None
 
 
 class MetaAnalysisParams(OutcomeFilter):

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from app.enums import OverallStatus, Phase
 from app.errors import BadRequest, validation_errors
-from app.schemas.common import FilterText
+from app.schemas.common import FilterText, PageToken
 
 
 def _split(value: Any) -> list[str]:
@@ -64,7 +64,7 @@ class CtgovQuery(_Query):
     ids: list[FilterText] = Field([], alias="filter.ids", max_length=1000)
     fields: list[FilterText] = Field([], alias="fields")
     page_size: int = Field(10, alias="pageSize", ge=1, le=1000)
-    page_token: str | None = Field(None, alias="pageToken", max_length=2000)
+    page_token: PageToken | None = Field(None, alias="pageToken")
     count_total: bool = Field(False, alias="countTotal")
     format: Literal["json", "csv"] = "json"
     # Our text has no markup: both of the registry's renderings of it are the same here.

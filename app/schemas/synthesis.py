@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from app.enums import Anchor, ArmType, TimepointRole
-from app.schemas.common import FilterText
+from app.schemas.common import FilterText, SearchTerm
 from app.schemas.filters import StudyFilter, _split_commas, _strip
 from app.schemas.outcome import Nnt
 from app.schemas.parts import Clock
@@ -45,10 +45,10 @@ class DurabilityPlotParams(SynthesisFilter):
 
 
 class BenefitRiskParams(SynthesisFilter):
-    benefit: list[FilterText] = Field(
+    benefit: list[SearchTerm] = Field(
         ..., min_length=1, description="the benefit outcome, by name or instrument, e.g. "
         "clinical response (repeat for names other studies use)")
-    harm: list[FilterText] = Field(
+    harm: list[SearchTerm] = Field(
         ..., min_length=1, description="the harm outcome, by name or instrument, e.g. severe "
         "treatment-emergent adverse events (repeat for names other studies use)")
     timepoint_months_min: float | None = Field(

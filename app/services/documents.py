@@ -13,18 +13,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.queries import documents as q
+from app.schemas.filters import LIST_ITEM_KEYS, META_FIELDS, STUDY_FIELDS
 from app.schemas.study import StudyCreate
 from app.services import semantics
 
-STUDY_FIELDS = (
-    "key", "title", "acronym", "study_type", "phase", "overall_status", "allocation",
-    "intervention_model", "masking", "primary_purpose", "start_date", "completion_date",
-    "enrollment", "enrollment_type", "treatment_end_months", "population", "summary",
-    "sponsor", "countries", "notes", "conflicts",
-)
-META_FIELDS = ("retracted", "has_results", "follow_up_months_max", "version", "created_at",
-               "updated_at")
-LIST_EXTRA = ("registry_ids", "conditions", "interventions")
 ALL_PARTS = frozenset({"arms", "outcomes", "timepoints", "publications", "effects"})
 
 PUBLICATION_FIELDS = ("doi", "pmid", "title", "journal", "year", "volume", "pages",
@@ -63,7 +55,7 @@ def clocks_of(r: Any) -> dict[str, Any]:
 
 
 def list_item_keys() -> tuple[str, ...]:
-    return STUDY_FIELDS + LIST_EXTRA + META_FIELDS
+    return LIST_ITEM_KEYS
 
 
 def _group(rows: Iterable[Any], key: str = "study_id") -> dict[int, list[Any]]:

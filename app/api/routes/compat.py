@@ -11,7 +11,7 @@ from fastapi.routing import APIRoute
 
 from app.api.auth import read_access
 from app.api.deps import SessionDep
-from app.api.responses import JSONBytes, problems
+from app.api.responses import JSONBytes, inline_definitions, problems
 from app.errors import ProblemError, log_rejected, validation_errors
 from app.interop import fhir
 from app.schemas.common import FilterText
@@ -63,6 +63,8 @@ def _query(model: Any) -> Any:
 
 
 Ident = Annotated[FilterText, Path()]
+NctId = Annotated[FilterText, Path(description="NCT followed by 8 digits",
+                                   json_schema_extra={"pattern": "^NCT[0-9]{8}$"})]
 
 # Reads: public unless the settings require a reader key (the capability statement stays open).
 READ = [Depends(read_access)]
@@ -115,7 +117,7 @@ def ctgov_studies(session: SessionDep,
 @ctgov_router.get("/studies/{nct_id}", response_class=JSONBytes, response_model=CtgovRecord,
                   responses={200: {"content": _CSV["content"]},
                              **problems(*CTGOV_PROBLEMS, 404, 410, 422)})
-def ctgov_study(nct_id: Ident, session: SessionDep,
+def ctgov_study(nct_id: NctId, session: SessionDep,
                 query: Annotated[CtgovStudyQuery, _query(CtgovStudyQuery)]) -> Response:
     """Read one study by NCT id in the ClinicalTrials.gov API v2 record shape."""
     record = compat.ctgov_study(session, nct_id, query.fields, query.format)
@@ -126,7 +128,7 @@ def fhir_problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries of a FHIR route's errors: an OperationOutcome for what the route
     decides, a problem document for what happens before it (rate limits) or below it (an
     unreachable database)."""
-    outcome = {"schema": OperationOutcome.model_json_schema()}
+    outcome = {"schema": inline_definitions(OperationOutcome.model_json_schema())}
     out = problems(*statuses, 429, 503)
     for status in statuses:
         out[status] = {"description": "an OperationOutcome saying what went wrong",

@@ -11,7 +11,7 @@ from app.api.auth import WriteDep
 from app.api.deps import SessionDep
 from app.api.responses import JSONBytes, paged, problems
 from app.api.writes import answer, respond
-from app.schemas.common import FilterText, JsonObject
+from app.schemas.common import FilterText, JsonObject, PageToken
 from app.schemas.filters import StudyListParams
 from app.schemas.read import DryRun, HistoryPage, StudyPage
 from app.schemas.study import StudyCreate, StudyDocument
@@ -56,7 +56,7 @@ def get_study(key: StudyKey, session: SessionDep,
             responses=problems(400, 401, 404, 422))
 def get_study_history(request: Request, key: StudyKey, session: SessionDep,
                       page_size: Annotated[int, Query(ge=1, le=1000)] = 100,
-                      page_token: Annotated[str | None, Query(max_length=500)] = None
+                      page_token: Annotated[PageToken | None, Query()] = None
                       ) -> Response:
     """List every change to a study, oldest first: when, who, what changed and why."""
     return paged(request, audit.history(session, "study", key, page_size, page_token))
