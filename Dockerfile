@@ -32,6 +32,7 @@ EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:8000/readyz', timeout=2)"]
 # One worker by default; docker-compose.yml sets --workers. No access log from uvicorn: the
-# service writes its own JSON request lines, which leave out query strings.
+# service writes its own JSON request lines, which leave out query strings. No proxy headers:
+# EVIDENCEDB_TRUSTED_PROXIES decides whose X-Forwarded-For is believed.
 CMD ["uvicorn", "app.main:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", \
-     "--no-access-log", "--timeout-graceful-shutdown", "20"]
+     "--no-access-log", "--no-proxy-headers", "--timeout-graceful-shutdown", "20"]
