@@ -95,6 +95,7 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
 
 
 def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session that is rolled back if what uses it fails, and closed after."""
     with factory() as session:
         try:
             yield session

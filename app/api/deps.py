@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.orm import Session
 
+from app.db import session_scope
 from app.middleware.logs import route_template
 
 READ_METHODS = frozenset({"GET", "HEAD"})
@@ -21,12 +22,7 @@ def get_session(request: Request) -> Iterator[Session]:
     SQLite, takes the write lock when its transaction begins). So GET routes never write."""
     state = request.app.state
     factory = state.read_sessionmaker if request.method in READ_METHODS else state.sessionmaker
-    with factory() as session:
-        try:
-            yield session
-        except Exception:
-            session.rollback()
-            raise
+    yield from session_scope(factory)
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

@@ -7,15 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 
 from app.schemas.common import FilterText
-from app.schemas.filters import OutcomeFilter
-
-
-def _strip(value: Any) -> Any:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        value = [value]
-    return [str(v).strip() for v in value if str(v).strip()]
+from app.schemas.filters import OutcomeFilter, _strip
 
 
 class NetworkSelection(OutcomeFilter):
