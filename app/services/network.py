@@ -22,7 +22,7 @@ from app.enums import EffectType
 from app.errors import UnprocessableContent
 from app.queries.network import network_estimates_select, study_arms_select
 from app.schemas.network import NetworkParams, NetworkSelection
-from app.services import evidence, network_answer
+from app.services import network_answer
 from app.services.network_model import Contrast, StudyBlock
 from app.services.network_nodes import (
     ArmInfo,
@@ -32,7 +32,13 @@ from app.services.network_nodes import (
     node_names,
     transitivity_warnings,
 )
-from app.services.pooling import base, reported_first, retracted_sources, retraction_reason
+from app.services.pooling import (
+    base,
+    on_pooling_scale,
+    reported_first,
+    retracted_sources,
+    retraction_reason,
+)
 
 MAX_ESTIMATES = 2000
 MAX_TREATMENTS = 60
@@ -92,21 +98,15 @@ def usable(rows: list[Any], params: NetworkSelection, details: dict[int, list[An
     entries = []
     for row in rows:
         reason = _reason(row, params, details, arms)
-        y = None if reason else evidence.pooling_scale(row.effect_type, row.value)
-        if reason is None and y is None:
-            reason = {"reason": "a ratio of zero or less cannot be analysed"}
-        if reason is None and y is not None:
-            n1 = row.experimental_n_randomized or row.experimental_result_n
-            n2 = row.comparator_n_randomized or row.comparator_result_n
-            se = evidence.standard_error(row.effect_type, row.value, row.se, row.ci_low,
-                                         row.ci_high, row.ci_level, n1, n2)
-            if se.se is not None and se.se > 0:
+        if reason is None:
+            scaled = on_pooling_scale(row, "analysed")
+            if scaled.y is not None and scaled.se is not None and scaled.se > 0:
                 entries.append(Entry(row, arms[(row.study_id, row.experimental_arm)],
-                                     arms[(row.study_id, row.comparator_arm)], y, se.se,
-                                     se.how or "reported"))
+                                     arms[(row.study_id, row.comparator_arm)], scaled.y,
+                                     scaled.se, scaled.how))
                 continue
-            reason = {"reason": se.reason or "no usable standard error"}
-        excluded.append({**base(row), **(reason or {})})
+            reason = {"reason": scaled.reason or "no usable standard error"}
+        excluded.append({**base(row), **reason})
     return entries
 
 

@@ -229,20 +229,41 @@ def _poolable(rows: list[Any], params: MetaAnalysisParams, details: dict[int, li
     entries: list[_Entry] = []
     for row in rows:
         reason = _left_out(row, params, details)
-        y = None if reason else evidence.pooling_scale(row.effect_type, row.value)
-        if reason is None and y is None:
-            reason = {"reason": "a ratio of zero or less cannot be pooled"}
-        if reason is None and y is not None:
-            n1 = row.experimental_n_randomized or row.experimental_result_n
-            n2 = row.comparator_n_randomized or row.comparator_result_n
-            se = evidence.standard_error(row.effect_type, row.value, row.se, row.ci_low,
-                                         row.ci_high, row.ci_level, n1, n2)
-            if se.se is not None:
-                entries.append(_Entry([row], y, se.se, se.how or "reported", n1, n2))
+        if reason is None:
+            scaled = on_pooling_scale(row, "pooled")
+            if scaled.y is not None and scaled.se is not None:
+                entries.append(_Entry([row], scaled.y, scaled.se, scaled.how, scaled.n1,
+                                      scaled.n2))
                 continue
-            reason = {"reason": se.reason}
-        excluded.append({**base(row), **(reason or {})})
+            reason = {"reason": scaled.reason}
+        excluded.append({**base(row), **reason})
     return entries
+
+
+@dataclass(frozen=True)
+class Scaled:
+    """An estimate on the pooling scale (log for ratios) with its standard error and how it
+    was found, and its arms' sizes; `reason` says why there is no value or no error."""
+
+    y: float | None
+    se: float | None
+    how: str
+    n1: int | None
+    n2: int | None
+    reason: str | None
+
+
+def on_pooling_scale(row: Any, verb: str) -> Scaled:
+    """A between-arm estimate as pooling and networks read it (`verb`: what cannot be done
+    with a ratio of zero or less)."""
+    n1 = row.experimental_n_randomized or row.experimental_result_n
+    n2 = row.comparator_n_randomized or row.comparator_result_n
+    y = evidence.pooling_scale(row.effect_type, row.value)
+    if y is None:
+        return Scaled(None, None, "", n1, n2, f"a ratio of zero or less cannot be {verb}")
+    se = evidence.standard_error(row.effect_type, row.value, row.se, row.ci_low, row.ci_high,
+                                 row.ci_level, n1, n2)
+    return Scaled(y, se.se, se.how or "reported", n1, n2, se.reason)
 
 
 def _one_type(entries: list[_Entry], excluded: list[dict[str, Any]]) -> None:
