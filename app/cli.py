@@ -113,9 +113,11 @@ def cmd_serve(args: argparse.Namespace) -> None:
     # No uvicorn access log: the service logs each request as JSON, without the query string.
     # No proxy headers: uvicorn would believe X-Forwarded-For from loopback, so one client
     # could name itself anew on every request; EVIDENCEDB_TRUSTED_PROXIES decides instead.
+    # The HTTP protocol bounds the time a request's headers may take (app/server.py).
     uvicorn.run("app.main:create_app", factory=True, host=args.host, port=args.port,
                 workers=args.workers, log_level=args.log_level, access_log=False,
-                proxy_headers=False, timeout_keep_alive=5,
+                http="app.server:HeaderTimeoutProtocol", proxy_headers=False,
+                timeout_keep_alive=5,
                 timeout_graceful_shutdown=args.graceful_timeout)
 
 

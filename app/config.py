@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = []
     # Seconds a client may take between two pieces of a request body before a 408.
     body_read_timeout_s: float = 30.0
+    # Longest a request's line and headers may take to arrive under `evidencedb serve`
+    # (app/server.py); 0 turns the bound off.
+    header_read_timeout_s: float = 10.0
     max_page_size: int = 1000
     default_page_size: int = 50
     require_read_key: bool = False

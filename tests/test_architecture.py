@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("app.main", "app.cli"),
     ("app.api",),
-    ("app.security", "app.middleware", "app.observability", "app.metrics"),
+    ("app.security", "app.middleware", "app.server", "app.observability", "app.metrics"),
     ("app.services",),
     ("app.interop",),
     ("app.queries",),

@@ -6,10 +6,12 @@ What each command did is read back with plain SQL or over HTTP from `evidencedb 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -131,10 +133,28 @@ def test_import_ctgov_imports_records_and_refuses_a_legacy_one(scratch_url):
     assert sql(scratch_url, "SELECT count(*) FROM study") == [(1,)]
 
 
+def _slow_headers_answer(port: int) -> tuple[bytes, float]:
+    """Send a request line and headers a piece at a time, never finishing; what came back and
+    after how long."""
+    with socket.create_connection(("127.0.0.1", port), timeout=15) as conn:
+        started = time.monotonic()
+        conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        answer = b""
+        with contextlib.suppress(OSError):
+            for _ in range(40):
+                time.sleep(0.25)
+                conn.sendall(b"X-Slow: 1\r\n")
+        with contextlib.suppress(OSError):
+            while chunk := conn.recv(4096):
+                answer += chunk
+        return answer, time.monotonic() - started
+
+
 def test_serve_migrates_seeds_and_answers_then_stops_on_sigterm(scratch_url):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("EVIDENCEDB_")}
     env["EVIDENCEDB_DATABASE_URL"] = scratch_url
+    env["EVIDENCEDB_HEADER_READ_TIMEOUT_S"] = "2"
     proc = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
@@ -155,6 +175,11 @@ def test_serve_migrates_seeds_and_answers_then_stops_on_sigterm(scratch_url):
                          timeout=10).json()
         assert body["total_count"] == SEEDED
         assert httpx.get(f"{base}/api/v1/studies/NCT03537014", timeout=10).status_code == 200
+        # Headers that never finish: a 408 and a closed connection at the deadline, not a
+        # connection held for as long as the client likes.
+        answer, took = _slow_headers_answer(port)
+        assert took < 8, took
+        assert answer == b"" or answer.startswith(b"HTTP/1.1 408"), answer[:80]
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

@@ -1,0 +1,66 @@
+"""The HTTP server's protocol: uvicorn's httptools protocol with a bound on header time.
+
+uvicorn closes an idle keep-alive connection, and the API bounds the pauses in a request body
+(EVIDENCEDB_BODY_READ_TIMEOUT_S), but nothing bounds how long a client may take over a
+request's line and headers: one that sends them a byte at a time holds its connection open for
+as long as it likes. Here a connection whose request line and headers are not complete within
+EVIDENCEDB_HEADER_READ_TIMEOUT_S of its first byte (or of the connection, before any byte)
+gets a 408 and is closed. `evidencedb serve` runs uvicorn with this protocol.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from app.config import get_settings
+
+_BODY = orjson.dumps({"type": "about:blank", "title": "Request Timeout", "status": 408,
+                      "detail": "the request line and headers took too long to arrive"})
+_TIMEOUT_ANSWER = (b"HTTP/1.1 408 Request Timeout\r\n"
+                   b"content-type: application/problem+json\r\n"
+                   b"content-length: " + str(len(_BODY)).encode() + b"\r\n"
+                   b"connection: close\r\n\r\n" + _BODY)
+
+
+class HeaderTimeoutProtocol(HttpToolsProtocol):
+    """httptools' HTTP/1.1 protocol, with a deadline for each request's headers."""
+
+    _header_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self._header_timer is None:
+            self._arm()
+
+    def on_headers_complete(self) -> None:
+        self._disarm()
+        super().on_headers_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        seconds = get_settings().header_read_timeout_s
+        if seconds > 0:
+            self._header_timer = self.loop.call_later(seconds, self._headers_too_slow)
+
+    def _disarm(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _headers_too_slow(self) -> None:
+        self._header_timer = None
+        if self.cycle is not None and not self.cycle.response_complete:
+            return  # a request is being answered; its headers were complete
+        if not self.transport.is_closing():
+            self.transport.write(_TIMEOUT_ANSWER)
+            self.transport.close()
