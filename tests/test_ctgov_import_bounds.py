@@ -93,6 +93,7 @@ def test_a_record_nested_300_deep_is_refused_whatever_the_content_type(
 
 @pytest.mark.parametrize("raw_value", [
     '"\\ud800 lone surrogate"', '"nul \\u0000 inside"', str(10 ** 30), "NaN", "-Infinity",
+    "1e20", "-1.5e300",
 ])
 def test_a_value_no_store_can_keep_is_refused(client, db_session, connection, raw_value):
     headers = key_headers(db_session, Role.CURATOR)

@@ -77,6 +77,9 @@ def _unstorable(value: Any) -> str | None:
         return "an integer out of the 64-bit range"
     elif isinstance(value, float) and not math.isfinite(value):
         return "a number that is not finite"
+    elif isinstance(value, float) and abs(value) >= _INT_RANGE:
+        # PostgreSQL keeps JSON numbers exact and gives 1e20 back as a 21-digit integer.
+        return "a number out of the 64-bit range"
     return None
 
 
