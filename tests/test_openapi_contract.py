@@ -139,3 +139,15 @@ def test_the_registry_study_path_declares_the_nct_number(client):
     (parameter,) = document["paths"]["/ctgov/api/v2/studies/{nct_id}"]["get"]["parameters"][:1]
     assert parameter["schema"]["pattern"] == "^NCT[0-9]{8}$"
     assert client.get("/ctgov/api/v2/studies/NCT0009006").status_code == 400
+
+
+def test_no_query_parameter_is_declared_nullable(client):
+    """A query string carries values or nothing, never JSON null."""
+    document = client.get("/openapi.json").json()
+    nullable = [(path, p["name"]) for _, path, p in _query_parameters(document)
+                if {"type": "null"} in p["schema"].get("anyOf", [])
+                or p["schema"].get("type") == "null"]
+    assert nullable == []
+    q = {p["name"]: p["schema"] for p in
+         document["paths"][f"{API}/studies"]["get"]["parameters"]}["q"]
+    assert (q["type"], q["minLength"], q["maxLength"]) == ("string", 1, 200)

@@ -16,6 +16,7 @@ from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.api.deps import READ_METHODS, SessionDep
+from app.api.responses import plain_query_parameters
 from app.enums import Role
 from app.errors import Forbidden, Unauthorized
 from app.schemas.common import PlainText
@@ -160,6 +161,7 @@ def document_security(app: FastAPI) -> None:
             if not ready:
                 schema = build()
                 _rewrite_security(schema)
+                plain_query_parameters(schema)
                 ready.append(schema)
             return ready[0]
 

@@ -42,6 +42,23 @@ def inline_definitions(schema: dict[str, Any]) -> dict[str, Any]:
     return resolved
 
 
+def plain_query_parameters(document: dict[str, Any]) -> None:
+    """A query parameter is absent or has a value; it is never JSON null. Its schema says so
+    (`anyOf: [X, null]` becomes X), so clients and fuzzers do not send a null that the wire
+    cannot carry."""
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema", {})
+                options = schema.get("anyOf")
+                if parameter.get("in") != "query" or not isinstance(options, list):
+                    continue
+                kept = [o for o in options if o != {"type": "null"}]
+                if len(kept) == 1 and len(kept) < len(options):
+                    del schema["anyOf"]
+                    schema.update({**kept[0], **schema})
+
+
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the problem responses a route can give."""
     return {
