@@ -132,6 +132,11 @@ def test_benefit_and_harm_declare_a_name_that_is_not_blank(client):
         assert parameters[name]["items"]["pattern"] == "^\\s*[^\\s\\u0000][^\\u0000]*$"
     blank = client.get(f"{API}/benefit-risk", params={"benefit": " ", "harm": "death"})
     assert blank.status_code == 422
+    # A blank name beside a real one is refused too, not dropped.
+    one_blank = client.get(f"{API}/benefit-risk", params={"benefit": "response",
+                                                          "harm": ["death", ""]})
+    assert one_blank.status_code == 422
+    assert ["query", "harm", 1] in [e["loc"] for e in one_blank.json()["errors"]]
 
 
 def test_the_registry_study_path_declares_the_nct_number(client):

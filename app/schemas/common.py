@@ -62,9 +62,11 @@ PlainText = Annotated[str, AfterValidator(_no_nul), NO_NUL]
 # One free-text filter value (a name, identifier or search term), as compared with stored text.
 FilterText = Annotated[str, StringConstraints(max_length=500), AfterValidator(_no_nul), NO_NUL]
 
-# A name to look for: as FilterText, with something besides white space in it.
+# A name to look for: as FilterText, with something besides white space in it (white space
+# around it is dropped; a blank one is refused).
 SearchTerm = Annotated[
-    str, StringConstraints(max_length=500), AfterValidator(_no_nul),
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
+    AfterValidator(_no_nul),
     Field(json_schema_extra={"pattern": "^\\s*[^\\s\\u0000][^\\u0000]*$"}),
 ]
 # The next_page_token of the page before, passed back as it came (opaque; base64url); empty

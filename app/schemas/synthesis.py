@@ -6,16 +6,21 @@ every other endpoint; `instrument` also narrows the outcomes they read.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
 from app.enums import Anchor, ArmType, TimepointRole
 from app.schemas.common import FilterText, SearchTerm
-from app.schemas.filters import StudyFilter, _split_commas, _strip
+from app.schemas.filters import StudyFilter, _split_commas
 from app.schemas.outcome import Nnt
 from app.schemas.parts import Clock
 from app.schemas.read import ReadDoc
+
+
+def _as_list(value: Any) -> Any:
+    """One name or several, each kept as given (a blank one is refused, not dropped)."""
+    return [value] if isinstance(value, str) else value
 
 
 class SynthesisFilter(StudyFilter):
@@ -57,7 +62,7 @@ class BenefitRiskParams(SynthesisFilter):
         None, ge=0, le=1200, description="both sides at most this many months since baseline")
     ci_level: float = Field(0.95, gt=0.5, lt=1)
 
-    _names_br = field_validator("benefit", "harm", mode="before")(_strip)
+    _names_br = field_validator("benefit", "harm", mode="before")(_as_list)
 
 
 # ------------------------------------------------------------------ durability answer
