@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable
 from typing import Annotated, Any
 
+import orjson
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -142,11 +143,36 @@ WriteDep = Annotated[WriteRequest, Depends(write_request)]
 
 
 
+# The generated document is a function of the routes alone (and costs half a second):
+# apps of one process that serve the same routes share one build, each taking its own copy
+# before its settings rewrite the security entries.
+_BUILT: dict[tuple[Any, ...], bytes] = {}
+_BUILT_LOCK = threading.Lock()
+
+
+def _shared_build(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    generate = app.openapi
+
+    def build() -> dict[str, Any]:
+        key = (app.title, app.version, *(
+            (type(r).__name__, getattr(r, "path", None), id(getattr(r, "endpoint", None)),
+             tuple(sorted(getattr(r, "methods", None) or ())),
+             getattr(r, "include_in_schema", None)) for r in app.routes))
+        with _BUILT_LOCK:
+            if key not in _BUILT:
+                _BUILT[key] = orjson.dumps(generate())
+        document: dict[str, Any] = orjson.loads(_BUILT[key])
+        app.openapi_schema = document
+        return document
+
+    return build
+
+
 def document_security(app: FastAPI) -> None:
     """The OpenAPI document's bearer requirements as they are: an operation that admits anyone
     (reads, unless EVIDENCEDB_REQUIRE_READ_KEY is set) lists the key as optional, one that
     needs a key lists it alone. (Reads name a second scheme only to be told apart here.)"""
-    build = app.openapi
+    build = _shared_build(app)
     settings = app.state.settings
     # The first requests of a worker may ask for the document at once from several threads;
     # FastAPI's generator is not safe to run twice in parallel, and the document must not be
