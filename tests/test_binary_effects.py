@@ -142,6 +142,20 @@ def test_mh_estimate_is_none_when_undefined():
         mantel_haenszel("RD", [(1, 10, 2, 10)])
 
 
+def test_mh_odds_ratio_is_none_when_no_table_has_discordant_cells():
+    # No comparator events: every table's b·c is 0, so the MH odds ratio is infinite.
+    result = mantel_haenszel("OR", [(3, 10, 0, 10), (2, 8, 0, 9)])
+    assert result["estimate"] is None and result["se"] is None
+
+
+def test_mh_odds_ratio_of_one_table_is_its_cross_product_ratio():
+    # a=1, b=4, c=2, d=1: OR = (1·1)/(4·2) = 1/8, and the S sum b·c/n is exactly 1.
+    result = mantel_haenszel("OR", [(1, 5, 2, 3)])
+    assert result["estimate"] == pytest.approx(math.log(1 / 8), abs=1e-12)
+    # Robins–Breslow–Greenland's variance of one table is Woolf's 1/a + 1/b + 1/c + 1/d.
+    assert result["se"] == pytest.approx(math.sqrt(1 + 1 / 4 + 1 / 2 + 1), abs=1e-12)
+
+
 # ------------------------------------------------------------------ aggregate
 
 
