@@ -402,3 +402,236 @@ def test_on_a_server_that_requires_a_reader_key_the_dashboard_asks_for_one(brows
         page.screenshot(path=str(_output("reader-key.png")), full_page=True)
     finally:
         context.close()
+
+
+# ---------------------------------------------------------------- durability and network panels
+
+# The README's network of the MDMA trials, with the one instrument a dashboard view carries.
+NETWORK_VIEW = {"instrument": "CAPS-5", "effect_type": "COHENS_D", "include_retracted": "true",
+                "merge": "Placebo with therapy,Control (0-40 mg)"}
+
+
+def _view(**params: str) -> str:
+    from urllib.parse import urlencode
+
+    return "?" + urlencode(params)
+
+
+def wait_image(page, selector: str) -> None:
+    page.wait_for_function(
+        "sel => { const img = document.querySelector(sel);"
+        " return img && img.complete && img.naturalWidth > 0; }", arg=selector)
+
+
+def show_network(page) -> None:
+    page.locator("#network").scroll_into_view_if_needed()
+    page.wait_for_selector("#network-league tbody tr")
+
+
+def test_opening_mp1_shows_how_long_its_benefit_lasted_in_the_durability_panel(dashboard):
+    answer = httpx.get(f"{dashboard.base_url}/api/v1/durability",
+                       params={"study": MP1}).json()
+    (study,) = answer["studies"]
+    ltfu = next(t for t in study["timepoints"] if t["label"] == "long-term follow-up")
+    clock = ltfu["after_treatment"]
+    assert (clock["min"], clock["max"], ltfu["months_mean"]) == (17, 74, 45.4)
+    assert (ltfu["n_assessed"], ltfu["n_eligible"]) == (16, 19)
+
+    page = dashboard.open()
+    wait_rows(page, 10)
+    page.locator(f"#studies tbody tr[data-key={MP1}]").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#durability-table tbody tr")
+    row = page.locator("#durability-table tbody tr[data-timepoint='long-term follow-up']")
+    assert row.count() == len([s for s in study["series"]
+                               if any(p["timepoint_id"] == ltfu["id"] for p in s["points"])])
+    months = row.first.locator("td.months")
+    assert "17–74" in months.inner_text() and "mean 45.4" in months.inner_text()
+    span = months.locator(".range")
+    assert (span.get_attribute("data-min"), span.get_attribute("data-max")) == ("17", "74")
+    assert row.first.locator("td.retention").inner_text().startswith("16 of 19")
+    assert row.first.locator("td").last.inner_text() == (
+        "No" if ltfu["controlled"] is False else "Yes")
+    heading = page.locator("#durability-table thead th").nth(2).inner_text()
+    assert heading == "Months after treatment"
+
+    wait_image(page, "img.durability-svg")
+    src = page.locator("img.durability-svg").evaluate("img => img.src")
+    assert parse_qs(urlsplit(src).query) == {"study": [MP1], "clock": ["treatment"]}
+    svg = httpx.get(src)
+    assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
+    dashboard.screenshot()
+
+    # The other clock: the drawing and the months follow, and the choice is in the URL.
+    page.select_option("#f-clock", "baseline")
+    page.wait_for_function("() => new URLSearchParams(location.search).get('clock') "
+                           "=== 'baseline'")
+    page.wait_for_function("() => (document.querySelector('img.durability-svg') || {}).src"
+                           "?.includes('clock=baseline')")
+    wait_image(page, "img.durability-svg")
+    assert page.locator("#durability-table thead th").nth(2).inner_text() == (
+        "Months since baseline")
+    if ltfu["since_baseline"] is None:
+        assert row.first.locator("td.months").inner_text() == "not on this clock"
+    page.go_back()
+    page.wait_for_function("() => (document.querySelector('img.durability-svg') || {}).src"
+                           "?.includes('clock=treatment')")
+    assert page.locator("#f-clock").input_value() == "treatment"
+    assert "17–74" in page.locator(
+        "#durability-table tbody tr[data-timepoint='long-term follow-up'] td.months"
+    ).first.inner_text()
+    assert dashboard.errors == []
+
+
+def test_a_study_without_durability_data_says_so(dashboard):
+    key = "van-der-kolk-2007-emdr"
+    answer = httpx.get(f"{dashboard.base_url}/api/v1/durability", params={"study": key}).json()
+    assert not any(s["series"] for s in answer["studies"])
+    page = dashboard.open(_view(study=key))
+    note = page.locator("#durability-none")
+    note.wait_for()
+    assert note.inner_text().startswith("No durability data for this study")
+    assert page.locator("img.durability-svg").count() == 0
+    assert page.locator("#durability-table").count() == 0
+    assert dashboard.errors == []
+
+
+def test_the_network_panel_shows_a_league_table_with_a_row_and_a_column_per_node(dashboard):
+    asked: list[str] = []
+    dashboard.page.on("request", lambda r: asked.append(r.url)
+                      if "/network-meta-analysis" in r.url else None)
+    page = dashboard.open(_view(**NETWORK_VIEW))
+    wait_rows(page, 10)
+    assert asked == []  # the costly answer waits until the panel is on screen
+    show_network(page)
+
+    params = {**NETWORK_VIEW, "merge": [NETWORK_VIEW["merge"]]}
+    answer = httpx.get(f"{dashboard.base_url}/api/v1/network-meta-analysis", params=params)
+    assert answer.status_code == 200
+    net = answer.json()
+    nodes = {n["name"] for n in net["nodes"]}
+    assert len(nodes) >= 2
+    league = page.locator("#network-league")
+    columns = league.locator("thead th[data-node]").evaluate_all(
+        "ths => ths.map(th => th.dataset.node)")
+    rows = league.locator("tbody tr").evaluate_all("trs => trs.map(tr => tr.dataset.node)")
+    assert sorted(columns) == sorted(nodes) and sorted(rows) == sorted(nodes)
+    assert columns == rows  # square: the same order down and across
+    for cell in net["league"]:
+        text = league.locator(f"tbody tr[data-node='{cell['treatment']}'] "
+                              f"td[data-comparator='{cell['comparator']}']").inner_text()
+        assert text == f"{cell['estimate']:.2f} ({cell['ci_low']:.2f} to {cell['ci_high']:.2f})"
+    for score in net["p_scores"]:
+        header = league.locator(f"tbody tr[data-node='{score['treatment']}'] th").inner_text()
+        assert f"P-score {score['p_score']:.2f}" in header
+
+    wait_image(page, "img.network-svg")
+    src = page.locator("img.network-svg").evaluate("img => img.src")
+    assert urlsplit(src).path == "/api/v1/network-meta-analysis/network.svg"
+    assert parse_qs(urlsplit(src).query)["merge"] == [NETWORK_VIEW["merge"]]
+    svg = httpx.get(src)
+    assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
+    assert page.locator("#f-merge").input_value() == NETWORK_VIEW["merge"]
+    dashboard.screenshot()
+    assert dashboard.errors == []
+
+
+def test_merging_nodes_in_the_network_panel_goes_into_the_url(dashboard):
+    view = {k: v for k, v in NETWORK_VIEW.items() if k != "merge"}
+    page = dashboard.open(_view(**view))
+    show_network(page)
+    page.fill("#f-merge", NETWORK_VIEW["merge"])
+    page.locator("#f-merge").press("Enter")
+    page.wait_for_function("m => new URLSearchParams(location.search).get('merge') === m",
+                           arg=NETWORK_VIEW["merge"])
+    page.wait_for_function("m => (document.querySelector('img.network-svg') || {}).src"
+                           "?.includes(m)", arg="merge=Placebo")
+    page.wait_for_selector("#network-league tbody tr")
+    wait_image(page, "img.network-svg")
+    assert dashboard.errors == []
+
+
+def test_a_network_the_api_refuses_shows_its_problem_in_the_panel(dashboard):
+    view = {"instrument": "CAPS", "effect_type": "ODDS_RATIO"}
+    refused = httpx.get(f"{dashboard.base_url}/api/v1/network-meta-analysis", params=view)
+    assert refused.status_code == 422
+    detail = refused.json()["detail"]
+    page = dashboard.open(_view(**view))
+    page.locator("#network").scroll_into_view_if_needed()
+    problem = page.locator("#network-problem")
+    problem.wait_for()
+    assert problem.inner_text() == f"Cannot compare this selection: {detail}"
+    assert page.locator("#network-league").count() == 0
+    assert page.locator("img.network-svg").count() == 0
+
+
+UNLABELLED_JS = """() => [...document.querySelectorAll('input, select, button')]
+    .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+                  && !el.textContent.trim())
+    .map(el => el.outerHTML)"""
+
+
+def test_the_new_panels_are_labelled_keyboard_reachable_and_legible(dashboard):
+    page = dashboard.open(_view(study=MP1, **NETWORK_VIEW))
+    page.wait_for_selector("#durability-table tbody tr")
+    show_network(page)
+    wait_image(page, "img.durability-svg")
+    wait_image(page, "img.network-svg")
+    page.wait_for_load_state("networkidle")
+    assert page.evaluate(UNLABELLED_JS) == []
+    assert page.evaluate(CONTRAST_JS) == []
+    # Tab from the study's close button reaches the clock, the plots' scrolling frames, the
+    # merge field and the league table.
+    page.focus("#close-study")
+    reached = set()
+    for _ in range(300):
+        page.keyboard.press("Tab")
+        reached.add(page.evaluate("""() => { const el = document.activeElement;
+            return el.id || el.getAttribute('aria-label') || el.tagName; }"""))
+        if "f-merge" in reached and any(str(r).startswith("League table") for r in reached):
+            break
+    assert {"f-clock", "f-merge"} <= reached
+    assert any(str(r).startswith("Durability plot") for r in reached)
+    assert any(str(r).startswith("League table") for r in reached)
+    assert dashboard.errors == []
+
+
+def test_on_a_360_pixel_screen_the_new_panels_stay_inside(browser, base_url):
+    context = browser.new_context(viewport={"width": 360, "height": 740})
+    try:
+        page = context.new_page()
+        page.goto(f"{base_url}/{_view(study=MP1, **NETWORK_VIEW)}")
+        page.wait_for_selector("#durability-table tbody tr")
+        show_network(page)
+        wait_image(page, "img.network-svg")
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360
+        for part in ("#study-durability", "#durability-table", "#network", "#network-league",
+                     ".league-wrap", "#network .plot-wrap", "#study-durability .plot-wrap"):
+            box = page.locator(part).first.bounding_box()
+            assert box["x"] >= 0, part
+            if part != "#network-league":  # the league scrolls inside its frame
+                assert box["x"] + box["width"] <= 360, part
+        page.screenshot(path=str(_output("narrow-screen-panels.png")), full_page=True)
+    finally:
+        context.close()
+
+
+def test_with_a_reader_key_the_new_panels_show_their_drawings_from_memory(browser,
+                                                                          keyed_server):
+    url, key = keyed_server
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(f"{url}/{_view(study=MP1, **NETWORK_VIEW)}")
+        page.locator("#key-form").wait_for(state="visible")
+        page.fill("#f-key", key)
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#durability-table tbody tr")
+        wait_image(page, "img.durability-svg")
+        show_network(page)
+        wait_image(page, "img.network-svg")
+        for image in ("img.durability-svg", "img.network-svg"):
+            assert page.locator(image).evaluate("img => img.src").startswith("blob:")
+    finally:
+        context.close()

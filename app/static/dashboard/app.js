@@ -1,8 +1,9 @@
 /* evidencedb dashboard: plain JavaScript on the public JSON API (/api/v1).
  *
  * The whole view lives in the URL query string: the study filters, the sort, the current page
- * token, the open study and the forest plot's instrument. Every change pushes a history entry,
- * so a view can be shared as a link and back/forward step through views.
+ * token, the open study and the clock of its durability plot, the forest plot's instrument and
+ * the network's merged nodes. Every change pushes a history entry, so a view can be shared as a
+ * link and back/forward step through views.
  */
 "use strict";
 
@@ -11,7 +12,7 @@ const FILTER_NAMES = [
   "q", "condition", "intervention", "phase", "status", "min_follow_up_months",
   "include_retracted",
 ];
-const VIEW_NAMES = ["sort", "page_token", "study", "instrument", "effect_type"];
+const VIEW_NAMES = ["sort", "page_token", "study", "clock", "instrument", "effect_type", "merge"];
 const PAGE_SIZE = 10;
 const KEEP_PAGES = { keepPages: true }; // a change that leaves the table on its page
 const FACETS = [
@@ -79,6 +80,7 @@ function authHeaders() {
 }
 
 async function apiFetch(path, accept) {
+  const key = readerKey();
   const response = await fetch(path, { headers: { Accept: accept, ...authHeaders() } });
   if (!response.ok) {
     let detail = response.statusText;
@@ -86,7 +88,8 @@ async function apiFetch(path, accept) {
       const problem = await response.json();
       detail = problem.detail || problem.title || detail;
     } catch (_) { /* not JSON */ }
-    if (response.status === 401) askForKey(detail);
+    // A request sent before the key was entered says nothing about the key now in use.
+    if (response.status === 401 && key === readerKey()) askForKey(detail);
     throw new ApiError(response.status, detail);
   }
   return response;
@@ -110,7 +113,7 @@ function bindKeyForm() {
     } catch (_) { /* storage disabled: nothing to keep */ }
     $("#f-key").value = "";
     $("#key-form").hidden = true;
-    studiesKey = facetsKey = instrumentsKey = forestKey = studyKeyShown = null;
+    studiesKey = facetsKey = instrumentsKey = forestKey = studyKeyShown = networkKey = null;
     // The API description needs the key too when reads do: ask again what the server offers.
     Promise.all([discover(), loadVocabularies()]).then(render);
   });
@@ -118,6 +121,13 @@ function bindKeyForm() {
 
 async function getJSON(path) {
   return (await apiFetch(path, "application/json")).json();
+}
+
+/* An <img> cannot send the reader key: with a key, a drawing is fetched and shown from memory. */
+async function drawingUrl(url) {
+  if (!readerKey()) return url;
+  const blob = await (await apiFetch(url, "image/svg+xml")).blob();
+  return URL.createObjectURL(blob);
 }
 
 /* ---------- state in the URL ---------- */
@@ -161,7 +171,10 @@ function pageStack() {
 
 /* ---------- what the server offers ---------- */
 
-const available = { facets: false, meta: false, forestSvg: false };
+const available = {
+  facets: false, meta: false, forestSvg: false, durability: false, durabilitySvg: false,
+  network: false, networkSvg: false,
+};
 
 async function discover() {
   try {
@@ -170,6 +183,10 @@ async function discover() {
     available.facets = `${API}/stats/facets` in paths;
     available.meta = `${API}/meta-analysis` in paths;
     available.forestSvg = `${API}/meta-analysis/forest.svg` in paths;
+    available.durability = `${API}/durability` in paths;
+    available.durabilitySvg = `${API}/durability.svg` in paths;
+    available.network = `${API}/network-meta-analysis` in paths;
+    available.networkSvg = `${API}/network-meta-analysis/network.svg` in paths;
   } catch (_) { /* every optional panel stays "not available" */ }
 }
 
@@ -653,7 +670,10 @@ async function renderStudy(state) {
     studyKeyShown = null;
     return;
   }
-  if (state.study === studyKeyShown) return;
+  if (state.study === studyKeyShown) {
+    await renderDurability(state); // the clock or the retracted-evidence filter may have changed
+    return;
+  }
   const key = state.study;
   studyKeyShown = key;
   section.hidden = false;
@@ -669,22 +689,184 @@ async function renderStudy(state) {
       <h3>Design</h3>${designHtml(s)}
       <h3>Arms and interventions</h3>${armsHtml(s.arms)}
       <h3>Follow-up timeline</h3>${timelineHtml(s.timepoints)}
+      <h3 id="durability-title">Durability</h3>${durabilityShellHtml()}
       <h3>Outcomes and effect sizes</h3>${outcomesHtml(s.outcome_measures)}
       <h3>Publications</h3>${publicationsHtml(s.publications)}
       ${relationsHtml(s)}
       <h3>Regulatory events</h3><div id="study-events"><p class="muted">Loading…</p></div>`;
     section.focus({ preventScroll: true });
     section.scrollIntoView({ block: "start" });
-    try {
-      const html = await eventsHtml(s);
-      if (studyKeyShown === key) $("#study-events").innerHTML = html;
-    } catch (error) {
-      $("#study-events").innerHTML = `<p class="error">Could not load regulatory events:
-        ${esc(error.message)}</p>`;
-    }
+    const events = (async () => {
+      try {
+        const html = await eventsHtml(s);
+        if (studyKeyShown === key) $("#study-events").innerHTML = html;
+      } catch (error) {
+        $("#study-events").innerHTML = `<p class="error">Could not load regulatory events:
+          ${esc(error.message)}</p>`;
+      }
+    })();
+    await Promise.all([events, renderDurability(readState())]);
   } catch (error) {
     body.innerHTML = `<p class="error">Could not load study ${esc(key)}: ${esc(error.message)}</p>`;
   }
+}
+
+/* ---------- durability of the open study ---------- */
+
+const DURABILITY_CLOCKS = {
+  treatment: ["after_treatment", "Months after treatment"],
+  baseline: ["since_baseline", "Months since baseline"],
+};
+
+function durabilityShellHtml() {
+  return `<div id="study-durability" class="durability">
+    <form id="durability-form" class="inline-form" aria-label="Durability plot clock">
+      <label for="f-clock">Count months</label>
+      <select id="f-clock" name="clock">
+        <option value="treatment">after treatment (last session)</option>
+        <option value="baseline">since baseline (randomization)</option>
+      </select>
+    </form>
+    <div id="durability-body" aria-live="polite"><p class="muted">Loading…</p></div></div>`;
+}
+
+function clockOf(state) {
+  return state.clock === "baseline" ? "baseline" : "treatment";
+}
+
+/* Months on one clock: a range as min–max with its mean, else the single value. */
+function clockMonthsHtml(timepoint, field) {
+  const c = timepoint[field];
+  if (!c) return '<span class="muted">not on this clock</span>';
+  if (c.min !== c.max) {
+    return `<span class="range" data-min="${esc(c.min)}" data-max="${esc(c.max)}">${
+      esc(`${num(c.min, 1)}–${num(c.max, 1)}`)}</span>${timepoint.months_mean !== null
+      ? ` <span class="small">(mean ${esc(num(c.months, 1))})</span>` : ""}`;
+  }
+  return esc(num(c.months, 1));
+}
+
+function scoreHtml(p) {
+  let text;
+  if (p.mean !== null) {
+    text = `${num(p.mean, 1)}${p.sd !== null ? ` (SD ${num(p.sd, 1)})` : ""}`;
+  } else if (p.change_mean !== null) {
+    text = `change ${num(p.change_mean, 1)}${p.change_sd !== null
+      ? ` (SD ${num(p.change_sd, 1)})` : ""}`;
+  } else {
+    return "—";
+  }
+  if (p.n !== null) text += `, n ${p.n}`;
+  return esc(text) + (p.retracted ? ' <span class="badge bad">Retracted</span>' : "");
+}
+
+function retentionHtml(t) {
+  if (t.n_assessed === null) return "—";
+  return esc(`${t.n_assessed}${t.n_eligible !== null ? ` of ${t.n_eligible}` : ""}`
+    + (t.retention !== null ? ` (${Math.round(100 * t.retention)}%)` : ""));
+}
+
+function controlledText(t) {
+  if (t.controlled === true) return "Yes";
+  if (t.controlled === false) return "No";
+  return "—";
+}
+
+function durabilityTableHtml(study, clock) {
+  const [field, heading] = DURABILITY_CLOCKS[clock];
+  const timepoints = new Map(study.timepoints.map((t) => [t.id, t]));
+  const rows = study.series.flatMap((series) => series.points.map((p) => {
+    const t = timepoints.get(p.timepoint_id) || {};
+    return `<tr data-arm="${esc(series.arm)}" data-timepoint="${esc(p.timepoint)}"${
+      p.retracted ? ' class="retracted"' : ""}>
+      <th scope="row">${esc(series.arm)} <span class="muted small">${esc(series.outcome)}${
+        series.lower_is_better === true ? " · lower is better" : ""}</span></th>
+      <td data-label="Timepoint">${esc(p.timepoint)}</td>
+      <td class="num months" data-label="${esc(heading)}">${t.id === undefined ? "—"
+        : clockMonthsHtml(t, field)}</td>
+      <td class="num" data-label="Score">${scoreHtml(p)}</td>
+      <td class="num retention" data-label="Assessed">${retentionHtml(t)}</td>
+      <td data-label="Still controlled">${esc(controlledText(t))}</td></tr>`;
+  })).join("");
+  return `<div class="table-wrap"><table class="compact stack" id="durability-table">
+    <caption>Score by arm and timepoint, ${esc(heading.toLowerCase())}</caption>
+    <thead><tr><th scope="col">Arm</th><th scope="col">Timepoint</th>
+      <th scope="col" class="num">${esc(heading)}</th><th scope="col" class="num">Score</th>
+      <th scope="col" class="num">Assessed (of eligible)</th>
+      <th scope="col">Still controlled</th></tr></thead>
+    <tbody>${rows}</tbody></table></div>`;
+}
+
+function leftOutHtml(excluded) {
+  return Object.entries(excluded || {}).map(([why, left]) => `<p class="muted small">${
+    esc(`${left.count} ${label(why).toLowerCase()} result${left.count === 1 ? "" : "s"} left out`)}
+    (${esc(left.include_with)} brings them in: choose “Shown and pooled” under Retracted
+    evidence).</p>`).join("");
+}
+
+/* The open study's scores over time (GET /durability?study=KEY) with its drawing on the chosen
+ * clock. The host remembers what it shows, so a re-render of the same view costs nothing. */
+async function renderDurability(state) {
+  const host = $("#durability-body");
+  if (!host || !state.study) return;
+  const clock = clockOf(state);
+  $("#f-clock").value = clock;
+  if (!available.durability) {
+    $("#f-clock").disabled = true;
+    host.innerHTML = '<p class="muted">Durability is not available on this server.</p>';
+    return;
+  }
+  const params = new URLSearchParams({ study: state.study });
+  if (state.include_retracted === "true") params.set("include_retracted", "true");
+  const query = params.toString();
+  const shown = `${query}&clock=${clock}`;
+  if (host.dataset.shown === shown) return;
+  host.dataset.shown = shown;
+  host.setAttribute("aria-busy", "true");
+  try {
+    const data = await getJSON(`${API}/durability?${query}`);
+    if (host.dataset.shown !== shown) return;
+    const study = data.studies.find((s) => s.study_key === state.study) || data.studies[0];
+    if (!study || !study.series.length) {
+      host.innerHTML = `<p class="muted" id="durability-none">No durability data for this
+        study: no arm has a score reported at its timepoints.</p>${leftOutHtml(data.excluded)}`;
+      return;
+    }
+    let drawing = "";
+    if (available.durabilitySvg) {
+      const src = await drawingUrl(`${API}/durability.svg?${query}&clock=${clock}`);
+      if (host.dataset.shown !== shown) return;
+      drawing = `<div class="plot-wrap" tabindex="0" role="group"
+        aria-label="Durability plot, scrolls sideways on a narrow screen"><img
+        class="plot-svg durability-svg" src="${esc(src)}" width="820"
+        alt="Score against ${esc(DURABILITY_CLOCKS[clock][1].toLowerCase())}, one line per
+        arm; the same numbers are in the table below."></div>`;
+    }
+    const end = study.treatment_end_months;
+    host.innerHTML = `${drawing}${durabilityTableHtml(study, clock)}
+      ${end !== null && end !== undefined ? `<p class="muted small">Treatment ended
+        ${esc(num(end, 1))} months after baseline.</p>` : ""}${leftOutHtml(data.excluded)}`;
+  } catch (error) {
+    if (host.dataset.shown !== shown) return;
+    host.innerHTML = error.status === 422
+      ? `<p class="muted" id="durability-none">No durability data for this study:
+        ${esc(error.message)}</p>`
+      : `<p class="error">Could not load durability: ${esc(error.message)}</p>`;
+  } finally {
+    if (host.dataset.shown === shown) host.removeAttribute("aria-busy");
+  }
+}
+
+function bindDurability() {
+  const body = $("#study-body");
+  body.addEventListener("change", (event) => {
+    if (event.target.id !== "f-clock") return;
+    navigate({ clock: event.target.value === "treatment" ? undefined : event.target.value },
+      KEEP_PAGES);
+  });
+  body.addEventListener("submit", (event) => {
+    if (event.target.id === "durability-form") event.preventDefault();
+  });
 }
 
 /* ---------- forest plot ---------- */
@@ -884,6 +1066,155 @@ function bindForest() {
   $("#forest-form").addEventListener("submit", (event) => event.preventDefault());
 }
 
+/* ---------- network meta-analysis ---------- */
+
+let networkKey = null;
+let networkRun = 0; // the latest request wins, even when an earlier one asked the same
+let networkSeen = false;
+
+/* The network answer is costly: nothing is asked for until the panel is on screen, its
+ * control has focus or its form is sent. */
+function watchNetwork() {
+  const seen = () => {
+    if (networkSeen) return;
+    networkSeen = true;
+    renderNetwork(readState());
+  };
+  if ("IntersectionObserver" in window) {
+    new IntersectionObserver((entries) => {
+      if (entries.some((e) => e.isIntersecting)) seen();
+    }).observe($("#network"));
+  } else {
+    seen();
+  }
+  $("#f-merge").addEventListener("focus", seen);
+}
+
+/* The forest plot's selection plus the merged nodes: one `merge` per group, groups split on
+ * semicolons. */
+function networkQuery(state) {
+  const params = new URLSearchParams(metaQuery(state));
+  for (const group of (state.merge || "").split(";")) {
+    if (group.trim()) params.append("merge", group.trim());
+  }
+  return params.toString();
+}
+
+function intervalText(cell) {
+  const x = cell.exponentiated;
+  const [estimate, low, high] = x ? [x.estimate, x.ci_low, x.ci_high]
+    : [cell.estimate, cell.ci_low, cell.ci_high];
+  return `${num(estimate)} (${num(low)} to ${num(high)})`;
+}
+
+function leagueHtml(net) {
+  const pScores = new Map((net.p_scores || []).map((p) => [p.treatment, p.p_score]));
+  const names = net.nodes.map((n) => n.name);
+  if (pScores.size) names.sort((a, b) => (pScores.get(b) ?? 0) - (pScores.get(a) ?? 0));
+  const cells = new Map(net.league.map((c) => [`${c.treatment}\u0000${c.comparator}`, c]));
+  const level = Math.round(100 * (net.ci_level ?? 0.95));
+  const ratio = net.scale === "log";
+  const rows = names.map((row) => `<tr data-node="${esc(row)}"><th scope="row">${esc(row)}${
+    pScores.has(row) ? ` <span class="muted small">P-score ${esc(num(pScores.get(row)))}</span>`
+      : ""}</th>${names.map((col) => {
+      if (col === row) return `<td class="diag" data-comparator="${esc(col)}">—</td>`;
+      const cell = cells.get(`${row}\u0000${col}`);
+      return `<td class="num" data-comparator="${esc(col)}">${cell ? esc(intervalText(cell))
+        : "—"}</td>`;
+    }).join("")}</tr>`).join("");
+  return `<p class="hint" id="league-hint">Each cell is the row's treatment against the
+      column's (${esc(label(net.effect_type))}${ratio ? ", ratio scale" : ""}, ${esc(level)}%
+      CI)${net.higher_favours === true ? "; higher favours the row"
+        : net.higher_favours === false ? "; lower favours the row" : ""}.</p>
+    <div class="table-wrap league-wrap" tabindex="0" role="group"
+      aria-label="League table, scrolls sideways on a narrow screen">
+    <table class="compact league" id="network-league" aria-describedby="league-hint">
+    <caption>League table</caption>
+    <thead><tr><th scope="col"><span class="visually-hidden">Treatment</span></th>${names.map((n) => `<th scope="col" data-node="${esc(n)}">${esc(n)}</th>`)
+      .join("")}</tr></thead>
+    <tbody>${rows}</tbody></table></div>`;
+}
+
+function networkSummaryHtml(net) {
+  const h = net.heterogeneity;
+  return dl([
+    ["Studies", esc(net.k)],
+    ["Treatments", esc(`${net.n_treatments} (reference ${net.reference})`)],
+    ["Effect type", esc(label(net.effect_type))],
+    ["Model", esc(net.model === "random" ? `random effects (${net.method_tau}), τ² ${
+      num(net.tau2, 3)}` : "fixed effect")],
+    ["Heterogeneity", h ? esc(`I² ${num(h.i2, 1)}%, Q ${num(h.q)} (df ${h.df}); between `
+      + `designs Q ${num(h.between_designs.q)} (df ${h.between_designs.df})`) : null],
+  ]);
+}
+
+async function renderNetwork(state) {
+  const host = $("#network-body");
+  const merge = $("#f-merge");
+  if (document.activeElement !== merge) merge.value = state.merge || "";
+  if (!available.network) {
+    merge.disabled = true;
+    host.innerHTML = '<p class="muted">The network meta-analysis is not available on this '
+      + "server.</p>";
+    return;
+  }
+  if (!state.instrument) {
+    networkKey = null;
+    host.innerHTML = '<p class="muted">Choose an instrument in the forest plot panel to '
+      + "compare the treatments its estimates connect.</p>";
+    return;
+  }
+  if (!networkSeen) {
+    networkKey = null;
+    host.innerHTML = '<p class="muted">The network is computed once this panel is on '
+      + "screen.</p>";
+    return;
+  }
+  await loadInstruments(state); // the effect type defaults to the instrument's most frequent
+  const query = networkQuery(state);
+  if (query === networkKey) return;
+  networkKey = query;
+  const run = ++networkRun;
+  host.innerHTML = '<p class="muted">Computing the network…</p>';
+  host.setAttribute("aria-busy", "true");
+  try {
+    const net = await getJSON(`${API}/network-meta-analysis?${query}`);
+    if (run !== networkRun) return;
+    let drawing = "";
+    if (available.networkSvg) {
+      const src = await drawingUrl(`${API}/network-meta-analysis/network.svg?${query}`);
+      if (run !== networkRun) return;
+      drawing = `<div class="plot-wrap" tabindex="0" role="group"
+        aria-label="Network graph, scrolls sideways on a narrow screen"><img
+        class="plot-svg network-svg" src="${esc(src)}" width="640"
+        alt="Network of ${esc(net.n_treatments)} treatments: a node per treatment, an edge per
+        compared pair, its width the number of studies; the comparisons are in the league
+        table below."></div>`;
+    }
+    host.innerHTML = `${networkSummaryHtml(net)}${drawing}${leagueHtml(net)}
+      ${(net.warnings || []).map((w) => `<p class="warn-text small">${esc(w)}</p>`).join("")}
+      ${excludedHtml(net.excluded || [])}`;
+  } catch (error) {
+    if (run !== networkRun) return;
+    host.innerHTML = error.status === 422
+      ? `<p class="warn-text" id="network-problem">Cannot compare this selection: ${
+        esc(error.message)}</p>`
+      : `<p class="error">Could not load the network meta-analysis: ${esc(error.message)}</p>`;
+  } finally {
+    if (run === networkRun) host.removeAttribute("aria-busy");
+  }
+}
+
+function bindNetwork() {
+  $("#network-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    networkSeen = true;
+    const merge = $("#f-merge").value.trim();
+    networkKey = null; // asked again: answer again
+    navigate({ merge: merge || undefined }, KEEP_PAGES);
+  });
+}
+
 /* ---------- wiring ---------- */
 
 async function render() {
@@ -891,6 +1222,7 @@ async function render() {
   syncForm(state);
   await Promise.all([
     renderStudies(state), renderFacets(state), renderStudy(state), renderForest(state),
+    renderNetwork(state),
   ]);
   document.body.dataset.ready = "true";
 }
@@ -914,6 +1246,8 @@ async function main() {
   bindFilters();
   bindTable();
   bindForest();
+  bindDurability();
+  bindNetwork();
   bindFacets();
   keepPagesOnStudyLinks();
   bindKeyForm();
@@ -921,6 +1255,7 @@ async function main() {
   await Promise.all([discover(), loadVocabularies()]);
   await render();
   watchForest();
+  watchNetwork();
 }
 
 // Bars and timeline marks carry their geometry as data-left / data-width; it is applied here
