@@ -221,6 +221,18 @@ def test_a_disconnected_network_is_a_422_naming_its_sub_networks(client: Any) ->
     assert "disconnected" in problem["detail"] and "{Placebo, Sertraline}" in problem["detail"]
 
 
+def test_a_selection_with_no_usable_contrast_says_so_rather_than_asking_for_a_type(
+        client: Any) -> None:
+    # The seed's CAPS-IV mean differences are a p-value-only contrast and within-arm changes.
+    response = client.get(f"{NETWORK}?instrument=CAPS-IV&effect_type=MEAN_DIFFERENCE")
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["detail"].startswith("no estimate of this selection can join a network")
+    assert problem["excluded"] and all(e["reason"] for e in problem["excluded"])
+    assert "reported by its p-value alone" in {e["reason"].split(":")[0]
+                                               for e in problem["excluded"]}
+
+
 def test_a_placebo_merge_connects_the_network(client: Any) -> None:
     merge = quote("Placebo,Control (0-40 mg),Placebo with therapy")
     response = client.get(f"{NETWORK}?{MD_ALL}&merge={merge}&model=fixed")

@@ -112,10 +112,14 @@ def usable(rows: list[Any], params: NetworkSelection, details: dict[int, list[An
 
 def _one_type(entries: list[Entry], excluded: list[dict[str, Any]]) -> EffectType:
     types = Counter(e.row.effect_type for e in entries)
+    if not types:
+        raise UnprocessableContent(
+            f"no estimate of this selection can join a network ({len(excluded)} left out; "
+            "`excluded` says why)", effect_types={}, excluded=excluded)
     if len(types) != 1:
         mix = ", ".join(f"{t} ({n})" for t, n in sorted(types.items()))
         raise UnprocessableContent(
-            f"a network reads one effect type; the estimates are {mix or 'none'}: choose "
+            f"a network reads one effect type; the estimates are {mix}: choose "
             "one with effect_type", effect_types=dict(types), excluded=excluded)
     return EffectType(next(iter(types)))
 
