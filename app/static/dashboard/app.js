@@ -123,11 +123,18 @@ async function getJSON(path) {
   return (await apiFetch(path, "application/json")).json();
 }
 
-/* An <img> cannot send the reader key: with a key, a drawing is fetched and shown from memory. */
-async function drawingUrl(url) {
+/* An <img> cannot send the reader key: with a key, a drawing is fetched and shown from memory.
+ * Each panel keeps one such copy: the one it replaces is released. */
+const drawingsInMemory = new Map();
+
+async function drawingUrl(url, panel) {
   if (!readerKey()) return url;
   const blob = await (await apiFetch(url, "image/svg+xml")).blob();
-  return URL.createObjectURL(blob);
+  const objectUrl = URL.createObjectURL(blob);
+  const previous = drawingsInMemory.get(panel);
+  if (previous) URL.revokeObjectURL(previous);
+  drawingsInMemory.set(panel, objectUrl);
+  return objectUrl;
 }
 
 /* ---------- state in the URL ---------- */
@@ -834,7 +841,7 @@ async function renderDurability(state) {
     }
     let drawing = "";
     if (available.durabilitySvg) {
-      const src = await drawingUrl(`${API}/durability.svg?${query}&clock=${clock}`);
+      const src = await drawingUrl(`${API}/durability.svg?${query}&clock=${clock}`, "durability");
       if (host.dataset.shown !== shown) return;
       drawing = `<div class="plot-wrap" tabindex="0" role="group"
         aria-label="Durability plot, scrolls sideways on a narrow screen"><img
@@ -1027,13 +1034,8 @@ async function renderForest(state) {
     const meta = await getJSON(`${API}/meta-analysis?${query}`);
     if (forestKey !== query) return;
     let svg = "";
-    let svgUrl = `${API}/meta-analysis/forest.svg?${query}`;
-    if (available.forestSvg && readerKey()) {
-      // an <img> cannot send the key: fetch the drawing and show it from memory
-      const blob = await (await apiFetch(svgUrl, "image/svg+xml")).blob();
-      svgUrl = URL.createObjectURL(blob);
-    }
     if (available.forestSvg) {
+      const svgUrl = await drawingUrl(`${API}/meta-analysis/forest.svg?${query}`, "forest");
       svg = `<div class="forest-wrap" tabindex="0" role="group"
         aria-label="Forest plot, scrolls sideways on a narrow screen"><img class="forest-svg"
         src="${esc(svgUrl)}"
@@ -1182,7 +1184,7 @@ async function renderNetwork(state) {
     if (run !== networkRun) return;
     let drawing = "";
     if (available.networkSvg) {
-      const src = await drawingUrl(`${API}/network-meta-analysis/network.svg?${query}`);
+      const src = await drawingUrl(`${API}/network-meta-analysis/network.svg?${query}`, "network");
       if (run !== networkRun) return;
       drawing = `<div class="plot-wrap" tabindex="0" role="group"
         aria-label="Network graph, scrolls sideways on a narrow screen"><img
