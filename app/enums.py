@@ -242,3 +242,37 @@ class Role(StrEnum):
     READER = "READER"
     CURATOR = "CURATOR"
     ADMIN = "ADMIN"
+
+
+class RiskOfBiasTool(StrEnum):
+    """The appraisal tool: Cochrane's RoB 2 for randomized trials, ROBINS-I for
+    non-randomized studies of interventions."""
+
+    ROB2 = "ROB2"
+    ROBINS_I = "ROBINS_I"
+
+
+class Rob2Judgement(StrEnum):
+    LOW = "LOW"
+    SOME_CONCERNS = "SOME_CONCERNS"
+    HIGH = "HIGH"
+
+
+class RobinsJudgement(StrEnum):
+    LOW = "LOW"
+    MODERATE = "MODERATE"
+    SERIOUS = "SERIOUS"
+    CRITICAL = "CRITICAL"
+    NO_INFORMATION = "NO_INFORMATION"
+
+
+class RiskOfBiasJudgement(StrEnum):
+    """Every judgement either tool gives (the stored overall judgement)."""
+
+    LOW = "LOW"
+    SOME_CONCERNS = "SOME_CONCERNS"
+    HIGH = "HIGH"
+    MODERATE = "MODERATE"
+    SERIOUS = "SERIOUS"
+    CRITICAL = "CRITICAL"
+    NO_INFORMATION = "NO_INFORMATION"

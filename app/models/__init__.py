@@ -1,7 +1,8 @@
 """Every model, imported so that Base.metadata is complete."""
 
-from app.models import access, outcome, publication, regulatory, study  # noqa: F401
+from app.models import access, appraisal, outcome, publication, regulatory, study  # noqa: F401
 from app.models.access import ApiKey, AuditEntry, IdempotencyRecord
+from app.models.appraisal import RiskOfBias
 from app.models.outcome import EffectEstimate, OutcomeMeasure, OutcomeResult, Provenance, Timepoint
 from app.models.publication import Publication, StudyPublication
 from app.models.regulatory import RegulatoryEvent
@@ -23,7 +24,7 @@ from app.models.study import (
 __all__ = [
     "ApiKey", "Arm", "ArmIntervention", "AuditEntry", "Condition", "ConditionAlias",
     "EffectEstimate", "IdempotencyRecord", "Intervention", "InterventionAlias", "OutcomeMeasure",
-    "OutcomeResult", "Provenance", "Publication", "RegistryId", "RegulatoryEvent", "Study",
-    "StudyCondition", "StudyCountry", "StudyKeyword", "StudyPublication", "StudyRelation",
-    "Timepoint",
+    "OutcomeResult", "Provenance", "Publication", "RegistryId", "RegulatoryEvent", "RiskOfBias",
+    "Study", "StudyCondition", "StudyCountry", "StudyKeyword", "StudyPublication",
+    "StudyRelation", "Timepoint",
 ]
