@@ -6,6 +6,7 @@ from app.api.auth import read_access
 from app.api.deps import single_values
 from app.api.routes import (
     admin,
+    appraisal,
     catalog,
     compat,
     dashboard,
@@ -27,6 +28,7 @@ api_router.include_router(publications.router)
 api_router.include_router(catalog.router)
 api_router.include_router(imports.router)
 api_router.include_router(evidence.router)
+api_router.include_router(appraisal.router)
 api_router.include_router(network.router)
 api_router.include_router(exchange.router)
 api_router.include_router(admin.router)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from app.api.responses import JSONBytes
+from app.services.appraisal import Assessed
 from app.services.importer import ImportResult
 from app.services.studies import etag_of, location_of
 from app.services.writes import Answer, Performed, StudyVersion, Written
@@ -25,6 +26,15 @@ def answer(written: Written) -> Answer:
 
 def _located(study: StudyVersion) -> dict[str, str]:
     return {"Location": location_of(study.key), "ETag": etag_of(study)}
+
+
+def assessed(written: Assessed) -> Answer:
+    """The answer of a risk-of-bias write: 201 when it created the assessment, 204 after a
+    delete, else 200; the assessment's ETag and Location."""
+    headers = {"Location": written.location, "ETag": written.etag}
+    if written.body is None:
+        return Answer(204, None, headers)
+    return Answer(201 if written.created else 200, written.body, headers)
 
 
 def imported(results: list[ImportResult]) -> Answer:

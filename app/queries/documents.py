@@ -17,6 +17,7 @@ from app.models import (
     Provenance,
     Publication,
     RegistryId,
+    RiskOfBias,
     Study,
     StudyCondition,
     StudyKeyword,
@@ -28,7 +29,7 @@ from app.models import (
 _IDS: BindParameter[Any] = bindparam("ids", expanding=True)
 _p, _rid, _sc = Provenance.__table__.c, RegistryId.__table__.c, StudyCondition.__table__.c
 _ai, _iv, _kw = ArmIntervention.__table__.c, Intervention.__table__.c, StudyKeyword.__table__.c
-_rel, _st = StudyRelation.__table__.c, Study.__table__.c
+_rel, _st, _rob = StudyRelation.__table__.c, Study.__table__.c, RiskOfBias.__table__.c
 _sp, _arm, _tp = StudyPublication.__table__.c, Arm.__table__.c, Timepoint.__table__.c
 _om, _ee, _res = (OutcomeMeasure.__table__.c, EffectEstimate.__table__.c,
                   OutcomeResult.__table__.c)
@@ -66,7 +67,11 @@ ARM_INTERVENTIONS = (select(ArmIntervention.__table__,
                      .where(_ai.study_id.in_(_IDS)).order_by(_ai.arm_id, _ai.position))
 OUTCOME_MEASURES = select(OutcomeMeasure.__table__).where(_om.study_id.in_(_IDS)).order_by(
     _om.study_id, _om.position)
-EFFECTS = select(EffectEstimate.__table__).where(_ee.study_id.in_(_IDS)).order_by(
-    _ee.outcome_measure_id, _ee.position, _ee.id)
+# Each effect with its risk-of-bias assessment's tool, overall and domains (one outer join on
+# a unique key).
+EFFECTS = (select(EffectEstimate.__table__, _rob.tool.label("rob_tool"),
+                  _rob.overall.label("rob_overall"), _rob.domains.label("rob_domains"))
+           .outerjoin(RiskOfBias.__table__, _rob.effect_estimate_id == _ee.id)
+           .where(_ee.study_id.in_(_IDS)).order_by(_ee.outcome_measure_id, _ee.position, _ee.id))
 RESULTS = (select(OutcomeResult.__table__).where(_res.outcome_measure_id.in_(_IDS))
            .order_by(_res.outcome_measure_id, _res.position))

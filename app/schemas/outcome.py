@@ -25,6 +25,7 @@ from app.enums import (
     OutcomeRole,
     PValueRelation,
 )
+from app.schemas.appraisal import RiskOfBiasSummary
 from app.schemas.common import ApiModel, Count, ItemList, Name, Short, Text
 from app.schemas.parts import RequiredSources, SourceIn, read_only
 
@@ -158,6 +159,9 @@ class EffectEstimateIn(ApiModel):
     direction: Direction | None = read_only("which sign favours the experimental arm")
     favours: Favours | None = read_only("whom the contrast favours, from its CI or p-value")
     nnt: Nnt | None = read_only("number needed to treat, for a risk difference")
+    risk_of_bias: RiskOfBiasSummary | None = read_only(
+        "its risk-of-bias assessment at a glance (null when not assessed); written at "
+        "/outcomes/{id}/risk-of-bias")
     sources: RequiredSources
 
     @model_validator(mode="after")
@@ -262,3 +266,5 @@ class EffectSummary(ApiModel):
     favours: Favours | None = None
     nnt: Nnt | None = None
     sources: list[SourceIn]
+    risk_of_bias: RiskOfBiasSummary | None = Field(
+        None, description="its risk-of-bias assessment at a glance; null when not assessed")

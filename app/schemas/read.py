@@ -27,6 +27,7 @@ from app.enums import (
     RetractionStatus,
     TimepointRole,
 )
+from app.schemas.appraisal import RiskOfBiasSummary
 from app.schemas.outcome import AsReported, Nnt
 from app.schemas.parts import SourceIn
 from app.schemas.study import StudyDocument
@@ -238,6 +239,8 @@ class OutcomeRow(ReadDoc):
     favours: Favours | None
     nnt: Nnt | None
     sources: list[CitedSource]
+    risk_of_bias: RiskOfBiasSummary | None = Field(
+        description="its risk-of-bias assessment at a glance; null when not assessed")
 
 
 class Excluded(ReadDoc):

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.queries import documents as q
+from app.schemas.appraisal import summary
 from app.schemas.filters import LIST_ITEM_KEYS, META_FIELDS, STUDY_FIELDS
 from app.schemas.study import StudyCreate
 from app.services import semantics
@@ -197,7 +198,8 @@ class _Parts:
                 "timepoint": self.tp_by_id[x.timepoint_id].label,
                 **_pick(x, EFFECT_FIELDS),
                 **semantics.of_row(x, self.om_by_id[x.outcome_measure_id].lower_is_better),
-                "sources": self.sources.of("effect", x.id)}
+                "sources": self.sources.of("effect", x.id),
+                "risk_of_bias": summary(x.rob_tool, x.rob_overall, x.rob_domains)}
 
     def outcomes(self, parts: set[str]) -> None:
         om_rows = self.session.execute(q.OUTCOME_MEASURES, self.bound).all()

@@ -15,8 +15,10 @@ from app.enums import (
     Comparison,
 )
 from app.queries import pagination
+from app.queries.appraisal import with_risk_of_bias
 from app.queries.outcomes import effect_sources_select, left_out_select, outcome_select
 from app.queries.pagination import Page
+from app.schemas.appraisal import summary
 from app.schemas.filters import OutcomeFilter, OutcomeListParams
 from app.services import semantics
 
@@ -50,7 +52,8 @@ def sources_of(session: Session, effect_ids: list[int]) -> dict[int, list[dict[s
 
 def row_document(row: Any, sources: list[dict[str, Any]]) -> dict[str, Any]:
     return {"id": row.id, **{f: getattr(row, f) for f in ROW_FIELDS},
-            **semantics.of_row(row, row.lower_is_better), "sources": sources}
+            **semantics.of_row(row, row.lower_is_better), "sources": sources,
+            "risk_of_bias": summary(row.rob_tool, row.rob_overall, row.rob_domains)}
 
 
 def excluded_counts(session: Session, params: OutcomeFilter) -> dict[str, Any]:
@@ -74,7 +77,7 @@ def excluded_counts(session: Session, params: OutcomeFilter) -> dict[str, Any]:
 def list_page(session: Session, params: OutcomeListParams) -> Page[dict[str, Any]]:
     """One keyset page (by estimate id) of the effect estimates the filter matches; the
     first page also counts what the defaults left out (`excluded_counts`)."""
-    stmt = outcome_select(params, _dialect(session))
+    stmt = with_risk_of_bias(outcome_select(params, _dialect(session)))
     fetched = session.execute(pagination.by_id(stmt, stmt.selected_columns.id,
                                                params.page_token, params.page_size)).all()
     rows, token = pagination.page_of(fetched, params.page_size)

@@ -29,7 +29,7 @@ from app.queries.pagination import Cursor, Page
 from app.schemas.common import partial_date_sort_key
 from app.schemas.filters import StudyFilter, StudyListParams
 from app.schemas.study import PublicationIn, StudyCreate
-from app.services import audit, documents, patching, publications, rows, vocab, writes
+from app.services import appraisal, audit, documents, patching, publications, rows, vocab, writes
 from app.services.writes import Frame, Performed, StudyVersion, WriteRequest, Written
 from app.types import utcnow
 
@@ -261,6 +261,7 @@ def _replace(session: Session, row: Any, doc: StudyCreate, req: WriteRequest,
     before = read(session, row.key)
     _check_unique(session, doc, own_id=row.id)
     linked = {r.ref: r.publication_id for r in session.execute(qw.publication_links(row.id))}
+    assessments = appraisal.detach(session, row.id)
     for statement in qw.remove_parts(row.id):
         session.execute(statement)
     study = session.get(Study, row.id)
@@ -271,6 +272,7 @@ def _replace(session: Session, row: Any, doc: StudyCreate, req: WriteRequest,
     session.flush()
     populate(session, study, doc, linked)
     session.flush()
+    appraisal.reattach(session, row.id, assessments, row.key, req.actor_id)
     after = read(session, row.key)
     audit.record(session, actor_id=req.actor_id, action=action, entity="study",
                  entity_key=row.key, version=study.version, before=before, after=after,
