@@ -276,3 +276,28 @@ class RiskOfBiasJudgement(StrEnum):
     SERIOUS = "SERIOUS"
     CRITICAL = "CRITICAL"
     NO_INFORMATION = "NO_INFORMATION"
+
+
+class StudyDesign(StrEnum):
+    """The design of the body of evidence an evidence profile grades: GRADE starts randomized
+    trials at HIGH certainty and observational studies at LOW."""
+
+    RANDOMIZED = "RANDOMIZED"
+    OBSERVATIONAL = "OBSERVATIONAL"
+
+
+class Certainty(StrEnum):
+    """GRADE certainty of evidence, most certain first."""
+
+    HIGH = "HIGH"
+    MODERATE = "MODERATE"
+    LOW = "LOW"
+    VERY_LOW = "VERY_LOW"
+
+
+class GradeRating(StrEnum):
+    """How much a GRADE domain lowers the certainty: not at all, one level, two levels."""
+
+    NONE = "NONE"
+    SERIOUS = "SERIOUS"
+    VERY_SERIOUS = "VERY_SERIOUS"

@@ -1,9 +1,18 @@
 """Every model, imported so that Base.metadata is complete."""
 
-from app.models import access, appraisal, outcome, publication, regulatory, study  # noqa: F401
+from app.models import (  # noqa: F401
+    access,
+    appraisal,
+    outcome,
+    profiles,
+    publication,
+    regulatory,
+    study,
+)
 from app.models.access import ApiKey, AuditEntry, IdempotencyRecord
 from app.models.appraisal import RiskOfBias
 from app.models.outcome import EffectEstimate, OutcomeMeasure, OutcomeResult, Provenance, Timepoint
+from app.models.profiles import EvidenceProfile
 from app.models.publication import Publication, StudyPublication
 from app.models.regulatory import RegulatoryEvent
 from app.models.study import (
@@ -23,8 +32,8 @@ from app.models.study import (
 
 __all__ = [
     "ApiKey", "Arm", "ArmIntervention", "AuditEntry", "Condition", "ConditionAlias",
-    "EffectEstimate", "IdempotencyRecord", "Intervention", "InterventionAlias", "OutcomeMeasure",
-    "OutcomeResult", "Provenance", "Publication", "RegistryId", "RegulatoryEvent", "RiskOfBias",
-    "Study", "StudyCondition", "StudyCountry", "StudyKeyword", "StudyPublication",
-    "StudyRelation", "Timepoint",
+    "EffectEstimate", "EvidenceProfile", "IdempotencyRecord", "Intervention",
+    "InterventionAlias", "OutcomeMeasure", "OutcomeResult", "Provenance", "Publication",
+    "RegistryId", "RegulatoryEvent", "RiskOfBias", "Study", "StudyCondition", "StudyCountry",
+    "StudyKeyword", "StudyPublication", "StudyRelation", "Timepoint",
 ]
