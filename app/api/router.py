@@ -15,6 +15,7 @@ from app.api.routes import (
     imports,
     network,
     ops,
+    profiles,
     publications,
     studies,
     synthesis,
@@ -29,6 +30,7 @@ api_router.include_router(catalog.router)
 api_router.include_router(imports.router)
 api_router.include_router(evidence.router)
 api_router.include_router(appraisal.router)
+api_router.include_router(profiles.router)
 api_router.include_router(network.router)
 api_router.include_router(exchange.router)
 api_router.include_router(admin.router)
