@@ -301,3 +301,12 @@ class GradeRating(StrEnum):
     NONE = "NONE"
     SERIOUS = "SERIOUS"
     VERY_SERIOUS = "VERY_SERIOUS"
+
+
+class FlagType(StrEnum):
+    """A discrepancy between a study's registry record and what its publications report."""
+
+    PRIMARY_OUTCOME_NOT_REPORTED = "PRIMARY_OUTCOME_NOT_REPORTED"
+    NEW_PRIMARY_OUTCOME = "NEW_PRIMARY_OUTCOME"
+    TIMEPOINT_CHANGED = "TIMEPOINT_CHANGED"
+    ENROLLMENT_DIFFERS = "ENROLLMENT_DIFFERS"
