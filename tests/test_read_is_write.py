@@ -90,9 +90,9 @@ def test_the_openapi_document_marks_server_fields_read_only(client: TestClient) 
         "StudyDocument", "PublicationIn", "ArmInterventionIn", "TimepointIn",
         "OutcomeResultIn", "EffectEstimateIn")}
     assert read_only == {
-        "StudyDocument": ["created_at", "effects", "follow_up_months_max", "has_results",
-                          "interventions", "referenced_by", "retracted", "updated_at",
-                          "version"],
+        "StudyDocument": ["created_at", "effects", "flags", "follow_up_months_max",
+                          "has_results", "interventions", "referenced_by", "retracted",
+                          "updated_at", "version"],
         "PublicationIn": ["id"],
         "ArmInterventionIn": ["intervention"],
         "TimepointIn": ["clocks"],

@@ -12,6 +12,7 @@ from app.api.routes import (
     dashboard,
     evidence,
     exchange,
+    flags,
     imports,
     network,
     ops,
@@ -30,6 +31,7 @@ api_router.include_router(catalog.router)
 api_router.include_router(imports.router)
 api_router.include_router(evidence.router)
 api_router.include_router(appraisal.router)
+api_router.include_router(flags.router)
 api_router.include_router(profiles.router)
 api_router.include_router(network.router)
 api_router.include_router(exchange.router)

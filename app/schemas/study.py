@@ -34,6 +34,7 @@ from app.schemas.common import (
     Short,
     Text,
 )
+from app.schemas.flags import Flag
 from app.schemas.outcome import (
     AsReported,
     EffectEstimateIn,
@@ -120,6 +121,9 @@ class StudyDocument(ApiModel):
     has_results: bool | None = read_only("it has at least one result or effect")
     follow_up_months_max: float | None = read_only("its longest follow-up, in months since "
                                                    "baseline")
+    flags: list[Flag] | None = read_only(
+        "where the registry record and the publications disagree (study reads only; "
+        "computed, never written: see /flags)")
     version: int | None = read_only("the stored version (the ETag's number)")
     created_at: dt.datetime | None = read_only("when it was first stored")
     updated_at: dt.datetime | None = read_only("when it was last changed")

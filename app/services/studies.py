@@ -29,7 +29,17 @@ from app.queries.pagination import Cursor, Page
 from app.schemas.common import partial_date_sort_key
 from app.schemas.filters import StudyFilter, StudyListParams
 from app.schemas.study import PublicationIn, StudyCreate
-from app.services import appraisal, audit, documents, patching, publications, rows, vocab, writes
+from app.services import (
+    appraisal,
+    audit,
+    documents,
+    flags,
+    patching,
+    publications,
+    rows,
+    vocab,
+    writes,
+)
 from app.services.writes import Frame, Performed, StudyVersion, WriteRequest, Written
 from app.types import utcnow
 
@@ -118,8 +128,11 @@ def get_version(session: Session, key: str) -> Any:
 
 
 def read(session: Session, key: str) -> dict[str, Any]:
-    """The whole study document with everything nested."""
-    return documents.assemble(session, [get_row(session, key)], detail=True)[0]
+    """The whole study document with everything nested, and its registry-versus-publication
+    flags."""
+    row = get_row(session, key)
+    doc = documents.assemble(session, [row], detail=True)[0]
+    return flags.with_flags(session, doc, row.id, row.source_record)
 
 
 # ---------------------------------------------------------------- writing
