@@ -278,6 +278,33 @@ class RiskOfBiasJudgement(StrEnum):
     NO_INFORMATION = "NO_INFORMATION"
 
 
+class RiskOfBiasLevel(StrEnum):
+    """A level on the RoB 2 scale, LOW < SOME_CONCERNS < HIGH: the most a selection keeps
+    (`max_risk_of_bias`)."""
+
+    LOW = "LOW"
+    SOME_CONCERNS = "SOME_CONCERNS"
+    HIGH = "HIGH"
+
+
+RISK_OF_BIAS_LEVELS = (RiskOfBiasLevel.LOW, RiskOfBiasLevel.SOME_CONCERNS,
+                       RiskOfBiasLevel.HIGH)
+# Each overall judgement on the RoB 2 scale, ROBINS-I mapped onto it; NO_INFORMATION is not
+# on the scale (it is never "at most" a level).
+RISK_OF_BIAS_SCALE: dict[str, RiskOfBiasLevel] = {
+    "LOW": RiskOfBiasLevel.LOW, "SOME_CONCERNS": RiskOfBiasLevel.SOME_CONCERNS,
+    "HIGH": RiskOfBiasLevel.HIGH, "MODERATE": RiskOfBiasLevel.SOME_CONCERNS,
+    "SERIOUS": RiskOfBiasLevel.HIGH, "CRITICAL": RiskOfBiasLevel.HIGH,
+}
+
+
+def judgements_at_most(level: RiskOfBiasLevel) -> list[str]:
+    """The overall judgements (of either tool) at most `level` on the RoB 2 scale."""
+    rank = RISK_OF_BIAS_LEVELS.index(level)
+    return [j for j, on_scale in RISK_OF_BIAS_SCALE.items()
+            if RISK_OF_BIAS_LEVELS.index(on_scale) <= rank]
+
+
 class StudyDesign(StrEnum):
     """The design of the body of evidence an evidence profile grades: GRADE starts randomized
     trials at HIGH certainty and observational studies at LOW."""

@@ -8,14 +8,17 @@ from typing import Any
 from sqlalchemy import Select, func, select
 
 from app.models import Arm, ArmIntervention, Intervention, OutcomeMeasure
+from app.queries.appraisal import with_risk_of_bias
 from app.queries.outcomes import outcome_select
 from app.schemas.network import NetworkSelection
 
 
 def network_estimates_select(f: NetworkSelection, dialect: str) -> Select[Any]:
-    """Every estimate the filter chooses, retracted ones and within-arm changes included (the
-    answer says why it leaves them out), ordered by study and id."""
-    stmt = outcome_select(f, dialect, keep_retracted=True, keep_within_arm=True)
+    """Every estimate the filter chooses, retracted ones, within-arm changes and those above
+    `max_risk_of_bias` included (the answer says why it leaves them out), with its risk of
+    bias, ordered by study and id."""
+    stmt = with_risk_of_bias(outcome_select(f, dialect, keep_retracted=True,
+                                            keep_within_arm=True, keep_any_risk=True))
     if f.outcome:
         om = OutcomeMeasure.__table__.c
         stmt = stmt.where(func.lower(om.name).in_([o.casefold() for o in f.outcome]))

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, case, false, func, select, true
 from sqlalchemy.orm import aliased
 
-from app.enums import Comparison
+from app.enums import Comparison, judgements_at_most
 from app.models import (
     Arm,
     EffectEstimate,
@@ -15,6 +15,7 @@ from app.models import (
     OutcomeResult,
     Provenance,
     Publication,
+    RiskOfBias,
     Study,
     Timepoint,
 )
@@ -36,7 +37,8 @@ def _result_n(arm_id: Any) -> Any:
 
 
 def outcome_conditions(f: OutcomeFilter, dialect: str, *, keep_retracted: bool = False,
-                       keep_within_arm: bool = False) -> list[ColumnElement[bool]]:
+                       keep_within_arm: bool = False,
+                       keep_any_risk: bool = False) -> list[ColumnElement[bool]]:
     e, om, tp = EffectEstimate.__table__.c, OutcomeMeasure.__table__.c, Timepoint.__table__.c
     where = study_conditions(f.study_filter(), dialect)
     if f.study:
@@ -57,7 +59,17 @@ def outcome_conditions(f: OutcomeFilter, dialect: str, *, keep_retracted: bool =
         where.extend(comparison_conditions(f.comparison))
     if not (f.include_retracted or keep_retracted):
         where.append(e.retracted == false())
+    if f.max_risk_of_bias is not None and not keep_any_risk:
+        where.append(risk_of_bias_at_most(f.max_risk_of_bias))
     return where
+
+
+def risk_of_bias_at_most(level: Any) -> ColumnElement[bool]:
+    """Estimates assessed with an overall judgement at most `level` (RoB 2 scale): a
+    semi-join on the assessment's unique effect key, read through its index on overall."""
+    rob = RiskOfBias.__table__.c
+    return EffectEstimate.__table__.c.id.in_(
+        select(rob.effect_estimate_id).where(rob.overall.in_(judgements_at_most(level))))
 
 
 def comparison_conditions(comparison: list[Comparison]) -> list[ColumnElement[bool]]:
@@ -70,11 +82,12 @@ def comparison_conditions(comparison: list[Comparison]) -> list[ColumnElement[bo
 
 
 def outcome_select(f: OutcomeFilter, dialect: str, *, keep_retracted: bool = False,
-                   keep_within_arm: bool = False) -> Select[Any]:
+                   keep_within_arm: bool = False, keep_any_risk: bool = False) -> Select[Any]:
     """One row per effect estimate, with its study, outcome, timepoint and arms (unordered).
 
-    `keep_retracted` and `keep_within_arm` keep retracted estimates and within-arm changes
-    whatever the filter says, for callers that report what they leave out."""
+    `keep_retracted`, `keep_within_arm` and `keep_any_risk` keep retracted estimates,
+    within-arm changes and estimates above `max_risk_of_bias` whatever the filter says, for
+    callers that report what they leave out."""
     e, s = EffectEstimate.__table__.c, Study.__table__.c
     om, tp = OutcomeMeasure.__table__.c, Timepoint.__table__.c
     return (
@@ -106,7 +119,8 @@ def outcome_select(f: OutcomeFilter, dialect: str, *, keep_retracted: bool = Fal
         .join(ExperimentalArm, ExperimentalArm.id == e.experimental_arm_id)
         .outerjoin(ComparatorArm, ComparatorArm.id == e.comparator_arm_id)
         .where(*outcome_conditions(f, dialect, keep_retracted=keep_retracted,
-                                   keep_within_arm=keep_within_arm))
+                                   keep_within_arm=keep_within_arm,
+                                   keep_any_risk=keep_any_risk))
     )
 
 

@@ -7,7 +7,15 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, or_, select
 
-from app.models import Arm, OutcomeMeasure, OutcomeResult, Study, Timepoint
+from app.models import (
+    Arm,
+    EffectEstimate,
+    OutcomeMeasure,
+    OutcomeResult,
+    RiskOfBias,
+    Study,
+    Timepoint,
+)
 from app.queries.studies import study_conditions
 from app.schemas.synthesis import SynthesisFilter
 
@@ -86,3 +94,14 @@ def named_outcome_results_select(f: SynthesisFilter, dialect: str,
         .order_by(s.key, om.position, om.id, a.position, a.id, tp.position, tp.id,
                   r.position, r.id)
     )
+
+
+def effect_judgements_select(study_ids: list[int]) -> Select[Any]:
+    """The effects of some studies with their assessment's tool and overall judgement (null
+    when not assessed): what each compares (outcome, timepoint, arms)."""
+    e, rob = EffectEstimate.__table__.c, RiskOfBias.__table__.c
+    return (select(e.outcome_measure_id, e.timepoint_id, e.experimental_arm_id,
+                   e.comparator_arm_id, rob.tool, rob.overall)
+            .select_from(EffectEstimate.__table__)
+            .outerjoin(RiskOfBias.__table__, rob.effect_estimate_id == e.id)
+            .where(e.study_id.in_(study_ids)))

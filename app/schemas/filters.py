@@ -24,6 +24,7 @@ from app.enums import (
     OverallStatus,
     Phase,
     RetractionStatus,
+    RiskOfBiasLevel,
     StudyType,
 )
 from app.schemas.common import FilterText, PageToken
@@ -58,6 +59,13 @@ META_FIELDS = ("retracted", "has_results", "follow_up_months_max", "version", "c
 LIST_EXTRA = ("registry_ids", "conditions", "interventions")
 LIST_ITEM_KEYS = STUDY_FIELDS + LIST_EXTRA + META_FIELDS
 STUDY_INCLUDES = ("arms", "outcomes", "timepoints", "publications", "effects")
+
+
+MAX_RISK_OF_BIAS_DOC = (
+    "keep only estimates whose risk-of-bias assessment's overall judgement is at most this "
+    "level on the RoB 2 scale LOW < SOME_CONCERNS < HIGH (ROBINS-I: LOW is LOW, MODERATE is "
+    "SOME_CONCERNS, SERIOUS and CRITICAL are HIGH); an estimate not assessed, or judged "
+    "NO_INFORMATION, is left out whenever this is given")
 
 
 def _split_commas(value: Any) -> Any:
@@ -202,6 +210,7 @@ class OutcomeFilter(StudyFilter):
         None, ge=0, le=1200, description="timepoint at least this many months since baseline")
     timepoint_months_max: float | None = Field(
         None, ge=0, le=1200, description="timepoint at most this many months since baseline")
+    max_risk_of_bias: RiskOfBiasLevel | None = Field(None, description=MAX_RISK_OF_BIAS_DOC)
 
     _split_effect = field_validator("study", "effect_type", "origin", "role", "comparison",
                                     mode="before")(_split_commas)
@@ -232,3 +241,7 @@ class MetaAnalysisParams(OutcomeFilter):
                        "per_study=aggregate")
     hartung_knapp: bool = Field(False, description="Hartung–Knapp adjusted CI and test (t)")
     ci_level: float = Field(0.95, gt=0.5, lt=1)
+    sensitivity: Literal["risk_of_bias"] | None = Field(
+        None, description="risk_of_bias: beside the pooled estimate, the same pooling "
+        "without the estimates not at most SOME_CONCERNS (HIGH, SERIOUS, CRITICAL, "
+        "NO_INFORMATION and not assessed), in `sensitivity`")

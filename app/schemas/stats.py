@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from app.schemas.appraisal import RiskOfBiasSummary
 from app.schemas.filters import StudyFilter, _split_commas
 
 FacetName = Literal[
@@ -79,6 +80,35 @@ class MetaAnalysisStudy(BaseModel):
         None, description="ids of the estimates aggregated into this one (per_study=aggregate)")
     weight_fixed: float = Field(description="percent")
     weight_random: float = Field(description="percent")
+    risk_of_bias: RiskOfBiasSummary | None = Field(
+        None, description="the estimate's risk of bias (of several aggregated, the most "
+        "severe); null when not assessed")
+
+
+class RiskOfBiasSensitivity(BaseModel):
+    """The pooling again without the estimates judged above `max_risk_of_bias`
+    (SOME_CONCERNS, or the caller's stricter maximum) and without those not assessed or
+    judged NO_INFORMATION: an unjudged estimate cannot be shown to be free of high risk. The
+    same figures as `/meta-analysis` with that `max_risk_of_bias`."""
+
+    by: Literal["risk_of_bias"]
+    max_risk_of_bias: Literal["LOW", "SOME_CONCERNS"]
+    excluded_levels: list[str] = Field(
+        description="overall judgements left out, NOT_ASSESSED for estimates without one")
+    left_out: list[str] = Field(
+        description="keys of the studies of the main pooling with an estimate left out here")
+    k: int = Field(description="estimates pooled here (those left when it cannot pool)")
+    reason: str | None = Field(description="why there is no estimate (too few remain to "
+                               "pool); null when there is one")
+    estimate: float | None
+    se: float | None
+    ci_low: float | None
+    ci_high: float | None
+    p_value: float | None
+    tau2: float | None
+    i2: float | None = Field(description="percent")
+    exponentiated: dict[str, Any] | None = Field(
+        description="ratio effect types: the estimate and CI on the ratio scale")
 
 
 class MetaAnalysis(BaseModel):
@@ -113,3 +143,6 @@ class MetaAnalysis(BaseModel):
     excluded: list[dict[str, Any]]
     warnings: list[str]
     exponentiated: dict[str, Any] | None = None
+    sensitivity: RiskOfBiasSensitivity | None = Field(
+        None, description="with sensitivity=risk_of_bias: the pooled estimate without the "
+        "high-risk and unassessed estimates, beside this one")

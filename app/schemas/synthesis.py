@@ -10,9 +10,9 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from app.enums import Anchor, ArmType, TimepointRole
+from app.enums import Anchor, ArmType, RiskOfBiasLevel, TimepointRole
 from app.schemas.common import FilterText, SearchTerm
-from app.schemas.filters import StudyFilter, _split_commas
+from app.schemas.filters import MAX_RISK_OF_BIAS_DOC, StudyFilter, _split_commas
 from app.schemas.outcome import Nnt
 from app.schemas.parts import Clock
 from app.schemas.read import ReadDoc
@@ -40,10 +40,14 @@ class SynthesisFilter(StudyFilter):
 
 
 class DurabilityParams(SynthesisFilter):
-    pass
+    max_risk_of_bias: RiskOfBiasLevel | None = Field(None, description=(
+        "a score is kept when the most severe overall judgement among the assessed effects "
+        "comparing its arm at its outcome and timepoint is at most this level (none "
+        "assessed: not assessed); a baseline score is kept with the other scores of its "
+        "series. ") + MAX_RISK_OF_BIAS_DOC)
 
 
-class DurabilityPlotParams(SynthesisFilter):
+class DurabilityPlotParams(DurabilityParams):
     clock: Literal["baseline", "treatment"] = Field(
         "treatment", description="months since baseline (randomization) or months after "
         "treatment (the last treatment session)")
@@ -122,6 +126,8 @@ class LeftOutResult(ReadDoc):
     outcome: str
     arm: str
     timepoint: str
+    reason: str | None = Field(None, description="why, when the reason differs by result "
+                               "(risk of bias)")
 
 
 class LeftOut(ReadDoc):
@@ -134,7 +140,8 @@ class Durability(ReadDoc):
     include_retracted: bool
     studies: list[DurabilityStudy]
     excluded: dict[str, LeftOut] = Field(
-        description="what the defaults left out (retracted results), and how to bring it in")
+        description="what the defaults left out (retracted results) and what max_risk_of_bias "
+        "left out (`risk_of_bias`, each result with its reason), and how to bring it in")
 
 
 # ------------------------------------------------------------------ benefit-risk answer

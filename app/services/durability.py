@@ -4,7 +4,8 @@ For every study the filter matches, every timepoint placed on months since basel
 months after treatment (DESIGN, "Two clocks"), with its retention (n assessed of n eligible)
 and whether the comparison was still controlled; and per outcome and arm, the scores at those
 timepoints (mean and change from baseline, as reported). A study appears when it has a score;
-retracted results are left out unless `include_retracted` is true, and the answer names them.
+retracted results are left out unless `include_retracted` is true, and the answer names them;
+so are, with `max_risk_of_bias`, the scores whose effects are judged above it or not assessed.
 """
 
 from __future__ import annotations
@@ -14,9 +15,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.enums import TimepointRole
 from app.errors import UnprocessableContent
-from app.queries.synthesis import score_results_select, timepoints_select
-from app.schemas.synthesis import SynthesisFilter
+from app.queries.synthesis import (
+    effect_judgements_select,
+    score_results_select,
+    timepoints_select,
+)
+from app.schemas.synthesis import DurabilityParams
+from app.services import bias
 from app.services.documents import clocks_of
 
 MAX_RESULTS = 20_000
@@ -50,16 +57,52 @@ def _series(rows: list[Any]) -> list[dict[str, Any]]:
     return list(series.values())
 
 
-def _left_out(rows: list[Any]) -> dict[str, Any]:
-    if not rows:
-        return {}
-    return {"retracted": {
-        "count": len(rows), "include_with": INCLUDE_RETRACTED,
-        "results": [{"study_key": r.study_key, "outcome": r.outcome, "arm": r.arm,
-                     "timepoint": r.timepoint} for r in rows]}}
+def _left_out(rows: list[Any], biased: list[tuple[Any, str]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if rows:
+        out["retracted"] = {
+            "count": len(rows), "include_with": INCLUDE_RETRACTED,
+            "results": [{"study_key": r.study_key, "outcome": r.outcome, "arm": r.arm,
+                         "timepoint": r.timepoint} for r in rows]}
+    if biased:
+        out["risk_of_bias"] = {
+            "count": len(biased), "include_with": "omit max_risk_of_bias",
+            "results": [{"study_key": r.study_key, "outcome": r.outcome, "arm": r.arm,
+                         "timepoint": r.timepoint, "reason": why} for r, why in biased]}
+    return out
 
 
-def durability(session: Session, params: SynthesisFilter) -> dict[str, Any]:
+def _judged(session: Session, rows: list[Any], params: DurabilityParams
+            ) -> tuple[list[Any], list[tuple[Any, str]]]:
+    """The scores `max_risk_of_bias` keeps, and those it leaves out with the reason: a
+    score is judged by the most severe assessment of the effects that compare its arm at
+    its outcome and timepoint; a baseline score stays with a kept score of its series."""
+    if params.max_risk_of_bias is None or not rows:
+        return rows, []
+    judged: dict[tuple[int, int, int], list[tuple[str, str]]] = defaultdict(list)
+    for j in session.execute(effect_judgements_select(sorted({r.study_id for r in rows}))):
+        if j.overall is not None:
+            for arm in (j.experimental_arm_id, j.comparator_arm_id):
+                judged[(j.outcome_measure_id, j.timepoint_id, arm)].append((j.tool, j.overall))
+    kept: list[Any] = []
+    reasons: dict[int, str] = {}
+    for r in rows:
+        found = judged.get((r.outcome_id, r.timepoint_id, r.arm_id))
+        worst = max(found, key=lambda tj: bias.severity(tj[1])) if found else (None, None)
+        why = bias.left_out(worst[0], worst[1], params.max_risk_of_bias)
+        if why is None:
+            kept.append(r)
+        else:
+            reasons[r.id] = why["reason"]
+    series = {(r.outcome_id, r.arm_id) for r in kept}
+    baseline = [r for r in rows if r.id in reasons and r.timepoint_role == TimepointRole.BASELINE
+                and (r.outcome_id, r.arm_id) in series]
+    keep = {r.id for r in kept} | {r.id for r in baseline}
+    return ([r for r in rows if r.id in keep],
+            [(r, reasons[r.id]) for r in rows if r.id not in keep])
+
+
+def durability(session: Session, params: DurabilityParams) -> dict[str, Any]:
     """Every matching study's timepoints on both clocks and its arms' scores at them."""
     stmt = score_results_select(params, session.get_bind().dialect.name)
     rows = session.execute(stmt.limit(MAX_RESULTS + 1)).all()
@@ -68,6 +111,7 @@ def durability(session: Session, params: SynthesisFilter) -> dict[str, Any]:
                                    "narrow it (study, instrument, …)")
     kept = [r for r in rows if params.include_retracted or not r.retracted]
     dropped = [r for r in rows if r.retracted and not params.include_retracted]
+    kept, biased = _judged(session, kept, params)
     by_study: dict[int, list[Any]] = defaultdict(list)
     for r in kept:
         by_study[r.study_id].append(r)
@@ -83,4 +127,4 @@ def durability(session: Session, params: SynthesisFilter) -> dict[str, Any]:
                         "treatment_end_months": first.treatment_end_months,
                         "timepoints": timepoints[study_id], "series": _series(study_rows)})
     return {"include_retracted": bool(params.include_retracted), "studies": studies,
-            "excluded": _left_out(dropped)}
+            "excluded": _left_out(dropped, biased)}

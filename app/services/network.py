@@ -6,7 +6,8 @@ contrasts between arms of different nodes. Each study gives one set of independe
 share an arm are correlated through that arm's variance, known from the arm-level counts the
 estimates were computed from (otherwise the study is refused). The fit is
 `app.services.network_model`; the answer is shaped by `app.services.network_answer`.
-Retracted estimates are left out unless `include_retracted` is true (DESIGN §2).
+Retracted estimates are left out unless `include_retracted` is true (DESIGN §2), and with
+`max_risk_of_bias` those judged above it or not assessed (app.services.bias).
 """
 
 from __future__ import annotations
@@ -258,7 +259,8 @@ def network_meta_analysis(session: Session, params: NetworkParams) -> dict[str, 
     rows, details = chosen(session, params)
     arms = study_arms(session, rows)
     excluded: list[dict[str, Any]] = []
-    entries = reported_first(usable(rows, params, details, arms, excluded), excluded)
+    entries = reported_first(usable(rows, params, details, arms, excluded), excluded,
+                             params.max_risk_of_bias)
     effect_type = _one_type(entries, excluded)
     warnings: list[str] = []
     entries, nodes = assign_nodes(entries, params, excluded, warnings)

@@ -57,7 +57,8 @@ def effects_csv(session: Session, params: EffectsExportParams) -> str:
     arms = network.study_arms(session, rows)
     excluded: list[dict[str, Any]] = []
     entries = pooling.reported_first(
-        network.usable(rows, params, details, arms, excluded), excluded)
+        network.usable(rows, params, details, arms, excluded), excluded,
+        params.max_risk_of_bias)
     columns: tuple[str, ...] = METAFOR
     shaped = [_metafor_row(e) for e in entries]
     if params.layout == "netmeta":

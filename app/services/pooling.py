@@ -2,7 +2,8 @@
 named with its reason, pooled by inverse variance (DL or REML, app.services.evidence) or by
 Mantel–Haenszel from counts (app.services.binary).
 
-Retracted estimates are left out unless `include_retracted` is true (DESIGN §2).
+Retracted estimates are left out unless `include_retracted` is true (DESIGN §2), and with
+`max_risk_of_bias` so are the estimates judged above it or not assessed (app.services.bias).
 """
 
 from __future__ import annotations
@@ -15,11 +16,19 @@ from typing import Any, Protocol, TypeVar, cast
 
 from sqlalchemy.orm import Session
 
-from app.enums import RATIO_EFFECTS, Direction, EffectType, Origin, RetractionStatus
+from app.enums import (
+    RATIO_EFFECTS,
+    Direction,
+    EffectType,
+    Origin,
+    RetractionStatus,
+    RiskOfBiasLevel,
+)
 from app.errors import UnprocessableContent
+from app.queries.appraisal import with_risk_of_bias
 from app.queries.outcomes import effect_sources_select, outcome_select
 from app.schemas.filters import MetaAnalysisParams
-from app.services import aggregation, binary, evidence, semantics
+from app.services import aggregation, bias, binary, evidence, semantics
 from app.services.distributions import normal_quantile
 
 MAX_POOLED = 5000
@@ -128,10 +137,13 @@ def _one_per_study(entries: list[_Entry], params: MetaAnalysisParams,
     return out, notes
 
 
-def reported_first(entries: list[E], excluded: list[dict[str, Any]]) -> list[E]:
+def reported_first(entries: list[E], excluded: list[dict[str, Any]],
+                   max_risk_of_bias: RiskOfBiasLevel | None = None) -> list[E]:
     """One comparison (outcome, timepoint, arms) reported by its source and also computed by
     us from its arms' results is the same evidence twice, whatever effect type each is
-    expressed in: the reported estimate is pooled, the computed one is listed as left out."""
+    expressed in: the reported estimate is pooled, the computed one is listed as left out.
+    Then, with `max_risk_of_bias`, the estimates judged above it or not assessed are left out
+    (so each estimate left out is named by the first rule that drops it)."""
     def comparison(e: E) -> tuple[Any, ...]:
         r = e.row
         return (r.study_key, r.outcome, r.timepoint, r.experimental_arm, r.comparator_arm)
@@ -142,6 +154,8 @@ def reported_first(entries: list[E], excluded: list[dict[str, Any]]) -> list[E]:
         if e.row.origin == Origin.COMPUTED and comparison(e) in reported:
             excluded.append({**base(e.row), "reason": "computed from the arms' results of a "
                              "comparison its source reports: the reported estimate is pooled"})
+        elif (judged := bias.row_left_out(e.row, max_risk_of_bias)) is not None:
+            excluded.append({**base(e.row), **judged})
         else:
             kept.append(e)
     return kept
@@ -187,10 +201,12 @@ def _mantel_haenszel(entries: list[_Entry], params: MetaAnalysisParams,
 
 def _chosen(session: Session, params: MetaAnalysisParams
             ) -> tuple[list[Any], dict[int, list[Any]]]:
-    """The estimates the filter chooses (retracted and within-arm ones too, to name them as
-    left out), and the retracted publications behind each retracted one."""
-    stmt = outcome_select(params, session.get_bind().dialect.name, keep_retracted=True,
-                          keep_within_arm=True)
+    """The estimates the filter chooses (retracted, within-arm and too biased ones too, to
+    name them as left out) with their risk of bias, and the retracted publications behind
+    each retracted one."""
+    stmt = with_risk_of_bias(outcome_select(params, session.get_bind().dialect.name,
+                                            keep_retracted=True, keep_within_arm=True,
+                                            keep_any_risk=True))
     rows = session.execute(stmt.order_by(stmt.selected_columns.study_key,
                                          stmt.selected_columns.id).limit(MAX_POOLED + 1)).all()
     if len(rows) > MAX_POOLED:
@@ -296,6 +312,7 @@ def _study_row(entry: _Entry, weights: tuple[float, float], effect_type: EffectT
         "n_experimental": entry.n1, "n_comparator": entry.n2,
         "origin": row.origin, "retracted": any(r.retracted for r in entry.rows),
         "aggregated_from": [r.id for r in entry.rows] if aggregated else None,
+        "risk_of_bias": bias.most_severe(entry.rows),
         "weight_fixed": weights[0], "weight_random": weights[1],
     }
 
@@ -331,10 +348,24 @@ def meta_analysis(session: Session, params: MetaAnalysisParams) -> dict[str, Any
     """Pool the between-arm contrasts the filter chooses, one per study; 422 when fewer than
     two can be pooled, when they are of different effect types, or when a study gives
     several and no `per_study` rule was chosen. Every estimate left out is listed with its
-    reason."""
+    reason. `sensitivity=risk_of_bias` adds the pooling without the estimates above
+    SOME_CONCERNS or not assessed (`sensitivity`)."""
     rows, details = _chosen(session, params)
+    out, entries = _pool(rows, details, params)
+    if params.sensitivity == "risk_of_bias":
+        out["sensitivity"] = bias.sensitivity(entries, params.max_risk_of_bias, lambda level: (
+            _pool(rows, details, params.model_copy(
+                update={"max_risk_of_bias": level, "sensitivity": None}))[0]))
+        out["warnings"].append(bias.SENSITIVITY_NOTE)
+    return out
+
+
+def _pool(rows: list[Any], details: dict[int, list[Any]], params: MetaAnalysisParams
+          ) -> tuple[dict[str, Any], list[_Entry]]:
+    """The answer pooling `rows` as `params` say, and the entries it pooled."""
     excluded: list[dict[str, Any]] = []
-    entries = reported_first(_poolable(rows, params, details, excluded), excluded)
+    entries = reported_first(_poolable(rows, params, details, excluded), excluded,
+                             params.max_risk_of_bias)
     _one_type(entries, excluded)
     entries, warnings = _one_per_study(entries, params, excluded)
     if len(entries) < 2:
@@ -359,4 +390,4 @@ def meta_analysis(session: Session, params: MetaAnalysisParams) -> dict[str, Any
            "studies": studies, "excluded": excluded, "warnings": warnings}
     if effect_type in RATIO_EFFECTS:
         out["exponentiated"] = _exponentiated(result)
-    return out
+    return out, entries
