@@ -3,7 +3,8 @@
 One row per pooled estimate (label, CI whisker, a box whose area is proportional to its
 random-effects weight, estimate with CI, weight %), then the pooled diamond, the prediction
 interval, the line of no effect, an axis and which side favours which arm. Ratio measures are
-drawn on a log axis labelled in ratios.
+drawn on a log axis labelled in ratios. When any row is assessed for risk of bias, its
+traffic lights are drawn right of the weights (app.services.forest_rob).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from app.enums import RATIO_EFFECTS
+from app.services import forest_rob
 
 WIDTH = 800
 ROW = 24
@@ -91,6 +93,11 @@ class _Plot:
         self.pi_y = self.pooled_y + ROW
         self.axis_y = self.pi_y + ROW * 0.8
         self.height = int(self.axis_y + 64)
+        self.lights = (forest_rob.Lights(self.studies, WIDTH)
+                       if forest_rob.drawn(self.studies) else None)
+        self.width = int(self.lights.width) + 8 if self.lights else WIDTH
+        self.total_height = self.height + (int(self.lights.legend_height) if self.lights
+                                           else 0)
         method = meta["method"] + (", Hartung–Knapp" if meta["hartung_knapp"] else "")
         self.model = ("Fixed effect (Mantel–Haenszel)" if meta["model"] == "mantel_haenszel"
                       else f"Random effects ({method})")
@@ -109,13 +116,14 @@ class _Plot:
         if instruments:
             what += " on " + ", ".join(instruments)
         heading = title or f"{what} — {model[0].lower()}{model[1:]}, k = {meta['k']}"
-        level, null_x, height = round(meta["ci_level"] * 100), self.x(NULL), self.height
+        level, null_x, height = round(meta["ci_level"] * 100), self.x(NULL), self.total_height
+        width = self.width
         return [
-            f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
-            f'viewBox="0 0 {WIDTH} {height}" font-family="Helvetica, Arial, sans-serif" '
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+            f'viewBox="0 0 {width} {height}" font-family="Helvetica, Arial, sans-serif" '
             f'font-size="12" role="img">',
             f"<title>{escape(heading)}</title>",
-            f'<rect width="{WIDTH}" height="{height}" fill="#ffffff"/>',
+            f'<rect width="{width}" height="{height}" fill="#ffffff"/>',
             f'<text x="{LABEL_X}" y="22" font-size="14" font-weight="bold">'
             f"{escape(_short(heading, 100))}</text>",
             f'<g class="header" font-weight="bold">'
@@ -124,6 +132,7 @@ class _Plot:
             f'<text x="{WEIGHT_X}" y="{TOP - 12}" text-anchor="end">Weight</text></g>',
             f'<line class="null-line" x1="{null_x:.1f}" y1="{TOP - 4}" x2="{null_x:.1f}" '
             f'y2="{self.axis_y:.1f}" stroke="#555" stroke-width="1"/>',
+            *([self.lights.header(TOP - 12)] if self.lights else []),
         ]
 
     def study(self, i: int, s: dict[str, Any], biggest: float) -> str:
@@ -209,9 +218,13 @@ def render(meta: dict[str, Any], title: str | None = None) -> str:
     plot = _Plot(meta)
     weights = [s["weight_random"] for s in plot.studies]
     biggest = max(weights) if weights else 1.0
+    lights = plot.lights
+    traffic = [] if lights is None else [
+        *(lights.row(s, TOP + (i + 0.5) * ROW) for i, s in enumerate(plot.studies)),
+        lights.legend(LABEL_X, plot.height + 10)]
     return "\n".join([*plot.heading(title),
                       *(plot.study(i, s, biggest) for i, s in enumerate(plot.studies)),
-                      *plot.pooled(), *plot.axis(), plot.footer(), "</svg>"])
+                      *traffic, *plot.pooled(), *plot.axis(), plot.footer(), "</svg>"])
 
 
 def _favours(side: str | None) -> tuple[str, str]:
