@@ -4,13 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, case, distinct, func, literal_column, select
+from sqlalchemy import (
+    Select,
+    String,
+    case,
+    distinct,
+    func,
+    literal_column,
+    select,
+    type_coerce,
+    union,
+)
 
 from app.models import (
     ArmIntervention,
     Condition,
+    EffectEstimate,
     Intervention,
     Publication,
+    RiskOfBias,
     Study,
     StudyCondition,
     StudyCountry,
@@ -85,6 +97,8 @@ def facet_select(name: str, f: StudyFilter, dialect: str) -> Select[Any]:
         count = func.count(distinct(country.study_id))
         stmt = (select(value.label("value"), count.label("count"))
                 .where(country.study_id.in_(ids)).group_by(func.lower(country.country)))
+    elif name == "risk_of_bias":
+        return _risk_of_bias(ids)
     elif name == "retraction_status":
         value = pub.retraction_status
         stmt, count = _linked(value, sp.study_id, ids, Publication.__table__,
@@ -92,6 +106,24 @@ def facet_select(name: str, f: StudyFilter, dialect: str) -> Select[Any]:
     else:
         raise ValueError(f"unknown facet {name!r}")
     return stmt.order_by(count.desc(), value)
+
+
+def _risk_of_bias(ids: Select[Any]) -> Select[Any]:
+    """Studies by the overall risk-of-bias judgement of their effects: a study under each
+    judgement any of its effects has, and under NOT_ASSESSED when it has effects and none is
+    assessed."""
+    e, rob = EffectEstimate.__table__.c, RiskOfBias.__table__.c
+    assessed = (select(type_coerce(rob.overall, String()).label("value"), e.study_id)
+                .select_from(EffectEstimate.__table__)
+                .join(RiskOfBias.__table__, rob.effect_estimate_id == e.id)
+                .where(e.study_id.in_(ids)))
+    unassessed = (select(literal_column("'NOT_ASSESSED'").label("value"), e.study_id)
+                  .where(e.study_id.in_(ids),
+                         e.study_id.not_in(assessed.with_only_columns(e.study_id))))
+    pairs = union(assessed, unassessed).subquery()  # one row per (value, study)
+    count = func.count()
+    return (select(pairs.c.value, count.label("count")).group_by(pairs.c.value)
+            .order_by(count.desc(), pairs.c.value))
 
 
 def _linked(value: Any, study_id: Any, ids: Select[Any], target: Any, on: Any,

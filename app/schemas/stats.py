@@ -12,7 +12,7 @@ from app.schemas.filters import StudyFilter, _split_commas
 FacetName = Literal[
     "phase", "status", "study_type", "allocation", "masking", "intervention",
     "intervention_type", "condition", "country", "retraction_status", "follow_up",
-    "has_results",
+    "has_results", "risk_of_bias",
 ]
 FACETS: tuple[str, ...] = FacetName.__args__  # type: ignore[attr-defined]
 
@@ -20,7 +20,10 @@ FACETS: tuple[str, ...] = FacetName.__args__  # type: ignore[attr-defined]
 class FacetParams(StudyFilter):
     """The study filter plus which facets to count (all when none is named)."""
 
-    facet: list[FacetName] = Field([], description="facet to count; repeat for several")
+    facet: list[FacetName] = Field(
+        [], description="facet to count; repeat for several. risk_of_bias counts a study "
+        "under each overall judgement any of its effect estimates has, and under NOT_ASSESSED "
+        "when it has estimates and none is assessed (a study without estimates is in neither)")
     facet_limit: int = Field(100, ge=1, le=1000, description="most values per facet")
 
     _split_facet = field_validator("facet", mode="before")(_split_commas)
@@ -35,7 +38,8 @@ class Facets(BaseModel):
     total: int = Field(description="studies the filter matches")
     facets: dict[str, list[FacetValue]] = Field(description="values, most frequent first")
     params: dict[str, str] = Field(
-        description="per facet, the /studies parameter that selects one of its values")
+        description="per facet, the /studies parameter that selects one of its values "
+        "(risk_of_bias has none: `max_risk_of_bias` narrows effect estimates, not studies)")
 
 
 class PooledSummary(BaseModel):

@@ -46,15 +46,16 @@ def facets(session: Session, params: FacetParams) -> dict[str, Any]:
     for name in names:
         if name in out:
             continue
-        param = FACET_PARAMS[name]
-        own = f.model_copy(update={param: StudyFilter.model_fields[param].get_default()})
+        param = FACET_PARAMS.get(name)
+        own = f if param is None else f.model_copy(
+            update={param: StudyFilter.model_fields[param].get_default()})
         rows = session.execute(facet_select(name, own, dialect)
                                .limit(params.facet_limit)).all()
         out[name] = [{"value": r.value, "count": r.count} for r in rows]
     if total is None:
         total = session.scalar(count_select(f, dialect))
     return {"total": total, "facets": {n: out[n] for n in names},
-            "params": {n: FACET_PARAMS[n] for n in names}}
+            "params": {n: FACET_PARAMS[n] for n in names if n in FACET_PARAMS}}
 
 
 def _unset(f: StudyFilter, param: str) -> bool:
