@@ -22,7 +22,7 @@ EffectId = Annotated[int, Path(ge=1, le=2**31 - 1,
 IfMatch = Annotated[str | None, Header(
     description="the assessment's current ETag: required to replace or delete one, not to "
     "create one")]
-WRITE = (400, 401, 403, 404, 412, 413, 422, 428, 429)
+WRITE = (400, 401, 403, 404, 409, 412, 413, 422, 428, 429)
 
 
 @router.get("", response_class=JSONBytes, response_model=RiskOfBiasDocument,

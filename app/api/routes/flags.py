@@ -25,7 +25,7 @@ FlagPath = Annotated[FlagId, Path(description="the flag's id, as the study read 
 IfMatch = Annotated[str | None, Header(
     description="the explanation's current ETag: required to replace one, not to write the "
     "first")]
-WRITE = (400, 401, 403, 404, 410, 412, 413, 422, 428, 429)
+WRITE = (400, 401, 403, 404, 409, 410, 412, 413, 422, 428, 429)
 EXPLANATION = "/studies/{key}/flags/{flag_id}/explanation"
 
 
