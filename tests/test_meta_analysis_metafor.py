@@ -116,3 +116,11 @@ def test_without_heterogeneity_tau2_is_zero_and_random_equals_fixed():
     got = ours("homogeneous", "REML:z")
     assert got["tau2"] == 0.0 and got["tau"] == 0.0
     assert got["random"]["estimate"] == pytest.approx(got["fixed"]["estimate"], abs=1e-12)
+
+
+def test_identical_estimates_under_hartung_knapp_have_no_spread_at_all():
+    # The weighted residual variance is 0, so the SE is 0, t infinite and p 0, as metafor's
+    # rma(c(0.5, 0.5, 0.5), c(0.1, 0.2, 0.3), test = "knha") answers.
+    random = meta_analyse([0.5, 0.5, 0.5], [0.1, 0.2, 0.3], hartung_knapp=True)["random"]
+    assert (random["se"], random["ci_low"], random["ci_high"]) == (0.0, 0.5, 0.5)
+    assert random["t"] == float("inf") and random["p_value"] == 0.0 and random["t_df"] == 2
