@@ -69,7 +69,7 @@ def _close(actual: float, expected: float, tol: float = 1e-6) -> None:
     assert actual == pytest.approx(expected, abs=tol)
 
 
-def test_mapp2_nnh_from_the_seeds_counts_and_the_benefit_it_lacks(client):
+def test_mapp2_nnt_and_nnh_equal_the_hand_worked_values_from_the_seeds_counts(client):
     body = _answer(client, f"study={MAPP2}&benefit=clinical%20response&harm={quote(SEVERE_AE)}")
     mapp2 = _study(body, MAPP2)
     harm = mapp2["harm"]
@@ -90,13 +90,27 @@ def test_mapp2_nnh_from_the_seeds_counts_and_the_benefit_it_lacks(client):
     _close(nnh["ci_low"], 6.6598340, 1e-6)
     _close(nnh["ci_high"], 25.0588764, 1e-6)
     assert nnh["wording"] == "NNTH 18.1 (95% CI NNTH 6.7 to ∞ to NNTB 25.1)"
-    # The seed gives MAPP2's response rates (86.5% vs 69.0%) without denominators, so no
-    # count is derived and there is no NNT: the study is listed with the reason.
-    assert mapp2["benefit"] is None and mapp2["complete"] is False
-    (reason,) = mapp2["reasons"]
-    assert reason.startswith("benefit (clinical response): no counted events")
-    assert "2 rate(s) printed as a percentage without a count" in reason
-    assert body["pooled"]["k"] == 0 and body["pooled"]["benefit"] is None
+    # Response (>= 10-point CAPS-5 reduction) at 18 weeks, 45/52 vs 29/42: p 0.8653846 and
+    # 0.6904762, RD 0.1749084; var 0.8653846·0.1346154/52 + 0.6904762·0.3095238/42
+    # = 0.00224024 + 0.00508857 = 0.00732881, SE 0.0856085; CI 0.1749084 ± 0.1677896
+    # = 0.0071188 to 0.3426980. NNT 1/0.1749084 = 5.7172775, CI 1/0.3426980 = 2.9180212 to
+    # 1/0.0071188 = 140.47.
+    benefit = mapp2["benefit"]
+    assert mapp2["complete"] is True and mapp2["reasons"] == []
+    assert (benefit["experimental"]["events"], benefit["experimental"]["total"]) == (45, 52)
+    assert (benefit["comparator"]["events"], benefit["comparator"]["total"]) == (29, 42)
+    _close(benefit["risk_difference"], 45 / 52 - 29 / 42)
+    _close(benefit["se"], 0.0856085)
+    _close(benefit["ci_low"], 0.0071189)
+    _close(benefit["ci_high"], 0.3426980)
+    nnt = benefit["nnt"]
+    assert nnt["kind"] == "NNTB" and nnt["crosses_null"] is False
+    _close(nnt["value"], 5.7172775, 1e-6)
+    _close(nnt["ci_low"], 2.9180212, 1e-6)
+    _close(nnt["ci_high"], 140.4719, 1e-3)
+    assert nnt["wording"] == "NNTB 5.7 (95% CI NNTB 2.9 to NNTB 140.5)"
+    # One study counts both: nothing to pool.
+    assert body["pooled"]["k"] == 1 and body["pooled"]["benefit"] is None
 
 
 def test_nnt_and_nnh_on_the_same_arms_equal_the_hand_worked_values(client, writer, curator):
@@ -242,6 +256,7 @@ def test_svg_parses_and_names_benefit_and_harm_side_by_side(client, writer, cura
     assert any(t.startswith("NNH — harm: severe adverse events") for t in texts)
     assert "NNTB 3.3 (95% CI NNTB 2.1 to NNTB 8.8)" in texts
     assert "NNTH 18.1 (95% CI NNTH 6.7 to ∞ to NNTB 25.1)" in texts
-    assert any(t.startswith("Pooled (random effects, k = 2)") for t in texts)
+    assert "NNTB 5.7 (95% CI NNTB 2.9 to NNTB 140.5)" in texts
+    assert any(t.startswith("Pooled (random effects, k = 3)") for t in texts)
     groups = [g for g in root.iter(f"{SVG_NS}g") if g.get("class") == "study"]
     assert [g.get("data-study") for g in groups] == [MAPP2, "br-one", "br-two"]

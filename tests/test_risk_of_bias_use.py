@@ -20,7 +20,7 @@ pytestmark = pytest.mark.usefixtures("no_key_leaks")
 
 MAPP1, MAPP2, POOLED = "NCT03537014", "NCT04077437", "mithoefer-2019-pooled"
 # MAPP1 and MAPP2 on CAPS-5 at their 18-week endpoints: two estimates.
-PHASE3 = {"instrument": "CAPS-5", "timepoint_months_max": 6}
+PHASE3 = {"instrument": "CAPS-5", "effect_type": "COHENS_D", "timepoint_months_max": 6}
 # The same two and the retracted pooled phase 2 analysis on CAPS-IV: three estimates.
 THREE = {"instrument": ["CAPS-5", "CAPS-IV"], "effect_type": "COHENS_D",
          "include_retracted": "true"}

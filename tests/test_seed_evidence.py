@@ -53,10 +53,18 @@ def test_every_seed_timepoint_has_a_role(client):
 
 def test_mapp1_and_mapp2_meet_on_the_since_baseline_clock_and_pool_as_metafor_does(client):
     expected = _fixture("seed_pooling.json")["sets"]["caps5"]["rma"]
-    # Without an effect type too: MAPP1's Hedges' g computed from its change scores is the
-    # same comparison as its reported d, which is pooled.
-    plain = client.get(f"{API}/meta-analysis?intervention=MDMA&phase=PHASE3&instrument=CAPS-5"
-                       "&timepoint_months_max=6").json()
+    caps5 = f"{API}/meta-analysis?intervention=MDMA&phase=PHASE3&instrument=CAPS-5" \
+            "&timepoint_months_max=6"
+    # Without an effect type the selection is ambiguous: MAPP2's CAPS-5 response and
+    # remission counts give computed risk ratios, odds ratios and risk differences beside the
+    # trials' Cohen's d, and the answer names the types to choose from.
+    mixed = client.get(caps5)
+    assert mixed.status_code == 422
+    assert mixed.json()["effect_types"] == {"COHENS_D": 2, "RISK_RATIO": 2, "ODDS_RATIO": 2,
+                                            "RISK_DIFFERENCE": 2}
+    # With d and g admitted: MAPP1's Hedges' g computed from its change scores is the same
+    # comparison as its reported d, which is pooled.
+    plain = client.get(f"{caps5}&effect_type=COHENS_D,HEDGES_G").json()
     assert {s["study_key"] for s in plain["studies"]} == MAPP_KEYS
     assert plain["effect_type"] == "COHENS_D"
     assert any(e["effect_type"] == "HEDGES_G" and "reported estimate is pooled" in e["reason"]
