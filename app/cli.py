@@ -42,7 +42,9 @@ def _seed(url: str, *, only_if_empty: bool) -> None:
     print(f"seed: {len(report.studies_created)} studies created, "
           f"{len(report.studies_unchanged)} already stored; "
           f"{report.events_created} regulatory events created, "
-          f"{report.events_unchanged} already stored")
+          f"{report.events_unchanged} already stored; "
+          f"{report.assessments_created} risk-of-bias assessments created, "
+          f"{report.assessments_unchanged} already stored")
 
 
 def cmd_import_ctgov(args: argparse.Namespace) -> None:

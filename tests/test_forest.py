@@ -31,7 +31,8 @@ def texts(element):
 
 def test_forest_plot_is_an_800px_svg_with_a_row_per_study_and_the_pooled_diamond(client):
     root = forest(client, MDMA_PHASE3)
-    assert root.tag == f"{SVG}svg" and root.get("width") == "800"
+    # 800 px, widened by the traffic-light columns: the seed assesses both trials (RoB 2)
+    assert root.tag == f"{SVG}svg" and root.get("width") == "942"
     meta = client.get(f"{API}/meta-analysis?{MDMA_PHASE3}").json()
     rows = groups(root, "study")
     assert len(rows) == meta["k"] == 2

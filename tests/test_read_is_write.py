@@ -98,7 +98,7 @@ def test_the_openapi_document_marks_server_fields_read_only(client: TestClient) 
         "TimepointIn": ["clocks"],
         "OutcomeResultIn": ["count_derived", "retracted"],
         "EffectEstimateIn": ["comparison", "direction", "favours", "inputs", "nnt", "origin",
-                             "retracted", "risk_of_bias"],
+                             "retracted", "risk_of_bias", "risk_of_bias_status"],
     }
     put = client.get("/openapi.json").json()["paths"]["/api/v1/studies/{key}"]["put"]
     body = put["requestBody"]["content"]["application/json"]["schema"]["$ref"]

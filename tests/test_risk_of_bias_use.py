@@ -2,7 +2,9 @@
 the network and /durability; `sensitivity=risk_of_bias`; the forest plot's traffic lights;
 and the risk_of_bias facet. Judgements are stored through the public API on the seed's MDMA
 contrasts of CAPS: MAPP1 (NCT03537014) and MAPP2 (NCT04077437) on CAPS-5, and the retracted
-Mithoefer 2019 pooled analysis on CAPS-IV."""
+Mithoefer 2019 pooled analysis on CAPS-IV. Each test starts from no stored judgement: the
+seed's published assessments (tests/test_risk_of_bias_seed.py) are removed first, inside the
+test's transaction, so that what a test stores is all there is."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from sqlalchemy import text
 from tests.authkit import API
 from tests.test_risk_of_bias import ROB2_DOMAINS, ROBINS_DOMAINS, rob2, robins
 
-pytestmark = pytest.mark.usefixtures("no_key_leaks")
+pytestmark = pytest.mark.usefixtures("no_key_leaks", "without_seeded_judgements")
 
 MAPP1, MAPP2, POOLED = "NCT03537014", "NCT04077437", "mithoefer-2019-pooled"
 # MAPP1 and MAPP2 on CAPS-5 at their 18-week endpoints: two estimates.
@@ -38,6 +40,12 @@ def effect_ids(client) -> dict[str, int]:
     ids = {r["study_key"]: r["id"] for r in rows}
     assert set(ids) == {MAPP1, MAPP2, POOLED} and len(rows) == 3
     return ids
+
+
+@pytest.fixture
+def without_seeded_judgements(connection) -> None:
+    """No stored assessment, as before any was seeded (rolled back with the test)."""
+    connection.execute(text("DELETE FROM risk_of_bias WHERE published_assessment"))
 
 
 @pytest.fixture

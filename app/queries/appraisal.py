@@ -94,3 +94,13 @@ def with_risk_of_bias(stmt: Select[Any]) -> Select[Any]:
                            _rob.effect_estimate_id == stmt.selected_columns.id)
             .add_columns(_rob.tool.label("rob_tool"), _rob.overall.label("rob_overall"),
                          _rob.domains.label("rob_domains")))
+
+
+def study_effects_by_key(study_key: str) -> Select[Any]:
+    """A live study's effects with what identifies each and the id of its assessment (null
+    when not assessed), in document order."""
+    return (_identified(_e.id, _rob.id.label("assessment_id"))
+            .join(Study.__table__, _s.id == _e.study_id)
+            .outerjoin(RiskOfBias.__table__, _rob.effect_estimate_id == _e.id)
+            .where(_s.key == study_key, _s.deleted_at.is_(None))
+            .order_by(_om.position, _e.position, _e.id))

@@ -21,7 +21,13 @@ from pydantic import (
     model_validator,
 )
 
-from app.enums import RiskOfBiasJudgement, RiskOfBiasTool, Rob2Judgement, RobinsJudgement
+from app.enums import (
+    EffectType,
+    RiskOfBiasJudgement,
+    RiskOfBiasTool,
+    Rob2Judgement,
+    RobinsJudgement,
+)
 from app.schemas.common import NO_NUL, ApiModel
 from app.schemas.parts import SourceIn, read_only
 
@@ -169,9 +175,56 @@ class RiskOfBiasSummary(BaseModel):
     domains: dict[str, RiskOfBiasJudgement]
 
 
+RiskOfBiasStatus = Literal["ASSESSED", "NOT_ASSESSED"]
+STATUS_DOC = ("ASSESSED when a risk-of-bias assessment is stored (see risk_of_bias), "
+              "NOT_ASSESSED when none is: not assessed is said, never guessed")
+
+
+def status(tool: Any) -> RiskOfBiasStatus:
+    """Whether a stored assessment exists, said explicitly."""
+    return "NOT_ASSESSED" if tool is None else "ASSESSED"
+
+
 def summary(tool: Any, overall: Any, domains: Any) -> dict[str, Any] | None:
     """The summary of a stored assessment (None when there is none)."""
     if tool is None:
         return None
     return {"tool": tool, "overall": overall,
             "domains": {name: d["judgement"] for name, d in (domains or {}).items()}}
+
+
+class EffectRef(ApiModel):
+    """An effect estimate named as its study's document names it: outcome, timepoint, arms
+    and effect type."""
+
+    outcome: str
+    timepoint: str
+    experimental_arm: str
+    comparator_arm: str | None = None
+    effect_type: EffectType
+
+
+class SeededRiskOfBias(Rob2Assessment):
+    """A published RoB 2 assessment in the seed data, with the effects of its study it
+    applies to."""
+
+    study: str
+    effects: list[EffectRef] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _published(self) -> SeededRiskOfBias:
+        if not self.published_assessment:
+            raise ValueError("the seed holds published assessments only "
+                             "(published_assessment must be true)")
+        return self
+
+    def assessment(self) -> Rob2Assessment:
+        return Rob2Assessment.model_validate(
+            self.model_dump(exclude={"study", "effects"}))
+
+
+class RiskOfBiasSeedIn(ApiModel):
+    """seed_data/risk_of_bias.json: notes for the reader and the published assessments."""
+
+    notes: list[str] = []
+    assessments: list[SeededRiskOfBias] = []

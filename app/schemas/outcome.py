@@ -25,7 +25,7 @@ from app.enums import (
     OutcomeRole,
     PValueRelation,
 )
-from app.schemas.appraisal import RiskOfBiasSummary
+from app.schemas.appraisal import STATUS_DOC, RiskOfBiasStatus, RiskOfBiasSummary
 from app.schemas.common import ApiModel, Count, ItemList, Name, Short, Text
 from app.schemas.parts import RequiredSources, SourceIn, read_only
 
@@ -162,6 +162,7 @@ class EffectEstimateIn(ApiModel):
     risk_of_bias: RiskOfBiasSummary | None = read_only(
         "its risk-of-bias assessment at a glance (null when not assessed); written at "
         "/outcomes/{id}/risk-of-bias")
+    risk_of_bias_status: RiskOfBiasStatus | None = read_only(STATUS_DOC)
     sources: RequiredSources
 
     @model_validator(mode="after")
@@ -268,3 +269,4 @@ class EffectSummary(ApiModel):
     sources: list[SourceIn]
     risk_of_bias: RiskOfBiasSummary | None = Field(
         None, description="its risk-of-bias assessment at a glance; null when not assessed")
+    risk_of_bias_status: RiskOfBiasStatus = Field(description=STATUS_DOC)

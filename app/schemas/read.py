@@ -27,7 +27,7 @@ from app.enums import (
     RetractionStatus,
     TimepointRole,
 )
-from app.schemas.appraisal import RiskOfBiasSummary
+from app.schemas.appraisal import STATUS_DOC, RiskOfBiasStatus, RiskOfBiasSummary
 from app.schemas.outcome import AsReported, Nnt
 from app.schemas.parts import SourceIn
 from app.schemas.study import StudyDocument
@@ -241,6 +241,7 @@ class OutcomeRow(ReadDoc):
     sources: list[CitedSource]
     risk_of_bias: RiskOfBiasSummary | None = Field(
         description="its risk-of-bias assessment at a glance; null when not assessed")
+    risk_of_bias_status: RiskOfBiasStatus = Field(description=STATUS_DOC)
 
 
 class Excluded(ReadDoc):

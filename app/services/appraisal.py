@@ -41,6 +41,14 @@ class Assessed:
     location: str
 
 
+@dataclass(frozen=True)
+class _Seeding:
+    """A write by no key: the seed storing a published assessment."""
+
+    reason: str
+    actor_id: None = None
+
+
 def etag_of(row: Any) -> str:
     """The ETag of an assessment at a version."""
     return f'"rob-{row.id}-{row.version}"'
@@ -126,7 +134,7 @@ def _study_document(session: Session, study_id: int) -> dict[str, Any]:
 
 
 def _store(session: Session, existing: Any, effect_id: int, doc: Assessment | None,
-           actor_id: int) -> None:
+           actor_id: int | None) -> None:
     now = utcnow()
     if doc is None:
         session.execute(q.remove([existing.id]))
@@ -149,7 +157,7 @@ def _store(session: Session, existing: Any, effect_id: int, doc: Assessment | No
 
 
 def _write(session: Session, effect_id: int, doc: Assessment | None, if_match: str | None,
-           req: WriteRequest) -> Assessed:
+           req: WriteRequest | _Seeding) -> Assessed:
     effect = _effect(session, effect_id)
     # Lock the study as its own writers do: a study rewrite and this write never interleave.
     session.execute(qw.lock_studies([effect.study_id]))
@@ -176,6 +184,14 @@ def _write(session: Session, effect_id: int, doc: Assessment | None, if_match: s
                  before=study_before, after=study_after, reason=req.reason)
     return Assessed(after, existing is None, etag_of(subject) if row is None else etag_of(row),
                     location_of(effect_id))
+
+
+def store_published(session: Session, effect_id: int, doc: Assessment, reason: str) -> None:
+    """Store a published assessment on an effect that has none (the seed), audited like any
+    write but by no key; the caller commits."""
+    if not doc.published_assessment:
+        raise ValueError("only a published assessment is stored without a curator")
+    _write(session, effect_id, doc, None, _Seeding(reason))
 
 
 def put(session: Session, effect_id: int, doc: Assessment, if_match: str | None,

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.queries import documents as q
+from app.schemas.appraisal import status as rob_status
 from app.schemas.appraisal import summary
 from app.schemas.filters import LIST_ITEM_KEYS, META_FIELDS, STUDY_FIELDS
 from app.schemas.study import StudyCreate
@@ -199,7 +200,8 @@ class _Parts:
                 **_pick(x, EFFECT_FIELDS),
                 **semantics.of_row(x, self.om_by_id[x.outcome_measure_id].lower_is_better),
                 "sources": self.sources.of("effect", x.id),
-                "risk_of_bias": summary(x.rob_tool, x.rob_overall, x.rob_domains)}
+                "risk_of_bias": summary(x.rob_tool, x.rob_overall, x.rob_domains),
+                "risk_of_bias_status": rob_status(x.rob_tool)}
 
     def outcomes(self, parts: set[str]) -> None:
         om_rows = self.session.execute(q.OUTCOME_MEASURES, self.bound).all()

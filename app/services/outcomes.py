@@ -18,6 +18,7 @@ from app.queries import pagination
 from app.queries.appraisal import with_risk_of_bias
 from app.queries.outcomes import effect_sources_select, left_out_select, outcome_select
 from app.queries.pagination import Page
+from app.schemas.appraisal import status as rob_status
 from app.schemas.appraisal import summary
 from app.schemas.filters import OutcomeFilter, OutcomeListParams
 from app.services import semantics
@@ -53,7 +54,8 @@ def sources_of(session: Session, effect_ids: list[int]) -> dict[int, list[dict[s
 def row_document(row: Any, sources: list[dict[str, Any]]) -> dict[str, Any]:
     return {"id": row.id, **{f: getattr(row, f) for f in ROW_FIELDS},
             **semantics.of_row(row, row.lower_is_better), "sources": sources,
-            "risk_of_bias": summary(row.rob_tool, row.rob_overall, row.rob_domains)}
+            "risk_of_bias": summary(row.rob_tool, row.rob_overall, row.rob_domains),
+            "risk_of_bias_status": rob_status(row.rob_tool)}
 
 
 def excluded_counts(session: Session, params: OutcomeFilter) -> dict[str, Any]:

@@ -194,6 +194,27 @@ def test_the_study_view_shows_design_arms_outcomes_publications_and_regulatory_e
     assert dashboard.errors == []
 
 
+def test_the_study_view_shows_each_effects_risk_of_bias_or_not_assessed(dashboard):
+    # MAPP1's CAPS-5 d carries the seed's published RoB 2 judgement (SYPRES: Low); a
+    # sertraline trial with no published assessment in the seed says "Not assessed"
+    page = dashboard.open(f"?study={MAPP1}")
+    page.wait_for_selector("#study-body table.effects")
+    caps = page.locator("#study-body .outcome", has_text="CAPS-5 total severity change")
+    row = caps.locator("table.effects tbody tr", has_text="Cohen's d").filter(
+        has_text="Placebo with therapy").first
+    badge = row.locator(".badge.rob")
+    assert badge.inner_text() == "Low"
+    assert badge.get_attribute("data-judgement") == "LOW"
+    assert "Risk of bias" in caps.locator("table.effects thead").inner_text()
+
+    page = dashboard.open("?study=brady-2000-sertraline")
+    page.wait_for_selector("#study-body table.effects")
+    badges = page.locator("#study-body table.effects .badge.rob").all_inner_texts()
+    assert badges and set(badges) == {"Not assessed"}
+    dashboard.screenshot()
+    assert dashboard.errors == []
+
+
 def test_a_retracted_publication_carries_a_retraction_badge(dashboard):
     page = dashboard.open("?study=jerome-2020-pooled-ltfu")
     page.wait_for_selector("#study-body .pubs")

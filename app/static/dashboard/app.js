@@ -508,6 +508,19 @@ function armsHtml(arms) {
         .join("")}</ul></td></tr>`).join("")}</tbody></table></div>`;
 }
 
+/* An effect's risk of bias as a badge whose text says the overall judgement, or "Not
+ * assessed" when no assessment is stored (never left blank, never guessed). */
+const ROB_SEVERITY = {
+  LOW: "", SOME_CONCERNS: " warn", MODERATE: " warn", HIGH: " bad", SERIOUS: " bad",
+  CRITICAL: " bad", NO_INFORMATION: "",
+};
+function robBadge(e) {
+  const overall = e.risk_of_bias ? e.risk_of_bias.overall : "NOT_ASSESSED";
+  const tool = e.risk_of_bias ? ` (${e.risk_of_bias.tool === "ROB2" ? "RoB 2" : "ROBINS-I"})` : "";
+  return `<span class="badge rob${ROB_SEVERITY[overall] || ""}" data-judgement="${esc(overall)}"
+    title="Risk of bias${esc(tool)}: ${esc(label(overall))}">${esc(label(overall))}</span>`;
+}
+
 function effectRow(e) {
   const ci = e.ci_low !== null && e.ci_high !== null ? `${num(e.ci_low)} to ${num(e.ci_high)}` : "—";
   const p = e.p_value === null ? "—" : `${e.p_value_relation && e.p_value_relation !== "=" ?
@@ -520,7 +533,8 @@ function effectRow(e) {
     <td class="num strong" data-label="Value">${esc(num(e.value))}</td>
     <td class="num" data-label="CI">${esc(ci)}</td>
     <td class="num" data-label="p">${esc(p)}</td>
-    <td data-label="Origin">${esc(label(e.origin))}${e.retracted ? ' <span class="badge bad">Retracted</span>' : ""}</td></tr>`;
+    <td data-label="Origin">${esc(label(e.origin))}${e.retracted ? ' <span class="badge bad">Retracted</span>' : ""}</td>
+    <td data-label="Risk of bias">${robBadge(e)}</td></tr>`;
 }
 
 function outcomesHtml(outcomes) {
@@ -533,7 +547,7 @@ function outcomesHtml(outcomes) {
       <thead><tr><th scope="col">Comparison</th><th scope="col">Timepoint</th>
         <th scope="col">Effect</th><th scope="col" class="num">Value</th>
         <th scope="col" class="num">CI</th><th scope="col" class="num">p</th>
-        <th scope="col">Origin</th></tr></thead>
+        <th scope="col">Origin</th><th scope="col">Risk of bias</th></tr></thead>
       <tbody>${o.effects.map(effectRow).join("")}</tbody></table></div>`
       : `<p class="muted small">No effect sizes recorded${o.results.length
         ? ` (${o.results.length} arm-level results)` : ""}.</p>`}
