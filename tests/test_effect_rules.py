@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from types import SimpleNamespace
 
 import pytest
 
@@ -252,3 +253,23 @@ def test_hedges_g_is_undefined_without_spread_or_beyond_floating_point():
 def test_a_ratio_of_zero_has_no_place_on_the_log_scale():
     assert pooling_scale(RR, 0.0) is None and pooling_scale(RR, -1.0) is None
     assert pooling_scale(RR, 1.0) == 0.0 and pooling_scale(MD, -3.0) == -3.0
+
+
+def test_the_nnt_of_a_served_effect_is_worded_at_its_own_confidence_level():
+    # A CI at 90 % is read at 90 %; a CI without a stated level is read at 95 %.
+    at_90 = semantics.nnt(RD, 0.2, 0.1, 0.3, 0.9, False)
+    assert at_90 is not None and at_90["wording"].startswith("NNTB 5.0 (90% CI")
+    unstated = semantics.nnt(RD, 0.2, 0.1, 0.3, None, False)
+    assert unstated is not None and unstated["wording"].startswith("NNTB 5.0 (95% CI")
+    described = semantics.describe(RD, 0.2, 0.1, 0.3, 0.9, None, None, True, False)
+    assert described["nnt"]["wording"].startswith("NNTB 5.0 (90% CI")
+    row = SimpleNamespace(effect_type=RD, value=0.2, ci_low=0.1, ci_high=0.3, ci_level=0.9,
+                          p_value=None, p_value_relation=None, comparator_arm_id=7)
+    assert semantics.of_row(row, False)["nnt"]["wording"].startswith("NNTB 5.0 (90% CI")
+
+
+def test_mh_heterogeneity_of_tables_exactly_at_the_pooled_estimate_is_zero():
+    # Two tables of 1/2 vs 1/2: each odds ratio is exactly 1, as is the MH estimate, so Q is
+    # exactly 0 and I² is 0 by definition (not 0/0).
+    result = mantel_haenszel("OR", [(1, 2, 1, 2), (1, 2, 1, 2)])
+    assert (result["q"], result["i2"], result["h2"]) == (0.0, 0.0, 0.0)
