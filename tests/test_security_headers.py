@@ -23,7 +23,7 @@ from tests.builders import study_document
 
 STATIC = Path(__file__).resolve().parent.parent / "app" / "static"
 API = "/api/v1"
-FOREST = f"{API}/meta-analysis/forest.svg?instrument=CAPS-5"
+FOREST = f"{API}/meta-analysis/forest.svg?instrument=CAPS-5&effect_type=COHENS_D"
 
 
 def test_every_answer_says_nosniff(client):
