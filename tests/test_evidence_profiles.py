@@ -147,7 +147,8 @@ def test_ratings_in_lower_case_are_accepted(client, curator):
 
 
 @pytest.mark.parametrize("domain", [{"rating": "SERIOUS"}, {"rating": "VERY_SERIOUS",
-                                                           "reason": "   "}])
+                                                           "reason": "   "},
+                                    {"rating": "NONE", "reason": "a NUL \u0000 in it"}])
 def test_a_lowering_rating_needs_a_reason(client, curator, snapshot, domain):
     state = snapshot()
     body = profile()

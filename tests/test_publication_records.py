@@ -158,3 +158,13 @@ def test_a_publication_without_doi_or_pmid_stays_the_studys_own_when_unchanged(
         **curator, "If-Match": replaced.headers["etag"]})
     assert changed.status_code == 200, changed.text
     assert changed.json()["publications"][0]["id"] != before
+
+
+def test_a_retraction_date_is_written_as_a_date_not_a_number(client, curator, connection):
+    study = created(client, curator, study_document("pubrec-9", "NCT09997009"))
+    pub_id = study["publications"][0]["id"]
+    for date in (0, 20250601, 1.5):
+        response = retract(client, curator, pub_id, {**NOTICE, "date": date})
+        assert response.status_code == 422, response.text
+        assert response.json()["errors"][0]["loc"] == ["body", "date"]
+    assert audit(connection, "publication", str(pub_id)) == []

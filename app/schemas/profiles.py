@@ -18,13 +18,12 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    StringConstraints,
     field_validator,
     model_validator,
 )
 
 from app.enums import Certainty, GradeRating, StudyDesign
-from app.schemas.common import NO_NUL, ApiModel, Name, PageToken, Url
+from app.schemas.common import ApiModel, Name, PageToken, Text, Url
 from app.schemas.filters import MetaAnalysisParams, _split_commas
 from app.schemas.parts import read_only
 from app.schemas.read import Page
@@ -39,8 +38,7 @@ def _non_blank(value: str) -> str:
     return value
 
 
-Reason = Annotated[str, StringConstraints(min_length=1, max_length=20_000),
-                   AfterValidator(_non_blank), NO_NUL]
+Reason = Annotated[Text, AfterValidator(_non_blank)]
 Label = Annotated[Name, Field(description="free text, as a reader of the profile sees it")]
 
 
