@@ -187,6 +187,21 @@ def test_an_invalid_question_is_a_422_naming_the_parameter(client, curator, snap
     assert snapshot() == state
 
 
+@pytest.mark.parametrize("parameters", [
+    {**MAPP_PARAMETERS, "hartung_knapp": "true"}, {**MAPP_PARAMETERS, "ci_level": "0.9"},
+    {**MAPP_PARAMETERS, "phase": False}, {**MAPP_PARAMETERS, "instrument": [5]},
+])
+def test_question_parameters_are_json_values_not_query_strings(client, curator, snapshot,
+                                                               parameters):
+    # The query string's "true" and "0.9" are text; in a JSON body they are not a boolean or
+    # a number, and a single false is not a list.
+    state = snapshot()
+    answer = create(client, curator, profile(parameters=parameters))
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["errors"][0]["loc"][:4] == ["body", "question", "parameters"][:4]
+    assert snapshot() == state
+
+
 # ------------------------------------------------------------------ changes
 
 

@@ -73,6 +73,8 @@ def _split_commas(value: Any) -> Any:
         return []
     if isinstance(value, str):
         value = [value]
+    if not isinstance(value, list | tuple):
+        return value  # not a list: the list's own validation refuses it
     out: list[str] = []
     for item in value:
         parts = [part.strip() for part in str(item).split(",") if part.strip()]

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     field_validator,
@@ -71,6 +72,38 @@ class GradeDomains(ApiModel):
     publication_bias: DomainRating
 
 
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,), "boolean": (bool,), "integer": (int,), "number": (int, float),
+    "array": (list,), "null": (type(None),), "object": (dict,)}
+
+
+def _declared_types(schema: dict[str, Any]) -> set[str]:
+    options = schema.get("anyOf", [schema])
+    return {o["type"] for o in options if "type" in o} or set(_JSON_TYPES)
+
+
+def _json_typed(value: Any) -> Any:
+    """The parameters arrive as JSON, not as a query string: each value must have the JSON type
+    its schema declares (a query string's "true" or "0.95" is not a boolean or a number here),
+    and each list item a string."""
+    if not isinstance(value, dict):
+        return value
+    properties = MetaAnalysisParams.model_json_schema()["properties"]
+    for name, given in value.items():
+        schema = properties.get(name)
+        if schema is None:
+            continue  # an unknown name is refused by the model itself
+        allowed = _declared_types(schema)
+        fits = any(isinstance(given, _JSON_TYPES[t]) for t in allowed)
+        if isinstance(given, bool) and "boolean" not in allowed:
+            fits = False
+        if isinstance(given, list) and any(not isinstance(i, str) for i in given):
+            fits = False
+        if not fits:
+            raise ValueError(f"parameter {name!r} must be JSON {' or '.join(sorted(allowed))}")
+    return value
+
+
 class Question(ApiModel):
     """The question a profile grades: labels, and the /meta-analysis parameters that pool its
     evidence (the same names and values that route takes as query parameters)."""
@@ -79,7 +112,7 @@ class Question(ApiModel):
     intervention: Label
     comparator: Label
     outcome: Label
-    parameters: MetaAnalysisParams = Field(
+    parameters: Annotated[MetaAnalysisParams, BeforeValidator(_json_typed)] = Field(
         description="the /meta-analysis query parameters of the question, e.g. "
         '{"intervention": ["MDMA"], "phase": ["PHASE3"], "instrument": ["CAPS-5"], '
         '"timepoint_months_max": 6}')
