@@ -17,7 +17,18 @@ if TYPE_CHECKING:
 def _migrate(url: str) -> None:
     from app import migrations
 
-    migrations.upgrade(url)
+    before = migrations.upgrade(url)
+    if migrations.needs_study_flags(before):
+        from app.db import make_engine, make_sessionmaker
+        from app.services import flags
+
+        engine = make_engine(url)
+        try:
+            with make_sessionmaker(engine)() as session:
+                flags.refresh(session, [])
+                session.commit()
+        finally:
+            engine.dispose()
 
 
 def _seed(url: str, *, only_if_empty: bool) -> None:

@@ -20,8 +20,35 @@ def alembic_config(database_url: str) -> Config:
     return cfg
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
+# The revision that creates `study_flag`. Its rows are computed by the application's flag
+# rules, so `evidencedb migrate` fills them after the schema reaches head (see
+# `needs_study_flags`), not the migration itself.
+STUDY_FLAGS_REVISION = "0009"
+
+
+def upgrade(database_url: str, revision: str = "head") -> str | None:
+    """Apply the migrations up to `revision`; answer the revision the database had before
+    (None for a new database)."""
+    from app.db import make_engine
+
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            before = current_revision(conn)
+    finally:
+        engine.dispose()
     command.upgrade(alembic_config(database_url), revision)
+    return before
+
+
+def needs_study_flags(before: str | None) -> bool:
+    """Whether an upgrade from `before` to head created the stored flags' table over studies
+    already stored (a new database has none)."""
+    if before is None:
+        return False
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    return not any(r.revision == STUDY_FLAGS_REVISION
+                   for r in script.iterate_revisions(before, "base"))
 
 
 def downgrade(database_url: str, revision: str = "base") -> None:

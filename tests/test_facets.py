@@ -43,6 +43,7 @@ SEED_FACETS: dict[str, tuple[int, dict[str, dict[Any, int]]]] = {
         "follow_up": {"NONE": 10, "12_TO_24": 4, "6_TO_12": 3, "24_PLUS": 2},
         "has_results": {True: 15, False: 4},
         "risk_of_bias": {"LOW": 5, "NOT_ASSESSED": 5, "SOME_CONCERNS": 1},
+        "flag": {},
     }),
     "intervention=MDMA": (11, {
         "phase": {"PHASE2": 8, "PHASE3": 2},
@@ -61,6 +62,7 @@ SEED_FACETS: dict[str, tuple[int, dict[str, dict[Any, int]]]] = {
         "follow_up": {"NONE": 5, "12_TO_24": 4, "24_PLUS": 1, "6_TO_12": 1},
         "has_results": {True: 8, False: 3},
         "risk_of_bias": {"LOW": 5, "NOT_ASSESSED": 2, "SOME_CONCERNS": 1},
+        "flag": {},
     }),
     "include_retracted=false": (17, {
         "phase": {"PHASE2": 6, "PHASE3": 2},
@@ -79,6 +81,7 @@ SEED_FACETS: dict[str, tuple[int, dict[str, dict[Any, int]]]] = {
         "follow_up": {"NONE": 9, "12_TO_24": 3, "6_TO_12": 3, "24_PLUS": 2},
         "has_results": {True: 13, False: 4},
         "risk_of_bias": {"LOW": 5, "NOT_ASSESSED": 3, "SOME_CONCERNS": 1},
+        "flag": {},
     }),
     "phase=PHASE2&condition=PTSD": (8, {
         "phase": {"PHASE2": 8, "PHASE3": 2},
@@ -94,6 +97,7 @@ SEED_FACETS: dict[str, tuple[int, dict[str, dict[Any, int]]]] = {
         "follow_up": {"12_TO_24": 4, "NONE": 3, "24_PLUS": 1},
         "has_results": {True: 6, False: 2},
         "risk_of_bias": {"LOW": 3, "NOT_ASSESSED": 2, "SOME_CONCERNS": 1},
+        "flag": {},
     }),
     "follow_up=NONE&has_results=true": (7, {
         "phase": {"PHASE3": 2, "PHASE2": 1},
@@ -110,6 +114,7 @@ SEED_FACETS: dict[str, tuple[int, dict[str, dict[Any, int]]]] = {
         "follow_up": {"NONE": 7, "12_TO_24": 4, "24_PLUS": 2, "6_TO_12": 2},
         "has_results": {True: 7, False: 3},
         "risk_of_bias": {"NOT_ASSESSED": 3, "LOW": 2},
+        "flag": {},
     }),
 }
 

@@ -11,7 +11,7 @@ from app.models import (  # noqa: F401
 )
 from app.models.access import ApiKey, AuditEntry, IdempotencyRecord
 from app.models.appraisal import RiskOfBias
-from app.models.flags import FlagExplanation
+from app.models.flags import FlagExplanation, StudyFlag
 from app.models.outcome import EffectEstimate, OutcomeMeasure, OutcomeResult, Provenance, Timepoint
 from app.models.profiles import EvidenceProfile
 from app.models.publication import Publication, StudyPublication
@@ -36,5 +36,5 @@ __all__ = [
     "EffectEstimate", "EvidenceProfile", "FlagExplanation", "IdempotencyRecord", "Intervention",
     "InterventionAlias", "OutcomeMeasure", "OutcomeResult", "Provenance", "Publication",
     "RegistryId", "RegulatoryEvent", "RiskOfBias", "Study", "StudyCondition", "StudyCountry",
-    "StudyKeyword", "StudyPublication", "StudyRelation", "Timepoint",
+    "StudyFlag", "StudyKeyword", "StudyPublication", "StudyRelation", "Timepoint",
 ]

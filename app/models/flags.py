@@ -1,12 +1,12 @@
-"""A curator's explanation of a registry-versus-publication flag. The flags themselves are
-computed from the study on every read; only the explanations are stored."""
+"""Registry-versus-publication flags: the flags a study raises, stored each time the study is
+written (they are computed from it, never entered), and a curator's explanation of one."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
@@ -34,3 +34,17 @@ class FlagExplanation(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StudyFlag(Base):
+    """A flag a study raises, as its rules computed it when the study was last written, so
+    that the study filter, the facet and the list of flags find flagged studies by index.
+    The flag's values are computed again on every read; only its identity is kept here."""
+
+    __tablename__ = "study_flag"
+    __table_args__ = (Index("ix_study_flag_flag_type_study_id", "flag_type", "study_id"),)
+
+    study_id: Mapped[int] = mapped_column(ForeignKey("study.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    flag_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    flag_type: Mapped[FlagType] = mapped_column(enum_column(FlagType, "flag_type"))

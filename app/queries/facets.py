@@ -26,6 +26,7 @@ from app.models import (
     Study,
     StudyCondition,
     StudyCountry,
+    StudyFlag,
     StudyPublication,
 )
 from app.queries.studies import study_conditions, study_ids_select
@@ -37,7 +38,7 @@ FACET_PARAMS = {"phase": "phase", "status": "status", "study_type": "study_type"
                 "intervention": "intervention", "intervention_type": "intervention_type",
                 "condition": "condition", "country": "country",
                 "retraction_status": "retraction_status", "follow_up": "follow_up",
-                "has_results": "has_results"}
+                "has_results": "has_results", "flag": "flag"}
 
 
 def _follow_up_bucket() -> Any:
@@ -99,6 +100,11 @@ def facet_select(name: str, f: StudyFilter, dialect: str) -> Select[Any]:
                 .where(country.study_id.in_(ids)).group_by(func.lower(country.country)))
     elif name == "risk_of_bias":
         return _risk_of_bias(ids)
+    elif name == "flag":
+        flag = StudyFlag.__table__.c
+        value, count = flag.flag_type, func.count(distinct(flag.study_id))
+        stmt = (select(value.label("value"), count.label("count"))
+                .where(flag.study_id.in_(ids)).group_by(value))
     elif name == "retraction_status":
         value = pub.retraction_status
         stmt, count = _linked(value, sp.study_id, ids, Publication.__table__,

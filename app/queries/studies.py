@@ -32,6 +32,7 @@ from app.models import (
     Study,
     StudyCondition,
     StudyCountry,
+    StudyFlag,
     StudyPublication,
 )
 from app.queries.pagination import NOT_ISSUED, InvalidPageToken
@@ -85,6 +86,8 @@ def memberships(f: StudyFilter, dialect: str) -> list[Select[Any]]:
     if f.retraction_status:
         out.append(select(StudyPublication.study_id).join(Publication).where(
             Publication.retraction_status.in_(f.retraction_status)))
+    if f.flag:
+        out.append(select(StudyFlag.study_id).where(StudyFlag.flag_type.in_(f.flag)))
     if f.q and dialect != "postgresql":
         match = fts5_query(f.q)
         out.append(

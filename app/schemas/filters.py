@@ -17,6 +17,7 @@ from app.enums import (
     Allocation,
     Comparison,
     EffectType,
+    FlagType,
     InterventionType,
     Masking,
     Origin,
@@ -135,6 +136,9 @@ class StudyFilter(BaseModel):
         [],
         description="studies with a publication of this retraction status"
     )
+    flag: list[FlagType] = Field(
+        [], description="studies that raise a registry-versus-publication flag of this type "
+        "(explained or not; see /flags)")
     include_retracted: bool | None = Field(
         None,
         description="lists show retracted studies unless false; effect-size filters leave "
@@ -144,7 +148,7 @@ class StudyFilter(BaseModel):
 
     _split = field_validator(
         "intervention_type", "phase", "status", "study_type", "allocation", "masking",
-        "registry_id", "registry", "follow_up", "retraction_status", "effect_size_type",
+        "registry_id", "registry", "follow_up", "retraction_status", "flag", "effect_size_type",
         mode="before",
     )(_split_commas)
     _names = field_validator(

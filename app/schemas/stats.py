@@ -12,7 +12,7 @@ from app.schemas.filters import StudyFilter, _split_commas
 FacetName = Literal[
     "phase", "status", "study_type", "allocation", "masking", "intervention",
     "intervention_type", "condition", "country", "retraction_status", "follow_up",
-    "has_results", "risk_of_bias",
+    "has_results", "risk_of_bias", "flag",
 ]
 FACETS: tuple[str, ...] = FacetName.__args__  # type: ignore[attr-defined]
 
@@ -23,7 +23,8 @@ class FacetParams(StudyFilter):
     facet: list[FacetName] = Field(
         [], description="facet to count; repeat for several. risk_of_bias counts a study "
         "under each overall judgement any of its effect estimates has, and under NOT_ASSESSED "
-        "when it has estimates and none is assessed (a study without estimates is in neither)")
+        "when it has estimates and none is assessed (a study without estimates is in neither); "
+        "flag counts the studies raising each type of registry-versus-publication flag")
     facet_limit: int = Field(100, ge=1, le=1000, description="most values per facet")
 
     _split_facet = field_validator("facet", mode="before")(_split_commas)

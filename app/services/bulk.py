@@ -32,7 +32,7 @@ from app.models import (
 from app.queries import vocab as qv
 from app.queries import writes as qw
 from app.schemas.study import PublicationIn, StudyCreate
-from app.services import rows
+from app.services import flags, rows
 from app.services.rows import PUBLICATION_ATTRS, table_of
 from app.services.vocab import fold
 from app.types import UTCDateTime, utcnow
@@ -330,6 +330,7 @@ def load_batch(session: Session, docs: list[tuple[int, StudyCreate]], *, source:
             rows = plan.rows.get(table.name)
             if rows:
                 _insert(conn, table, rows)
+        flags.refresh(session, list(batch_ids.values()))
         _fix_sequences(session)
         session.commit()
     except BaseException:

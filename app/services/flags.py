@@ -1,6 +1,11 @@
-"""Registry-versus-publication flags: computed on every read from the study (the rules are in
-`flag_rules`), shown on the study read and listed at /flags; a curator's explanation of a
-flag is the only thing stored, written with If-Match, audit, idempotent retries and dry runs.
+"""Registry-versus-publication flags: computed from the study (the rules are in `flag_rules`),
+shown on the study read and listed at /flags; a curator's explanation of a flag is written
+with If-Match, audit, idempotent retries and dry runs.
+
+Which flags a study raises is also stored (`study_flag`) whenever the study is written (a
+single write, an import, a bulk load, and once for every study when the table is created),
+so that the study filter `flag`, its facet and the flag list find the flagged studies by
+index instead of computing every study's flags; the flags' values are computed on each read.
 
 Writing an explanation moves the study to a new version, since its read shows the flag with
 the explanation. An explanation stays stored when its flag stops being raised (it is shown
@@ -12,10 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from app.errors import Gone, NotFound, PreconditionFailed, PreconditionRequired
-from app.models import FlagExplanation
+from app.models import FlagExplanation, StudyFlag
 from app.queries import flags as q
 from app.queries import studies as qs
 from app.queries import writes as qw
@@ -89,6 +95,34 @@ def with_flags(session: Session, doc: dict[str, Any], study_id: int, record: Any
     return {**doc, "flags": _raised(doc, record, explained)}
 
 
+def store(session: Session, study_id: int, raised: list[dict[str, Any]]) -> None:
+    """Keep which flags a study raises (`raised`: the `flags` of its document as just read),
+    in place of those stored before."""
+    session.execute(q.forget([study_id]))
+    if raised:
+        session.execute(insert(StudyFlag), [{"study_id": study_id, "flag_id": flag["id"],
+                                             "flag_type": flag["type"]} for flag in raised])
+
+
+def refresh(session: Session, study_ids: list[int]) -> None:
+    """Compute and keep the flags of these studies (every stored study when empty), in
+    batches; a study without registry data raises none."""
+    session.execute(q.forget(study_ids or None))
+    after_id = 0
+    while True:
+        rows = session.execute(q.with_registry_data(study_ids, after_id, BATCH)).all()
+        if not rows:
+            return
+        docs = documents.assemble(session, rows, detail=True)
+        values = [{"study_id": row.id, "flag_id": flag["id"], "flag_type": flag["type"]}
+                  for row, doc in zip(rows, docs, strict=True)
+                  for flag in flags_of(doc, row.source_record
+                                       if isinstance(row.source_record, dict) else None)]
+        if values:
+            session.execute(insert(StudyFlag), values)
+        after_id = rows[-1].id + 1
+
+
 def _live(session: Session, key: str) -> Any:
     row = session.execute(qs.study_row(key)).first()
     if row is None:
@@ -110,13 +144,13 @@ def _wanted(flag: dict[str, Any], f: FlagFilter) -> bool:
 
 def list_page(session: Session, f: FlagFilter) -> Page[dict[str, Any]]:
     """The flags that match the filter, in (study id, flag id) order, one keyset page at a
-    time: studies with registry data are read in batches from the cursor's study on and
-    their flags computed until the page is full."""
+    time: the studies that raise a stored flag of the wanted types are read in batches from
+    the cursor's study on and their flags computed until the page is full."""
     cursor = decode_cursor(f.page_token, SORT) if f.page_token else None
     after_id = cursor.id if cursor is not None else 0
     found: list[tuple[int, dict[str, Any]]] = []
     while len(found) <= f.page_size:
-        rows = session.execute(q.candidates(f.study, f.registry_id, after_id, BATCH)).all()
+        rows = session.execute(q.flagged(f.study, f.registry_id, f.type, after_id, BATCH)).all()
         if not rows:
             break
         docs = documents.assemble(session, rows, detail=True)

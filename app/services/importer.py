@@ -180,21 +180,16 @@ def _write(session: Session, record: dict[str, Any], doc: StudyCreate,
     if study is None:
         if if_match is not None:
             raise PreconditionFailed(f"If-Match names a version, but no study holds {nct}")
-        studies.create(session, doc, actor_id=req.actor_id, reason=req.reason, commit=False)
+        studies.create(session, doc, actor_id=req.actor_id, reason=req.reason, commit=False,
+                       record=record)
         created = _target(session, nct)
         assert created is not None
-        created.source_record = record
-        session.flush()
         return ImportResult(nct, created.id, created.key, "created", 1, report.as_dict())
     if doc.key != study.key:
         doc = doc.model_copy(update={"key": study.key})
     # Without If-Match the import updates the version it read, atomically (see _lock).
     row = studies._lock(session, study.key, if_match or studies.etag_of(study))
-    outcome = studies._replace(session, row, doc, req, "import-update")
-    updated = session.get(Study, row.id)
-    assert updated is not None
-    updated.source_record = record
-    session.flush()
+    outcome = studies._replace(session, row, doc, req, "import-update", record)
     return ImportResult(nct, row.id, row.key, "updated", outcome.body["version"],
                         report.as_dict())
 

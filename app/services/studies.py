@@ -199,25 +199,28 @@ def apply_scalars(study: Study, doc: StudyCreate) -> None:
 
 
 def create(session: Session, doc: StudyCreate, *, actor_id: int | None,
-           reason: str | None = None, commit: bool = True) -> dict[str, Any]:
-    """Store a new study with everything nested, and its audit entry, in one transaction."""
-    after: dict[str, Any] = _insert(session, doc, actor_id, reason).body
+           reason: str | None = None, commit: bool = True,
+           record: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Store a new study with everything nested, and its audit entry, in one transaction;
+    `record` is the registry record it was imported from."""
+    after: dict[str, Any] = _insert(session, doc, actor_id, reason, record).body
     if commit:
         session.commit()
     return after
 
 
 def _insert(session: Session, doc: StudyCreate, actor_id: int | None,
-            reason: str | None) -> Written:
+            reason: str | None, record: dict[str, Any] | None = None) -> Written:
     _check_unique(session, doc)
     now = utcnow()
-    study = Study(version=1, created_at=now, updated_at=now)
+    study = Study(version=1, created_at=now, updated_at=now, source_record=record)
     apply_scalars(study, doc)
     session.add(study)
     session.flush()
     populate(session, study, doc)
     session.flush()
     after = read(session, doc.key)
+    flags.store(session, study.id, after["flags"])
     audit.record(session, actor_id=actor_id, action="create", entity="study",
                  entity_key=doc.key, version=1, before=None, after=after, reason=reason)
     return Written(after, created=True, study=StudyVersion(study.id, doc.key, 1))
@@ -265,7 +268,9 @@ def _lock(session: Session, key: str, if_match: str | None) -> Any:
 
 
 def _replace(session: Session, row: Any, doc: StudyCreate, req: WriteRequest,
-             action: str) -> Written:
+             action: str, record: dict[str, Any] | None = None) -> Written:
+    """Replace a locked study's document; `record`, when given, is the registry record it
+    is now imported from (else the stored one stays)."""
     if doc.key != row.key:
         raise UnprocessableContent(
             "key: the key in the body must be the key in the URL; a study's key never changes",
@@ -280,6 +285,8 @@ def _replace(session: Session, row: Any, doc: StudyCreate, req: WriteRequest,
     study = session.get(Study, row.id)
     assert study is not None
     apply_scalars(study, doc)
+    if record is not None:
+        study.source_record = record
     study.version = row.version + 1
     study.updated_at = utcnow()
     session.flush()
@@ -287,6 +294,7 @@ def _replace(session: Session, row: Any, doc: StudyCreate, req: WriteRequest,
     session.flush()
     appraisal.reattach(session, row.id, assessments, row.key, req.actor_id)
     after = read(session, row.key)
+    flags.store(session, row.id, after["flags"])
     audit.record(session, actor_id=req.actor_id, action=action, entity="study",
                  entity_key=row.key, version=study.version, before=before, after=after,
                  reason=req.reason)

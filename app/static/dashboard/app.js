@@ -18,6 +18,7 @@ const KEEP_PAGES = { keepPages: true }; // a change that leaves the table on its
 const FACETS = [
   ["phase", "Phase"], ["status", "Status"], ["intervention", "Intervention"],
   ["follow_up", "Longest follow-up"], ["retraction_status", "Retraction status"],
+  ["flag", "Registry vs publication"],
 ];
 const LABELS = {
   EARLY_PHASE1: "Early phase 1", PHASE1: "Phase 1", PHASE1_PHASE2: "Phase 1/2",
@@ -26,6 +27,9 @@ const LABELS = {
   MEAN_DIFFERENCE: "Mean difference", RISK_RATIO: "Risk ratio", ODDS_RATIO: "Odds ratio",
   RISK_DIFFERENCE: "Risk difference", NONE: "None", RETRACTED: "Retracted",
   EXPRESSION_OF_CONCERN: "Expression of concern", CORRECTED: "Corrected",
+  PRIMARY_OUTCOME_NOT_REPORTED: "Primary outcome not reported",
+  NEW_PRIMARY_OUTCOME: "New primary outcome", TIMEPOINT_CHANGED: "Timepoint changed",
+  ENROLLMENT_DIFFERS: "Enrollment differs > 10 %",
 };
 
 const $ = (sel, root = document) => root.querySelector(sel);
