@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from typing import Any
 
 import pytest
+from sqlalchemy import select, update
 
+from app.models import ApiKey
 from tests.authkit import API
 from tests.builders import study_document
 
@@ -29,6 +32,12 @@ def assert_contains(stored: Any, sent: Any, where: str = "") -> None:
             assert_contains(a, b, f"{where}[{i}]")
     else:
         assert stored == sent, f"{where}: {stored!r} != {sent!r}"
+
+
+def as_utc(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=dt.UTC)
 
 
 def post(client, headers, doc, **params):
@@ -261,6 +270,33 @@ def test_idempotent_patch_retry_replays_instead_of_412(client, curator):
     assert retry.json() == first.json()
     history = client.get(f"{API}/studies/idem-patch/history").json()["items"]
     assert [h["action"] for h in history] == ["create", "update"]
+
+
+def test_a_retry_whose_patch_lists_its_members_in_another_order_is_the_same_request(
+        client, curator):
+    created = post(client, curator, study_document("idem-order", "NCT09999931"))
+    headers = {**curator, "If-Match": created.headers["etag"], "Idempotency-Key": "p-order"}
+    first = client.patch(f"{API}/studies/idem-order", json={"title": "t", "acronym": "A"},
+                         headers=headers)
+    retry = client.patch(f"{API}/studies/idem-order", json={"acronym": "A", "title": "t"},
+                         headers=headers)
+    assert first.status_code == retry.status_code == 200, retry.text
+    assert retry.json() == first.json()
+    history = client.get(f"{API}/studies/idem-order/history").json()["items"]
+    assert [h["action"] for h in history] == ["create", "update"]
+
+
+def test_a_write_records_when_its_key_last_wrote(client, curator, db_session):
+    # A use less than a minute old is not refreshed by the request's authentication, so
+    # only the write itself can move it.
+    recent = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=30)
+    db_session.execute(update(ApiKey).values(last_used_at=recent))
+    db_session.commit()
+    before = dt.datetime.now(dt.UTC)
+    assert post(client, curator, study_document("used-1", "NCT09999932")).status_code == 201
+    db_session.expire_all()
+    used = [as_utc(t) for t in db_session.scalars(select(ApiKey.last_used_at))]
+    assert len(used) == 1 and used[0] is not None and used[0] >= before - dt.timedelta(seconds=1)
 
 
 def test_document_copy_is_not_mutated_by_builders():
