@@ -25,7 +25,14 @@ from app.models import FlagExplanation, StudyFlag
 from app.queries import flags as q
 from app.queries import studies as qs
 from app.queries import writes as qw
-from app.queries.pagination import Cursor, Page, decode_cursor, encode_cursor
+from app.queries.pagination import (
+    NOT_ISSUED,
+    Cursor,
+    InvalidPageToken,
+    Page,
+    decode_cursor,
+    encode_cursor,
+)
 from app.schemas.flags import FlagExplanationDocument, FlagFilter
 from app.services import audit, documents, writes
 from app.services.flag_rules import flags_of
@@ -147,6 +154,8 @@ def list_page(session: Session, f: FlagFilter) -> Page[dict[str, Any]]:
     time: the studies that raise a stored flag of the wanted types are read in batches from
     the cursor's study on and their flags computed until the page is full."""
     cursor = decode_cursor(f.page_token, SORT) if f.page_token else None
+    if cursor is not None and not isinstance(cursor.value, str):
+        raise InvalidPageToken(NOT_ISSUED)  # a flag id is text
     after_id = cursor.id if cursor is not None else 0
     found: list[tuple[int, dict[str, Any]]] = []
     while len(found) <= f.page_size:
