@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.errors import NotFound, PreconditionFailed, PreconditionRequired, UnprocessableContent
+from app.errors import NotFound, UnprocessableContent
 from app.models import RiskOfBias
 from app.queries import appraisal as q
 from app.queries import writes as qw
@@ -98,23 +98,6 @@ def history(session: Session, effect_id: int, page_size: int,
     return audit.history(session, ENTITY, str(row.id), page_size, page_token)
 
 
-def _check_precondition(row: Any, if_match: str | None) -> None:
-    """Replacing or deleting an assessment needs If-Match with its ETag; creating one needs
-    none (and an If-Match then names nothing that exists)."""
-    tags = [t.strip().removeprefix("W/") for t in (if_match or "").split(",") if t.strip()]
-    if row is None:
-        if tags:
-            raise PreconditionFailed("this effect has no assessment for If-Match to match")
-        return
-    if not tags or "*" in tags:
-        raise PreconditionRequired(
-            "replacing an assessment needs an If-Match header with its current ETag (read it "
-            "to get it; * is not accepted)")
-    if etag_of(row) not in tags:
-        raise PreconditionFailed("the assessment changed since that ETag was read; read it "
-                                 "again and reapply the change")
-
-
 def _check_sources(session: Session, study_id: int, doc: Assessment) -> None:
     refs = set(session.scalars(q.publication_refs(study_id)))
     errors = [{"loc": ["body", "sources", i, "publication"],
@@ -164,7 +147,10 @@ def _write(session: Session, effect_id: int, doc: Assessment | None, if_match: s
     existing = _stored(session, effect_id)
     if doc is None and existing is None:
         raise NotFound(f"effect estimate {effect_id} has no risk-of-bias assessment")
-    _check_precondition(existing, if_match)
+    writes.check_if_match(
+        None if existing is None else etag_of(existing), if_match,
+        change="replacing an assessment", thing="assessment",
+        absent="this effect has no assessment for If-Match to match")
     if doc is not None:
         _check_sources(session, effect.study_id, doc)
     study_before = _study_document(session, effect.study_id)

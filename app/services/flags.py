@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from app.errors import Gone, NotFound, PreconditionFailed, PreconditionRequired
+from app.errors import Gone, NotFound
 from app.models import FlagExplanation, StudyFlag
 from app.queries import flags as q
 from app.queries import studies as qs
@@ -209,22 +209,6 @@ def history(session: Session, key: str, flag_id: str, page_size: int,
     return audit.history(session, ENTITY, f"{key}/{flag_id}", page_size, page_token)
 
 
-def _check_precondition(row: Any, if_match: str | None) -> None:
-    """Replacing an explanation needs If-Match with its ETag; writing the first needs none."""
-    tags = [t.strip().removeprefix("W/") for t in (if_match or "").split(",") if t.strip()]
-    if row is None:
-        if tags:
-            raise PreconditionFailed("this flag has no explanation for If-Match to match")
-        return
-    if not tags or "*" in tags:
-        raise PreconditionRequired(
-            "replacing an explanation needs an If-Match header with its current ETag (read it "
-            "to get it; * is not accepted)")
-    if etag_of(row) not in tags:
-        raise PreconditionFailed("the explanation changed since that ETag was read; read it "
-                                 "again and reapply the change")
-
-
 def _store(session: Session, existing: Any, study_id: int, flag: dict[str, Any],
            reason: str, actor_id: int) -> None:
     now = utcnow()
@@ -250,7 +234,10 @@ def _write(session: Session, key: str, flag_id: str, doc: FlagExplanationDocumen
     study_before = _study_document(session, _live(session, key))
     flag = _flag_of(study_before, key, flag_id)
     existing = _stored_row(session, study.id, flag_id)
-    _check_precondition(existing, if_match)
+    writes.check_if_match(
+        None if existing is None else etag_of(existing), if_match,
+        change="replacing an explanation", thing="explanation",
+        absent="this flag has no explanation for If-Match to match")
     _store(session, existing, study.id, flag, doc.reason, req.actor_id)
     session.execute(qw.next_versions([study.id], utcnow()))
     row = _stored_row(session, study.id, flag_id)

@@ -12,16 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from app.errors import (
-    NotFound,
-    PreconditionFailed,
-    PreconditionRequired,
-    UnprocessableContent,
-    validation_errors,
-)
+from app.errors import NotFound
 from app.models import EvidenceProfile
 from app.queries import pagination
 from app.queries import profiles as q
@@ -112,14 +105,8 @@ def _values(doc: EvidenceProfileDocument) -> dict[str, Any]:
 
 
 def _check_precondition(row: Any, if_match: str | None) -> None:
-    tags = [t.strip().removeprefix("W/") for t in (if_match or "").split(",") if t.strip()]
-    if not tags or "*" in tags:
-        raise PreconditionRequired(
-            "changing an evidence profile needs an If-Match header with its current ETag "
-            "(read it to get it; * is not accepted)")
-    if etag_of(row) not in tags:
-        raise PreconditionFailed("the profile changed since that ETag was read; read it "
-                                 "again and reapply the change")
+    writes.check_if_match(etag_of(row), if_match, change="changing an evidence profile",
+                          thing="profile")
 
 
 def _audit(session: Session, req: WriteRequest, action: str, profile_id: int,
@@ -189,14 +176,7 @@ def _patched(changes: dict[str, Any]) -> Any:
 
     def document(before: dict[str, Any]) -> EvidenceProfileDocument:
         merged = patching.merge_patch({k: before[k] for k in INPUT_FIELDS}, changes)
-        try:
-            return EvidenceProfileDocument.model_validate(merged)
-        except ValidationError as exc:
-            errors = validation_errors(exc.errors())
-            for e in errors:
-                e["loc"] = ["body", *e["loc"]]
-            where = ".".join(str(p) for p in errors[0]["loc"])
-            raise UnprocessableContent(f"{where}: {errors[0]['msg']}", errors=errors) from None
+        return patching.validated(EvidenceProfileDocument, merged)
 
     return document
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from app.errors import (
@@ -19,7 +18,6 @@ from app.errors import (
     PreconditionFailed,
     PreconditionRequired,
     UnprocessableContent,
-    validation_errors,
 )
 from app.models import Study
 from app.queries import pagination
@@ -318,15 +316,7 @@ def patch(session: Session, key: str, changes: dict[str, Any], if_match: str | N
         row = _lock(session, key, if_match)
         merged = patching.merge_patch(
             patching.input_document(StudyCreate, read(session, key)), changes)
-        try:
-            doc = StudyCreate.model_validate(merged)
-        except ValidationError as exc:
-            errors = validation_errors(exc.errors())
-            for e in errors:
-                e["loc"] = ["body", *e["loc"]]
-            where = ".".join(str(p) for p in errors[0]["loc"])
-            raise UnprocessableContent(f"{where}: {errors[0]['msg']}", errors=errors) from None
-        return _replace(session, row, doc, req, "update")
+        return _replace(session, row, patching.validated(StudyCreate, merged), req, "update")
 
     return writes.run(session, req, {"if_match": if_match, "body": changes}, action, frame)
 

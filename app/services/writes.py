@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.db import begin_write
-from app.errors import UnprocessableContent
+from app.errors import PreconditionFailed, PreconditionRequired, UnprocessableContent
 from app.models import IdempotencyRecord
 from app.queries import writes as qw
 from app.types import utcnow
@@ -137,3 +137,22 @@ def run(session: Session, req: WriteRequest, payload: Any, action: Callable[[], 
             raise
         return _replay(stored, request_hash)
     return Performed(answer)
+
+
+def check_if_match(current: str | None, if_match: str | None, *, change: str, thing: str,
+                   absent: str = "") -> None:
+    """The If-Match rule of a stored document written beside a study (an assessment, an
+    explanation, an evidence profile): `change` ("replacing an assessment") needs If-Match
+    with the document's current ETag `current`, never *; when nothing is stored yet
+    (`current` None) the first one needs none, and an If-Match is refused with `absent`."""
+    tags = [t.strip().removeprefix("W/") for t in (if_match or "").split(",") if t.strip()]
+    if current is None:
+        if tags:
+            raise PreconditionFailed(absent)
+        return
+    if not tags or "*" in tags:
+        raise PreconditionRequired(f"{change} needs an If-Match header with its current ETag "
+                                   "(read it to get it; * is not accepted)")
+    if current not in tags:
+        raise PreconditionFailed(f"the {thing} changed since that ETag was read; read it "
+                                 "again and reapply the change")
