@@ -59,51 +59,27 @@ def _seed(url: str, *, only_if_empty: bool) -> None:
 
 
 def cmd_import_ctgov(args: argparse.Namespace) -> None:
-    """Import ClinicalTrials.gov API v2 records from files or folders, one file per
-    transaction; a file that is refused is reported and the others still import."""
-    import json
-    from pathlib import Path
-
+    """Import ClinicalTrials.gov API v2 records from files, folders (recursively) and the
+    registry's full dump (a ZIP of records), one file at a time, in transactions of
+    --batch-size files; a refused file is reported by name and the others still import, and
+    a record the stored study was imported from unchanged is skipped."""
     from app.db import make_engine, make_sessionmaker
-    from app.errors import ProblemError
-    from app.services import importer
-    from app.services.writes import Answer, WriteRequest
+    from app.interop.ctgov import dump
+    from app.services import dump_import
 
-    files: list[Path] = []
-    for name in args.paths:
-        path = Path(name)
-        files.extend(sorted(path.glob("*.json")) if path.is_dir() else [path])
     url = get_settings().database_url
     _migrate(url)
     engine = make_engine(url)
-    failed = 0
+    report = dump_import.ConsoleReport(every=args.progress_every)
     try:
-        sessions = make_sessionmaker(engine)
-        for path in files:
-            with sessions() as session:
-                try:
-                    body = json.loads(path.read_text(encoding="utf-8"))
-                    done = importer.import_records(session, body, WriteRequest(
-                        actor_id=None, method="CLI", path="import-ctgov"),  # type: ignore[arg-type]
-                        lambda written: Answer(200, [r.as_dict() for r in written]))
-                    results = done.answer.body
-                except (OSError, ValueError) as exc:
-                    failed += 1
-                    print(f"{path}: refused: {exc}", file=sys.stderr)
-                    continue
-                except ProblemError as exc:
-                    session.rollback()
-                    failed += 1
-                    print(f"{path}: refused ({exc.status}): {exc.detail}", file=sys.stderr)
-                    continue
-            for r in results:
-                print(f"{path}: {r['nct_id']} {r['action']} as {r['key']} "
-                      f"(version {r['version']}; {len(r['report']['mapped'])} mapped, "
-                      f"{len(r['report']['skipped'])} skipped)")
+        tally = dump_import.run(make_sessionmaker(engine), dump.members(args.paths), report,
+                                batch_size=args.batch_size)
     finally:
+        report.close()
         engine.dispose()
-    if failed:
-        sys.exit(f"{failed} of {len(files)} files refused")
+    print(tally.summary())
+    if tally.refused:
+        sys.exit(f"{tally.refused} of {tally.files} files refused")
 
 
 def cmd_migrate(_: argparse.Namespace) -> None:
@@ -240,8 +216,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("seed", help="load the curated seed data (idempotent)").set_defaults(
         func=cmd_seed)
     imp = sub.add_parser("import-ctgov",
-                         help="import ClinicalTrials.gov API v2 study records (files or folders)")
+                         help="import ClinicalTrials.gov API v2 study records (files, folders, "
+                              "or the registry's full dump as a ZIP)")
     imp.add_argument("paths", nargs="+", metavar="PATH")
+    imp.add_argument("--batch-size", type=int, default=200,
+                     help="files written per transaction (default 200)")
+    imp.add_argument("--progress-every", type=int, default=1000,
+                     help="a progress line every N files when not on a terminal")
     imp.set_defaults(func=cmd_import_ctgov)
     load = sub.add_parser("load", help="bulk-load study documents, one JSON per line")
     load.add_argument("file")

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import Conflict, PreconditionFailed, UnprocessableContent, validation_errors
 from app.interop import ctgov
+from app.interop.ctgov import dump
 from app.models import Publication, RegistryId, Study
 from app.schemas.study import StudyCreate
 from app.services import studies, vocab, writes
@@ -163,6 +164,35 @@ def _target(session: Session, nct: str) -> Study | None:
     if study is None:
         study = session.scalar(select(Study).where(Study.key == nct))
     return study
+
+
+# The registry's date of the last change it posted to the record a study was imported from.
+_UPDATE_POSTED = Study.source_record[
+    ("protocolSection", "statusModule", "lastUpdatePostDateStruct", "date")].as_string()
+
+
+def unchanged(session: Session, record: Any) -> bool:
+    """Whether the live study this record's NCT id names (as `_target` finds it) was imported
+    from a record that the registry last updated on the same date: writing it again would
+    change nothing but the version. A record without the date is never unchanged."""
+    nct, posted = dump.nct_of(record), dump.last_update(record)
+    if nct is None or posted is None:
+        return False
+    found = session.execute(
+        select(Study.deleted_at, _UPDATE_POSTED).join(RegistryId)
+        .where(RegistryId.registry_name == "NCT", RegistryId.identifier == nct)).first()
+    if found is None:
+        found = session.execute(
+            select(Study.deleted_at, _UPDATE_POSTED).where(Study.key == nct)).first()
+    return found is not None and found[0] is None and found[1] == posted
+
+
+def import_one(session: Session, record: dict[str, Any], doc: dict[str, Any],
+               report: ctgov.Report, where: str, req: WriteRequest) -> ImportResult:
+    """One mapped record (from `map_records`) fitted to what is stored, validated and
+    written, created or updated with its audit entry, inside the caller's transaction."""
+    _reconcile(session, doc, report)
+    return _write(session, record, _validated(doc, where), report, req, None)
 
 
 def _write(session: Session, record: dict[str, Any], doc: StudyCreate,
