@@ -164,6 +164,10 @@ def test_ratio_and_difference_thresholds_at_equality(client, curator):
     assert "md-three" in keys(client, "min_effect_size=3" + diffs)
     assert "md-three" not in keys(client, "min_effect_size=3.001" + diffs)
     assert not {"rr-two", "md-three"} & keys(client, "min_effect_size=0.5")
+    # Each type is read on its own terms only: a difference of -3 is no ratio beyond 2, and a
+    # ratio of 2 is no difference of 2.
+    assert "md-three" not in keys(client, "min_effect_size=2" + ratios)
+    assert "rr-two" not in keys(client, "min_effect_size=2" + diffs)
 
 
 def test_timepoint_month_bounds_of_outcomes_at_equality(client, connection):
@@ -186,3 +190,27 @@ def test_timepoint_month_bounds_of_outcomes_at_equality(client, connection):
         assert not at & ids(f"timepoint_months_min={value + 0.001}")
         if value >= 0.001:
             assert not at & ids(f"timepoint_months_max={value - 0.001}")
+
+
+# The seed's studies per intervention type, as /stats/facets counts them (test_facets.py).
+INTERVENTION_TYPES = {"DRUG": 17, "BEHAVIORAL": 14, "OTHER": 12}
+
+
+@pytest.mark.parametrize("value", sorted(INTERVENTION_TYPES))
+def test_intervention_type_selects_the_studies_with_an_intervention_of_that_type(
+        client, connection, value):
+    rows = connection.execute(text(
+        "SELECT DISTINCT s.key FROM study s JOIN arm_intervention ai ON ai.study_id = s.id "
+        "JOIN intervention i ON i.id = ai.intervention_id "
+        "WHERE i.type = :t AND s.deleted_at IS NULL"), {"t": value}).all()
+    expected = {k for (k,) in rows}
+    assert len(expected) == INTERVENTION_TYPES[value]
+    assert keys(client, f"intervention_type={value}") == expected
+
+
+@pytest.mark.parametrize("country", ["Israel", "israel", "UNITED STATES", "Switzerland"])
+def test_country_selects_the_studies_run_there_whatever_the_case(client, country):
+    expected = {d["key"] for d in DOCS
+                if country.casefold() in {c.casefold() for c in d.get("countries") or []}}
+    assert expected
+    assert keys(client, f"country={country}") == expected

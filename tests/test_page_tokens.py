@@ -30,6 +30,7 @@ REFUSED = [
     ("fractional enrollment", token("enrollment", 1.5, 1)),
     ("list as enrollment", token("enrollment", [1], 1)),
     ("no enrollment", token("enrollment", None, 1)),
+    ("text as enrollment", token("enrollment", "5", 1)),
     ("not base64 JSON", "bm90IGpzb24"),
 ]
 
@@ -44,6 +45,13 @@ def test_a_token_at_a_bound_is_read(client, what, page_token):
 def test_a_token_past_a_bound_is_refused_as_not_issued(client, what, page_token):
     body = assert_problem(client.get(f"{API}/studies?sort=enrollment&page_token={page_token}"),
                           400)
+    assert body["detail"] == NOT_ISSUED
+
+
+@pytest.mark.parametrize("value", ["yesterday", "2026-13-01T00:00:00", 5])
+def test_an_update_time_token_holds_an_iso_timestamp(client, value):
+    body = assert_problem(client.get(f"{API}/studies?sort=updated_at&page_token="
+                                     f"{token('updated_at', value, 1)}"), 400)
     assert body["detail"] == NOT_ISSUED
 
 

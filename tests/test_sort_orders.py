@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import text
 
 from app.schemas.filters import STUDY_SORTS
-from tests.evidence_helpers import API, all_items
+from tests.builders import study_document
+from tests.evidence_helpers import API, all_items, store
 
 SEED = Path(__file__).resolve().parent.parent / "seed_data" / "studies"
 
@@ -87,6 +88,18 @@ def test_enrollment_order_literals(client):
     assert set(unknown) == {"NCT01958593", "jerome-2020-pooled-ltfu", "mithoefer-2019-pooled",
                             "tucker-2001-paroxetine"}
     assert ascending[4:7] == ["NCT00402298", "NCT00353938", "NCT00090064"]
+
+
+def test_a_study_without_enrollment_sorts_before_one_of_none_enrolled(client, curator):
+    store(client, curator, study_document("enrolled-none", "NCT09998811", enrollment=0))
+    unknown = study_document("enrollment-unknown", "NCT09998812")
+    unknown.pop("enrollment", None)
+    store(client, curator, unknown)
+    pair = {"enrolled-none", "enrollment-unknown"}
+    assert [k for k in listed(client, "enrollment") if k in pair] == [
+        "enrollment-unknown", "enrolled-none"]
+    assert [k for k in listed(client, "-enrollment") if k in pair] == [
+        "enrolled-none", "enrollment-unknown"]
 
 
 def test_key_order_is_the_plain_sorted_order_of_the_seed_keys(client):
