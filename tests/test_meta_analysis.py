@@ -119,6 +119,31 @@ def test_hartung_knapp_equals_statsmodels_hksj_on_random_inputs(data):
         ref["ci"], abs=TOL)
 
 
+# Three studies whose REML likelihood has its global maximum at τ² = 0 and a second, lower
+# one further out (it still rises at τ² = 1); found by a random search.
+TWO_MAXIMA = ([5.764355576603366, 0.07109780061117443, -0.05563253550437282],
+              [4.4182539995979635, 0.05397699191037969, 0.19373381327759534])
+
+
+def test_reml_stays_at_zero_beside_a_lower_maximum_further_out():
+    y, v = TWO_MAXIMA
+    ya, va = np.array(y), np.array(v)
+
+    def loglik(tau2: float) -> float:
+        w = 1 / (va + tau2)
+        mu = (w * ya).sum() / w.sum()
+        return -0.5 * (np.log(va + tau2).sum() + math.log(w.sum()) + (w * (ya - mu) ** 2).sum())
+
+    assert loglik(1.001) > loglik(1.0)  # rising again at τ² = 1
+    tau2, mu, se = reml_reference(y, v)
+    assert tau2 == 0.0
+    ours = meta_analyse(y, v, method="REML")
+    assert ours["tau2"] == 0.0
+    assert ours["tau2_iterations"] == 0
+    assert ours["random"]["estimate"] == pytest.approx(mu, abs=TOL)
+    assert ours["random"]["se"] == pytest.approx(se, abs=TOL)
+
+
 @settings(max_examples=200, deadline=None)
 @given(inputs)
 def test_reml_equals_the_maximised_reml_likelihood_on_random_inputs(data):
