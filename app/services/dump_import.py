@@ -125,17 +125,18 @@ def _import_member(session: Session, member: Member, req: WriteRequest
         body = orjson.loads(member.data)
     except ValueError as exc:
         raise _Refused(f"not JSON: {exc}") from None
-    if not member.named and all(importer.unchanged(session, r) for r in listed(body)):
-        return [], len(listed(body))
+    stale = [member.named or not importer.unchanged(session, r) for r in listed(body)]
+    skipped = stale.count(False)
+    if stale and not any(stale):
+        return [], skipped
     results: list[ImportResult] = []
-    skipped = 0
     try:
         with session.begin_nested():
-            for record, doc, report, where in importer.map_records(body):
-                if not member.named and importer.unchanged(session, record):
-                    skipped += 1
-                    continue
-                results.append(importer.import_one(session, record, doc, report, where, req))
+            for (record, doc, report, where), write in zip(importer.map_records(body), stale,
+                                                          strict=True):
+                if write:
+                    results.append(
+                        importer.import_one(session, record, doc, report, where, req))
     except ProblemError as exc:
         raise _Refused(exc.detail, exc.status) from None
     except IntegrityError as exc:
