@@ -214,3 +214,28 @@ def test_country_selects_the_studies_run_there_whatever_the_case(client, country
                 if country.casefold() in {c.casefold() for c in d.get("countries") or []}}
     assert expected
     assert keys(client, f"country={country}") == expected
+
+
+@pytest.mark.parametrize("registries", ["NCT", "PROTOCOL", "NCT,PROTOCOL"])
+def test_registry_selects_the_studies_with_an_identifier_there(client, registries):
+    wanted = set(registries.split(","))
+    expected = {d["key"] for d in DOCS
+                if wanted & {r["registry"] for r in d.get("registry_ids") or []}}
+    assert expected
+    assert keys(client, f"registry={registries}") == expected
+
+
+@pytest.mark.parametrize(("sponsor", "expected"), [
+    ("Lykos Therapeutics", {"NCT05066282"}), ("LYKOS THERAPEUTICS", {"NCT05066282"}),
+    ("Lykos", set())])
+def test_sponsor_matches_the_whole_name_whatever_the_case(client, sponsor, expected):
+    assert {d["key"] for d in DOCS if (d.get("sponsor") or "").casefold()
+            == sponsor.casefold()} == expected
+    assert keys(client, f"sponsor={sponsor}") == expected
+
+
+@pytest.mark.parametrize("text_", ["***", '""', "-"])
+def test_free_text_without_a_word_matches_nothing(client, text_):
+    response = client.get(f"{API}/studies", params={"q": text_})
+    assert response.status_code == 200, response.text
+    assert response.json()["items"] == []
