@@ -239,3 +239,14 @@ def test_free_text_without_a_word_matches_nothing(client, text_):
     response = client.get(f"{API}/studies", params={"q": text_})
     assert response.status_code == 200, response.text
     assert response.json()["items"] == []
+
+
+def test_a_start_given_as_a_year_alone_is_in_that_year_and_no_other(client, curator):
+    """A year-only start date sorts at the year's very first key (YYYY0000): both year bounds
+    must still place it in its own year."""
+    store(client, curator, study_document("year-only", "NCT09998821", start_date="2019"))
+    store(client, curator, study_document("month-only", "NCT09998822", start_date="2019-01"))
+    both = {"year-only", "month-only"}
+    assert both <= keys(client, "start_year_min=2019&start_year_max=2019")
+    assert not both & keys(client, "start_year_max=2018")
+    assert not both & keys(client, "start_year_min=2020")
