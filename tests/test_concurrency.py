@@ -140,3 +140,34 @@ def test_the_same_keyed_post_sent_twice_at_once_creates_one_study(server: Server
         with httpx.Client(base_url=server.url, timeout=60) as c:
             history = c.get(f"{API}/studies/{key}/history").json()["items"]
         assert [h["action"] for h in history] == ["create"]
+
+
+def test_one_publication_retracted_twice_at_once_is_retracted_once(server: Server):
+    auth = bearer(server.token)
+    for round_ in range(5):
+        key = f"retract-twice-{round_}"
+        with httpx.Client(base_url=server.url, timeout=60) as c:
+            made = c.post(f"{API}/studies", json=study_document(key, f"NCT0999970{round_}"),
+                          headers=auth)
+            assert made.status_code == 201, made.text
+            pub_id = made.json()["publications"][0]["id"]
+        barrier = threading.Barrier(2)
+        answers: list[httpx.Response] = []
+
+        def send(pub_id: int = pub_id, barrier: threading.Barrier = barrier,
+                 answers: list[httpx.Response] = answers) -> None:
+            with httpx.Client(base_url=server.url, timeout=60) as own:
+                barrier.wait()
+                answers.append(own.post(f"{API}/publications/{pub_id}/retraction",
+                                        json={"date": "2025-06-01", "notice": "Retracted"},
+                                        headers=auth))
+
+        threads = [threading.Thread(target=send) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert sorted(r.status_code for r in answers) == [200, 409], [r.text for r in answers]
+        with httpx.Client(base_url=server.url, timeout=60) as c:
+            history = c.get(f"{API}/studies/{key}/history").json()["items"]
+        assert [h["action"] for h in history] == ["create", "retraction"]

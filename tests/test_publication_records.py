@@ -91,6 +91,9 @@ def test_the_change_reason_header_is_the_audited_reason_of_every_entry(
     assert retraction["changes"]["version"] == {"before": study["version"],
                                                 "after": study["version"] + 1}
     assert "outcome_measures" in retraction["changes"]
+    # Nothing else: the whole document is compared, its keywords and relations included.
+    assert set(retraction["changes"]) == {"effects", "outcome_measures", "publications",
+                                          "retracted", "updated_at", "version"}
 
 
 def test_an_unknown_or_already_retracted_publication_is_refused_with_its_reason(

@@ -158,3 +158,42 @@ def test_a_bulk_document_naming_a_condition_twice_fails_its_batch(client, db_ses
             bulk.load_batch(db_session, batch, source="planner.ndjson", actor_id=None,
                             vocab_cache=bulk.new_vocab_cache())
     assert client.get(f"{API}/studies/plan-twice").status_code == 404
+
+
+def _numbers(key: str, nct: str, keep: str) -> dict:
+    """A study with results only (one arm's, from which no contrast is computed), reported
+    effects only, or no number at all."""
+    doc = study_document(key, nct)
+    for om in doc["outcome_measures"]:
+        om["results"] = om["results"][:1] if keep == "results" else []
+        if keep != "effects":
+            om["effects"] = []
+    return doc
+
+
+KEEPS = [("results", True), ("effects", True), ("neither", False)]
+NCT = {"results": "1", "effects": "2", "neither": "3"}
+
+
+@pytest.mark.parametrize(("keep", "expected"), KEEPS)
+def test_has_results_says_whether_a_single_write_stored_any_number(client, curator, keep,
+                                                                   expected):
+    doc = _numbers(f"has-{keep}", f"NCT0999983{NCT[keep]}", keep)
+    response = client.post(f"{API}/studies", json=doc, headers=curator)
+    assert response.status_code == 201, response.text
+    stored = client.get(f"{API}/studies/has-{keep}").json()
+    assert [len(om["effects"]) for om in stored["outcome_measures"]] == [
+        1 if keep == "effects" else 0]
+    assert stored["has_results"] is expected
+
+
+def test_has_results_says_whether_a_bulk_load_stored_any_number(client, db_session):
+    lines = [json.dumps(_numbers(f"bulk-has-{keep}", f"NCT0999984{NCT[keep]}", keep)).encode()
+             for keep, _ in KEEPS]
+    errors: list[bulk.BatchError] = []
+    for batch in bulk.batches(lines, 100, errors):
+        bulk.load_batch(db_session, batch, source="planner.ndjson", actor_id=None,
+                        vocab_cache=bulk.new_vocab_cache())
+    assert errors == []
+    for keep, expected in KEEPS:
+        assert client.get(f"{API}/studies/bulk-has-{keep}").json()["has_results"] is expected
