@@ -16,28 +16,16 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
 
-from app.db import make_engine
 from tests.builders import study_document
 from tests.interop_support import RECORDS_DIR
-from tests.toolkit import KEYRING, free_port, run_cli
+from tests.toolkit import KEYRING, free_port, run_cli, sql
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDED = len(list((ROOT / "seed_data" / "studies").glob("*.json")))
-
-
-def sql(url: str, statement: str, **params: Any) -> list[Any]:
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            return list(conn.execute(text(statement), params).all())
-    finally:
-        engine.dispose()
 
 
 def ok(result: subprocess.CompletedProcess[str]) -> str:

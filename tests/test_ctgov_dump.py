@@ -9,22 +9,10 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
-
-from app.db import make_engine
 from tests.interop_support import RECORD_NAMES, raw
-from tests.toolkit import run_cli
+from tests.toolkit import run_cli, sql
 
 COUNT = 30
-
-
-def sql(url: str, statement: str, **params: Any) -> list[Any]:
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            return list(conn.execute(text(statement), params).all())
-    finally:
-        engine.dispose()
 
 
 def nct(i: int) -> str:

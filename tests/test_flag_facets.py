@@ -17,8 +17,8 @@ from app.db import make_engine
 from app.enums import Role
 from tests.builders import study_document
 from tests.interop_support import import_record, key_headers, raw
-from tests.test_cli import ok, sql
-from tests.toolkit import run_cli
+from tests.test_cli import ok
+from tests.toolkit import run_cli, sql
 
 API = "/api/v1"
 NCT = "NCT03475563"  # registered enrollment 100 (ESTIMATED)

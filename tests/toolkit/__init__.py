@@ -12,12 +12,12 @@ make each and one place to change it:
   ready when `/healthz` (or another path) answers 200, stopped with SIGTERM at the end. The
   fixture `serve` starts one per call and stops them after the test.
 - `run_cli(url, *args)` — `python -m app.cli ARGS` in a new process on the database at `url`,
-  returning its exit code and output.
+  returning its exit code and output; `sql(url, statement)` reads back what it left there.
 - `committed_key(url, role)` — a key stored in a committed database (for live servers and the
   command line), remembered in `KEYRING` so the leak guards can look for it.
 """
 
-from tests.toolkit.commands import run_cli
+from tests.toolkit.commands import run_cli, sql
 from tests.toolkit.databases import (
     migrated,
     reset_database,
@@ -38,6 +38,7 @@ __all__ = [
     "migrated",
     "reset_database",
     "run_cli",
+    "sql",
     "scratch_database",
     "test_database_url",
 ]

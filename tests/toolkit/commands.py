@@ -6,6 +6,11 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+
+from app.db import make_engine
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -24,3 +29,14 @@ def run_cli(database_url: str, *args: str, env: dict[str, str] | None = None,
     return subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=ROOT, env=full_env,
                           input=stdin, capture_output=True, text=True, timeout=timeout_s,
                           check=False)
+
+
+def sql(database_url: str, statement: str, **params: Any) -> list[Any]:
+    """The rows of one SQL statement on the database at `database_url` (what a command left
+    there), read on a connection of its own."""
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(text(statement), params).all())
+    finally:
+        engine.dispose()
