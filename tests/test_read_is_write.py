@@ -105,3 +105,40 @@ def test_the_openapi_document_marks_server_fields_read_only(client: TestClient) 
     answer = put["responses"]["200"]["content"]["application/json"]["schema"]
     assert body == "#/components/schemas/StudyDocument"
     assert {"$ref": body} in answer["anyOf"]
+
+
+def _holds(stored: Any, sent: Any, where: str, out: list[str]) -> None:
+    """Where `stored` lacks or differs from a value `sent` holds (the stored document may add
+    fields, and computed effects beside the reported ones)."""
+    if isinstance(sent, dict):
+        if not isinstance(stored, dict):
+            out.append(f"{where}: {stored!r} is not an object")
+            return
+        for k, v in sent.items():
+            if k not in stored:
+                out.append(f"{where}.{k} missing")
+            else:
+                _holds(stored[k], v, f"{where}.{k}", out)
+    elif isinstance(sent, list):
+        if not isinstance(stored, list):
+            out.append(f"{where}: {stored!r} is not a list")
+            return
+        stored = [x for x in stored if not (isinstance(x, dict) and x.get("origin") == "COMPUTED")]
+        if len(stored) != len(sent):
+            out.append(f"{where}: {len(stored)} items, sent {len(sent)}")
+            return
+        for i, (a, b) in enumerate(zip(stored, sent, strict=True)):
+            _holds(a, b, f"{where}[{i}]", out)
+    elif stored != sent:
+        out.append(f"{where}: {stored!r} != {sent!r}")
+
+
+@pytest.mark.parametrize("key", SEEDED_KEYS)
+def test_every_seeded_study_reads_back_every_value_of_its_seed_file(client: TestClient,
+                                                                    key: str) -> None:
+    sent = next(json.loads(p.read_text()) for p in SEED_STUDIES.glob("*.json")
+                if json.loads(p.read_text())["key"] == key)
+    stored, _ = _read(client, key)
+    differences: list[str] = []
+    _holds(stored, sent, key, differences)
+    assert differences == []

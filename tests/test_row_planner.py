@@ -197,3 +197,34 @@ def test_has_results_says_whether_a_bulk_load_stored_any_number(client, db_sessi
     assert errors == []
     for keep, expected in KEEPS:
         assert client.get(f"{API}/studies/bulk-has-{keep}").json()["has_results"] is expected
+
+
+def test_a_computed_effect_cites_every_source_of_its_inputs(client, curator):
+    doc = study_document("computed-sources", "NCT09999851")
+    om = doc["outcome_measures"][0]
+    om["effects"] = []
+    om["results"][0]["sources"] = [{"registry": "NCT09999851", "locator": "Results, Drug"}]
+    om["results"][1]["sources"] = [{"publication": "main", "locator": "Table 2, Placebo"},
+                                   {"source_url": "https://example.org/csr",
+                                    "locator": "CSR p. 40"}]
+    response = client.post(f"{API}/studies", json=doc, headers=curator)
+    assert response.status_code == 201, response.text
+    stored = client.get(f"{API}/studies/computed-sources").json()
+    [computed] = [e for e in stored["outcome_measures"][0]["effects"]
+                  if e["origin"] == "COMPUTED"]
+    cited = {(s["publication"], s["registry"], s["source_url"], s["locator"])
+             for s in computed["sources"]}
+    assert cited == {(None, "NCT09999851", None, "Results, Drug"),
+                     ("main", None, None, "Table 2, Placebo"),
+                     (None, None, "https://example.org/csr", "CSR p. 40")}
+
+
+def test_a_relation_to_an_unknown_study_is_a_422_naming_it(client, curator):
+    doc = study_document("related-nowhere", "NCT09999852")
+    doc["relations"] = [{"relation_type": "FOLLOW_UP_OF", "target": "no-such-study"}]
+    response = client.post(f"{API}/studies", json=doc, headers=curator)
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["detail"] == "relations: no study with key 'no-such-study'"
+    assert body["errors"] == [{"loc": ["body", "relations"],
+                               "msg": "unknown study 'no-such-study'", "type": "value_error"}]
