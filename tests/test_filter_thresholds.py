@@ -250,3 +250,11 @@ def test_a_start_given_as_a_year_alone_is_in_that_year_and_no_other(client, cura
     assert both <= keys(client, "start_year_min=2019&start_year_max=2019")
     assert not both & keys(client, "start_year_max=2018")
     assert not both & keys(client, "start_year_min=2020")
+
+
+def test_free_text_finds_a_study_by_the_name_of_an_intervention_it_gives(client, curator):
+    doc = study_document("only-by-intervention", "NCT09998831")
+    doc["arms"][0]["interventions"][0]["name"] = "Zuranolone"
+    assert "zuranolone" not in json.dumps({k: v for k, v in doc.items() if k != "arms"}).lower()
+    store(client, curator, doc)
+    assert keys(client, "q=zuranolone") == {"only-by-intervention"}
