@@ -31,12 +31,12 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.db import is_sqlite, make_engine  # noqa: E402
+from app.db import is_sqlite  # noqa: E402
+from tests.toolkit.databases import reset_database  # noqa: E402
 
 RECORDS = ROOT / "tests" / "fixtures" / "ctgov"
 NAMES = ("NCT00763412", "NCT00973089", "NCT02210780", "NCT03475563", "NCT03630471",
@@ -67,19 +67,6 @@ def write_dump(path: Path, count: int) -> None:
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for i in range(count):
             archive.writestr(f"ctg-studies/NCT8{i:07d}.json", synthetic(bases[i % len(bases)], i))
-
-
-def empty(url: str) -> None:
-    if is_sqlite(url):
-        path = url.split("///", 1)[1]
-        for suffix in ("", "-wal", "-shm"):
-            Path(path + suffix).unlink(missing_ok=True)
-        return
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
 
 
 def run_import(url: str, dump: Path, count: int, args: argparse.Namespace,
@@ -121,7 +108,7 @@ def main() -> None:
         urls = [f"sqlite:///{Path(tmp) / 'dump.sqlite3'}"]
         urls += [args.postgres] if args.postgres else []
         for url in urls:
-            empty(url)
+            reset_database(url)
             kind = "SQLite" if is_sqlite(url) else "PostgreSQL"
             profile = Path(tmp) / "import.prof" if args.profile else None
             print(f"{kind}: first import")

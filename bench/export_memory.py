@@ -43,27 +43,15 @@ from app.models import (  # noqa: E402
     StudyCondition,
     StudyCountry,
 )
+from tests.toolkit.databases import reset_database  # noqa: E402
 
 PHASES = ["PHASE1", "PHASE2", "PHASE3", "PHASE4", "NA"]
 STATUSES = ["COMPLETED", "RECRUITING", "TERMINATED", "ACTIVE_NOT_RECRUITING"]
 COUNTRIES = ["United States", "Canada", "Israel", "Germany", "Australia"]
 
 
-def reset(url: str) -> None:
-    if is_sqlite(url):
-        path = url.split("///", 1)[1]
-        for suffix in ("", "-wal", "-shm"):
-            Path(path + suffix).unlink(missing_ok=True)
-        return
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-
-
 def build(url: str, n: int, batch: int = 5000) -> None:
-    reset(url)
+    reset_database(url)
     migrations.upgrade(url)
     engine = make_engine(url)
     now = dt.datetime.now(dt.UTC)
