@@ -114,7 +114,7 @@ def cmd_load(args: argparse.Namespace) -> None:
     import time
 
     from app.db import make_engine, make_sessionmaker
-    from app.services import bulk
+    from app.services import bulk, load_resume
 
     url = get_settings().database_url
     _migrate(url)
@@ -123,12 +123,21 @@ def cmd_load(args: argparse.Namespace) -> None:
     progress = sys.stderr.isatty()
     started = time.monotonic()
     cache = bulk.new_vocab_cache()
+    sha256 = load_resume.file_sha256(args.file)
     try:
         with open(args.file, "rb") as lines, make_sessionmaker(engine)() as session:
-            for batch in bulk.batches(lines, args.batch_size, report.errors):
+            done = load_resume.loaded_lines(session, args.file, sha256)
+            session.rollback()
+            if done.ranges:
+                print(f"resuming: {done.studies} studies of this file were loaded by an earlier "
+                      f"run ({len(done.ranges)} batches); their lines are skipped")
+            else:
+                print("starting clean: no batch of this file was loaded before")
+            for batch in bulk.batches(lines, args.batch_size, report.errors, done):
                 try:
                     report.loaded += bulk.load_batch(session, batch, source=args.file,
-                                                     actor_id=None, vocab_cache=cache)
+                                                     actor_id=None, vocab_cache=cache,
+                                                     sha256=sha256)
                     report.batches += 1
                 except bulk.BatchError as exc:
                     report.errors.append(exc)

@@ -180,3 +180,40 @@ def test_serve_migrates_seeds_and_answers_then_stops_on_sigterm(scratch_url):
     assert proc.returncode in (0, -signal.SIGTERM), output
     assert "Finished server process" in output, output
     assert sql(scratch_url, "SELECT count(*) FROM study") == [(SEEDED,)]
+
+
+def test_a_load_killed_mid_run_keeps_whole_batches_and_a_rerun_resumes(scratch_url, tmp_path):
+    docs = [study_document(f"kill-{i:04d}", f"NCT098{i:05d}") for i in range(400)]
+    path = tmp_path / "many.ndjson"
+    path.write_text("".join(json.dumps(d) + "\n" for d in docs), encoding="utf-8")
+    ok(run_cli(scratch_url, "migrate"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EVIDENCEDB_")}
+    env["EVIDENCEDB_DATABASE_URL"] = scratch_url
+    loader = subprocess.Popen([sys.executable, "-m", "app.cli", "load", str(path),
+                               "--batch-size", "20"], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while loader.poll() is None and time.monotonic() < deadline:
+        if sql(scratch_url, "SELECT count(*) FROM study")[0][0] >= 20:
+            break
+        time.sleep(0.01)
+    loader.send_signal(signal.SIGKILL)
+    loader.wait(timeout=60)
+    [(count,)] = sql(scratch_url, "SELECT count(*) FROM study")
+    # Whole batches only, each with its audit entry.
+    assert count % 20 == 0
+    assert sql(scratch_url, "SELECT count(*) FROM audit_entry WHERE action = 'bulk-load'") == [
+        (count // 20,)]
+    out = ok(run_cli(scratch_url, "load", str(path), "--batch-size", "20"))
+    assert (f"resuming: {count} studies of this file" in out if count
+            else "starting clean" in out), out
+    assert f"loaded {400 - count} studies" in out
+    keys = [k for (k,) in sql(scratch_url, "SELECT key FROM study ORDER BY key")]
+    assert keys == [d["key"] for d in docs]
+    again = ok(run_cli(scratch_url, "load", str(path), "--batch-size", "50"))
+    assert "resuming: 400 studies of this file" in again and "loaded 0 studies" in again
+    # Another file of the same name is not this one: it starts clean.
+    path.write_text(json.dumps(study_document("kill-new", "NCT09899999")) + "\n",
+                    encoding="utf-8")
+    fresh = ok(run_cli(scratch_url, "load", str(path)))
+    assert "starting clean" in fresh and "loaded 1 studies" in fresh

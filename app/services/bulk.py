@@ -33,6 +33,7 @@ from app.queries import vocab as qv
 from app.queries import writes as qw
 from app.schemas.study import PublicationIn, StudyCreate
 from app.services import flags, rows
+from app.services.load_resume import Loaded
 from app.services.rows import PUBLICATION_ATTRS, table_of
 from app.services.vocab import fold
 from app.types import UTCDateTime, utcnow
@@ -307,8 +308,10 @@ def _fix_sequences(session: Session) -> None:
 
 
 def load_batch(session: Session, docs: list[tuple[int, StudyCreate]], *, source: str,
-               actor_id: int | None, vocab_cache: VocabCache) -> int:
-    """Insert one batch of valid documents in one transaction, or nothing."""
+               actor_id: int | None, vocab_cache: VocabCache, sha256: str | None = None) -> int:
+    """Insert one batch of valid documents in one transaction, or nothing. Its audit entry
+    names the batch's lines and, when given, the file's digest, so that a later run of the
+    same file can skip what this one committed (`loaded_lines`)."""
     snapshot = {k: dict(v) for k, v in vocab_cache.items()}
     try:
         _lock(session)
@@ -323,7 +326,8 @@ def load_batch(session: Session, docs: list[tuple[int, StudyCreate]], *, source:
         plan.add(_AUDIT, at=plan.now, actor_id=actor_id, action="bulk-load",
                  entity="study", entity_key=source[:200], version=None,
                  changes={"created": [d.key for _, d in docs],
-                          "lines": [docs[0][0], docs[-1][0]]},
+                          "lines": [docs[0][0], docs[-1][0]],
+                          **({"sha256": sha256} if sha256 else {})},
                  snapshot=None, reason=None)
         conn = session.connection()
         for table in TABLES:
@@ -341,13 +345,16 @@ def load_batch(session: Session, docs: list[tuple[int, StudyCreate]], *, source:
     return len(docs)
 
 
-def batches(lines: Iterable[bytes], size: int, errors: list[BatchError]
-            ) -> Iterator[list[tuple[int, StudyCreate]]]:
-    """Valid documents in batches; a batch with an invalid line is reported and skipped."""
+def batches(lines: Iterable[bytes], size: int, errors: list[BatchError],
+            done: Loaded | None = None) -> Iterator[list[tuple[int, StudyCreate]]]:
+    """Valid documents in batches; a batch with an invalid line is reported and skipped.
+    Lines an earlier run committed (`done`) are passed over unread."""
     batch: list[tuple[int, StudyCreate]] = []
     bad = False
     for line_no, raw in enumerate(lines, start=1):
-        if raw.strip():
+        if done is not None and line_no in done:
+            pass
+        elif raw.strip():
             try:
                 batch.append((line_no, parse(line_no, raw)))
             except BatchError as exc:
