@@ -147,7 +147,7 @@ def _import_member(session: Session, member: Member, req: WriteRequest
 class ConsoleReport:
     """Prints a run: a line per record written from a JSON file (as before dumps were
     read; a ZIP's members are only counted), every refusal with its file's name, and
-    progress: a live line when the error stream is a terminal and `rich` is installed, else
+    progress: a live line when the error stream is a terminal, else
     a line every `every` files."""
 
     def __init__(self, every: int = 1000, out: TextIO = sys.stdout,
@@ -159,11 +159,9 @@ class ConsoleReport:
             self._start_live()
 
     def _start_live(self) -> None:
-        try:
-            from rich.console import Console
-            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-        except ImportError:
-            return
+        from rich.console import Console
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
         live = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                         console=Console(file=self.err), transient=True)
         task = live.add_task("reading", total=None)
