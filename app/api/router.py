@@ -12,6 +12,7 @@ from app.api.routes import (
     dashboard,
     evidence,
     exchange,
+    feed,
     flags,
     imports,
     network,
@@ -37,6 +38,7 @@ api_router.include_router(network.router)
 api_router.include_router(exchange.router)
 api_router.include_router(admin.router)
 api_router.include_router(synthesis.router)
+api_router.include_router(feed.router)
 
 root_router = APIRouter()
 root_router.include_router(ops.router)

@@ -3,6 +3,7 @@
 from app.models import (  # noqa: F401
     access,
     appraisal,
+    feed,
     outcome,
     profiles,
     publication,
@@ -11,6 +12,7 @@ from app.models import (  # noqa: F401
 )
 from app.models.access import ApiKey, AuditEntry, IdempotencyRecord
 from app.models.appraisal import RiskOfBias
+from app.models.feed import Change, DeliveryAttempt, Subscription, WebhookDelivery
 from app.models.flags import FlagExplanation, StudyFlag
 from app.models.outcome import EffectEstimate, OutcomeMeasure, OutcomeResult, Provenance, Timepoint
 from app.models.profiles import EvidenceProfile
@@ -32,9 +34,11 @@ from app.models.study import (
 )
 
 __all__ = [
-    "ApiKey", "Arm", "ArmIntervention", "AuditEntry", "Condition", "ConditionAlias",
-    "EffectEstimate", "EvidenceProfile", "FlagExplanation", "IdempotencyRecord", "Intervention",
+    "ApiKey", "Arm", "ArmIntervention", "AuditEntry", "Change", "Condition",
+    "ConditionAlias", "DeliveryAttempt", "EffectEstimate", "EvidenceProfile", "FlagExplanation",
+    "IdempotencyRecord", "Intervention",
     "InterventionAlias", "OutcomeMeasure", "OutcomeResult", "Provenance", "Publication",
     "RegistryId", "RegulatoryEvent", "RiskOfBias", "Study", "StudyCondition", "StudyCountry",
-    "StudyFlag", "StudyKeyword", "StudyPublication", "StudyRelation", "Timepoint",
+    "StudyFlag", "StudyKeyword", "StudyPublication", "StudyRelation", "Subscription",
+    "Timepoint", "WebhookDelivery",
 ]

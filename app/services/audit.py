@@ -14,6 +14,7 @@ from app.models import AuditEntry
 from app.queries import history as q
 from app.queries import pagination
 from app.queries.pagination import Page
+from app.services import feed
 from app.types import utcnow
 
 
@@ -40,6 +41,7 @@ def record(session: Session, *, actor_id: int | None, action: str, entity: str,
                        entity_key=entity_key, version=version,
                        changes=diff(before, after), snapshot=after, reason=reason)
     session.add(entry)
+    feed.note(session, entry)
     return entry
 
 

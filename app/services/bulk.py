@@ -32,7 +32,7 @@ from app.models import (
 from app.queries import vocab as qv
 from app.queries import writes as qw
 from app.schemas.study import PublicationIn, StudyCreate
-from app.services import flags, rows
+from app.services import feed, flags, rows
 from app.services.load_resume import Loaded
 from app.services.rows import PUBLICATION_ATTRS, table_of
 from app.services.vocab import fold
@@ -323,7 +323,7 @@ def load_batch(session: Session, docs: list[tuple[int, StudyCreate]], *, source:
         batch_ids = {doc.key: plan.ids.take(_STUDY) for _, doc in docs}
         for line, doc in docs:
             _plan_study(plan, line, doc, targets, batch_ids)
-        plan.add(_AUDIT, at=plan.now, actor_id=actor_id, action="bulk-load",
+        entry_id = plan.add(_AUDIT, at=plan.now, actor_id=actor_id, action="bulk-load",
                  entity="study", entity_key=source[:200], version=None,
                  changes={"created": [d.key for _, d in docs],
                           "lines": [docs[0][0], docs[-1][0]],
@@ -336,6 +336,10 @@ def load_batch(session: Session, docs: list[tuple[int, StudyCreate]], *, source:
                 _insert(conn, table, rows)
         flags.refresh(session, list(batch_ids.values()))
         _fix_sequences(session)
+        feed.note_rows(session, [
+            {"audit_entry_id": entry_id, "at": plan.now, "actor_id": actor_id,
+             "entity": "study", "entity_key": doc.key, "study_key": doc.key,
+             "action": "create", "version": 1, "summary": []} for _, doc in docs])
         session.commit()
     except BaseException:
         session.rollback()

@@ -1,0 +1,45 @@
+"""The change feed: every committed change in commit order, with long polling."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from app.api.deps import SessionDep
+from app.api.responses import JSONBytes, problems
+from app.schemas.feed import ChangePage, ChangeParams
+from app.services import feed
+
+router = APIRouter(tags=["changes"])
+# How often a long poll looks for changes other processes committed.
+POLL_SECONDS = 0.5
+
+
+def _read(session: Session, params: ChangeParams) -> feed.FeedPage:
+    """One look at the feed, on a transaction of its own: the connection goes back to the
+    pool after it, so a waiting request holds none."""
+    try:
+        return feed.read_page(session, params, params.since, params.limit)
+    finally:
+        session.close()
+
+
+@router.get("/changes", response_class=JSONBytes, response_model=ChangePage,
+            responses=problems(400, 401, 410, 422))
+async def list_changes(request: Request, params: Annotated[ChangeParams, Query()],
+                       session: SessionDep) -> Response:
+    """Follow every committed change in commit order: pass each answer's `next_cursor` as
+    `since` for the next. With study filters, the changes to the studies they match; with
+    `wait`, an empty answer waits for the next change (long polling)."""
+    page = await run_in_threadpool(_read, session, params)
+    deadline = time.monotonic() + params.wait
+    while not page.items and (left := deadline - time.monotonic()) > 0:
+        if await request.is_disconnected():
+            break
+        await feed.wait_for_commit(min(POLL_SECONDS, left))
+        page = await run_in_threadpool(_read, session, params)
+    return JSONBytes({"items": page.items, "next_cursor": page.next_cursor})

@@ -1,0 +1,106 @@
+"""The change feed: every committed change once, in commit order, with a cursor to go on
+from, filtered by the study filters; nothing from a write that did not commit."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from tests.authkit import API
+from tests.builders import study_document
+
+pytestmark = pytest.mark.usefixtures("no_key_leaks")
+
+
+def follow(client, since=None, **params):
+    """Every change after `since`, page by page (three at a time), and the last cursor."""
+    items, cursor = [], since
+    while True:
+        query = {"limit": 3, **params, **({"since": cursor} if cursor else {})}
+        response = client.get(f"{API}/changes", params=query)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        items += page["items"]
+        if not page["items"]:
+            assert page["next_cursor"] == cursor or cursor is None
+            return items, page["next_cursor"]
+        cursor = page["next_cursor"]
+
+
+def test_writes_appear_once_in_commit_order_with_their_versions(client, curator):
+    _, start = follow(client)
+    created = client.post(f"{API}/studies", json=study_document("feed-1", "NCT09998801"),
+                          headers=curator)
+    assert created.status_code == 201, created.text
+    patched = client.patch(f"{API}/studies/feed-1", json={"enrollment": 61},
+                           headers={**curator, "If-Match": created.headers["etag"]})
+    assert patched.status_code == 200, patched.text
+    deleted = client.delete(f"{API}/studies/feed-1",
+                            headers={**curator, "If-Match": patched.headers["etag"]})
+    assert deleted.status_code == 204, deleted.text
+
+    items, end = follow(client, start)
+    assert [(i["entity"], i["key"], i["action"], i["version"]) for i in items] == [
+        ("study", "feed-1", "create", 1), ("study", "feed-1", "update", 2),
+        ("study", "feed-1", "delete", 3)]
+    assert [i["id"] for i in items] == sorted(i["id"] for i in items)
+    assert len({i["id"] for i in items}) == 3
+    assert items[1]["changed"] == ["enrollment", "updated_at", "version"]
+    history = client.get(f"{API}/studies/feed-1/history")
+    assert history.status_code == 410 or [e["id"] for e in history.json()["items"]] == [
+        i["audit_entry"] for i in items]
+    # Nothing new: the cursor stays where it was.
+    assert follow(client, end) == ([], end)
+
+
+def test_failed_and_dry_run_writes_leave_no_change(client, curator):
+    _, start = follow(client)
+    doc = study_document("feed-2", "NCT09998802")
+    assert client.post(f"{API}/studies?dry_run=true", json=doc,
+                       headers=curator).status_code == 200
+    assert client.post(f"{API}/studies", json={**doc, "enrollment": -1},
+                       headers=curator).status_code == 422
+    created = client.post(f"{API}/studies", json=doc, headers=curator)
+    assert created.status_code == 201
+    stale = client.patch(f"{API}/studies/feed-2", json={"enrollment": 1},
+                         headers={**curator, "If-Match": '"0-stale"'})
+    assert stale.status_code == 412
+    items, _ = follow(client, start)
+    assert [(i["key"], i["action"]) for i in items] == [("feed-2", "create")]
+
+
+def test_study_filters_narrow_the_feed_to_the_studies_they_match(client, curator):
+    _, start = follow(client)
+    one = study_document("feed-3", "NCT09998803")
+    two = {**study_document("feed-4", "NCT09998804"), "phase": "PHASE3"}
+    for doc in (one, two):
+        assert client.post(f"{API}/studies", json=doc, headers=curator).status_code == 201
+    items, _ = follow(client, start, phase="PHASE3")
+    assert [i["key"] for i in items] == ["feed-4"]
+    items, _ = follow(client, start, registry_id="NCT09998803")
+    assert [i["key"] for i in items] == ["feed-3"]
+
+
+def test_a_retraction_is_a_change_to_the_publication_and_to_each_study(client, curator):
+    created = client.post(f"{API}/studies", json=study_document("feed-5", "NCT09998805"),
+                          headers=curator).json()
+    _, start = follow(client)
+    pub = created["publications"][0]["id"]
+    response = client.post(f"{API}/publications/{pub}/retraction",
+                           json={"date": "2025-06-01", "notice": "Retraction notice"},
+                           headers=curator)
+    assert response.status_code == 200, response.text
+    items, _ = follow(client, start)
+    assert [(i["entity"], i["key"], i["action"]) for i in items] == [
+        ("publication", str(pub), "retraction"), ("study", "feed-5", "retraction")]
+    assert items[1]["study"] == "feed-5" and items[0]["study"] is None
+
+
+@pytest.mark.parametrize("cursor", ["abc", "Yy4tMQ", base64.urlsafe_b64encode(b"c1.x").decode(),
+                                    base64.urlsafe_b64encode(b"c2.5").decode().rstrip("=")])
+def test_a_cursor_the_feed_did_not_issue_is_a_400(client, cursor):
+    response = client.get(f"{API}/changes", params={"since": cursor})
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert "cursor" in response.json()["detail"]
