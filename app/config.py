@@ -64,8 +64,24 @@ class Settings(BaseSettings):
     # How often (ms) a worker asks the database for the data version; writes through any
     # worker on the same host are seen at once, writes elsewhere within this interval.
     cache_version_interval_ms: int = 500
+    # Living evidence (docs/changes.md). The feed keeps every change unless this many days is
+    # set; a cursor older than what is kept is then a 410 naming the oldest cursor.
+    feed_retention_days: float | None = None
+    # Idempotency records (a keyed write's first answer, replayed on retries) and delivered or
+    # failed webhook deliveries are pruned after these many hours / days.
+    idempotency_retention_hours: float = 24.0 * 7
+    delivery_retention_days: float = 30.0
+    # Webhook URLs: HTTPS to public addresses only, unless an address falls in one of these
+    # networks ("10.0.0.0/8,127.0.0.1"); plain HTTP is allowed for loopback addresses only.
+    webhook_allowed_networks: Annotated[list[str], NoDecode] = []
+    # A delivery is retried with backoff for this long after its change, then marked failed.
+    webhook_retry_hours: float = 24.0
+    webhook_timeout_s: float = 10.0
+    # How often the delivery worker looks for due deliveries; `serve` runs one unless false.
+    delivery_interval_s: float = 1.0
+    deliver_in_serve: bool = True
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", "webhook_allowed_networks", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
         if isinstance(value, str):
@@ -74,7 +90,7 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("trusted_proxies")
+    @field_validator("trusted_proxies", "webhook_allowed_networks")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
         for entry in value:
