@@ -110,6 +110,36 @@ def cmd_serve(args: argparse.Namespace) -> None:
                 timeout_graceful_shutdown=args.graceful_timeout)
 
 
+def cmd_prune(_: argparse.Namespace) -> None:
+    """Delete idempotency records, finished webhook deliveries and (when a feed retention
+    is set) old changes, by the ages the settings keep."""
+    from app.db import make_engine, make_sessionmaker
+    from app.services import retention
+    from app.types import utcnow
+
+    settings = get_settings()
+    _migrate(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            counts = retention.prune(session, settings, utcnow())
+            session.commit()
+    finally:
+        engine.dispose()
+    print("pruned " + ", ".join(f"{n} {what}" for what, n in counts.items()))
+
+
+def cmd_deliver(args: argparse.Namespace) -> None:
+    """Send the webhook deliveries the outbox owes until stopped (or, with --once, until
+    none is due)."""
+    from app.services import delivery
+
+    settings = get_settings()
+    _migrate(settings.database_url)
+    sent = delivery.run(settings, once=args.once)
+    print(f"{sent} deliveries attempted")
+
+
 def cmd_load(args: argparse.Namespace) -> None:
     import time
 
@@ -237,6 +267,12 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("file")
     load.add_argument("--batch-size", type=int, default=1000)
     load.set_defaults(func=cmd_load)
+    deliver = sub.add_parser("deliver", help="send the webhook deliveries that are due")
+    deliver.add_argument("--once", action="store_true",
+                         help="stop when no delivery is due instead of waiting for more")
+    deliver.set_defaults(func=cmd_deliver)
+    sub.add_parser("prune", help="delete idempotency records, finished deliveries and old "
+                   "changes by age").set_defaults(func=cmd_prune)
     keys = sub.add_parser("keys", help="create, list and revoke API keys")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     create = keys_sub.add_parser("create", help="create a key and print it once")

@@ -104,3 +104,19 @@ def test_a_cursor_the_feed_did_not_issue_is_a_400(client, cursor):
     assert response.status_code == 400, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     assert "cursor" in response.json()["detail"]
+
+
+def test_tail_gives_the_newest_changes_and_a_cursor_to_follow_on_from(client, curator):
+    for n in (6, 7, 8):
+        doc = study_document(f"feed-{n}", f"NCT0999880{n}")
+        assert client.post(f"{API}/studies", json=doc, headers=curator).status_code == 201
+    tail = client.get(f"{API}/changes", params={"tail": 2})
+    assert tail.status_code == 200, tail.text
+    assert [i["key"] for i in tail.json()["items"]] == ["feed-7", "feed-8"]
+    cursor = tail.json()["next_cursor"]
+    assert follow(client, cursor) == ([], cursor)
+    filtered = client.get(f"{API}/changes", params={"tail": 5, "registry_id": "NCT09998806"})
+    assert [i["key"] for i in filtered.json()["items"]] == ["feed-6"]
+    assert filtered.json()["next_cursor"] == cursor
+    both = client.get(f"{API}/changes", params={"tail": 2, "since": cursor})
+    assert both.status_code == 400

@@ -10,6 +10,7 @@ from app.api.routes import (
     catalog,
     compat,
     dashboard,
+    deliveries,
     evidence,
     exchange,
     feed,
@@ -20,6 +21,7 @@ from app.api.routes import (
     profiles,
     publications,
     studies,
+    subscriptions,
     synthesis,
 )
 
@@ -39,6 +41,8 @@ api_router.include_router(exchange.router)
 api_router.include_router(admin.router)
 api_router.include_router(synthesis.router)
 api_router.include_router(feed.router)
+api_router.include_router(subscriptions.router)
+api_router.include_router(deliveries.router)
 
 root_router = APIRouter()
 root_router.include_router(ops.router)

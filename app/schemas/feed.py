@@ -21,6 +21,9 @@ class ChangeParams(StudyFilter):
     """The study filter (changes to the studies it matches now) and the feed's own."""
 
     since: FeedCursor | None = None
+    tail: int | None = Field(None, ge=1, le=1000, description="instead of `since`: the "
+                             "newest this many changes (in commit order), to start following "
+                             "from the present")
     limit: int = Field(100, ge=1, le=1000, description="at most this many changes")
     wait: int = Field(0, ge=0, le=60, description="when nothing follows `since`, wait up to "
                       "this many seconds for a change before answering an empty page")

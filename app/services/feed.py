@@ -193,6 +193,17 @@ def item(change: Change) -> dict[str, Any]:
             "actor": change.actor_id, "changed": change.summary}
 
 
+def read_tail(session: Session, f: StudyFilter, count: int) -> FeedPage:
+    """The newest `count` changes the filter matches, in commit order, and the cursor of
+    the feed's head: following on from it skips nothing that committed after this read."""
+    head = session.execute(select(func.coalesce(func.max(Change.seq), 0))).scalar_one()
+    dialect = session.get_bind().dialect.name
+    stmt = changes_select(f, dialect, 0).where(Change.seq <= head).order_by(None) \
+        .order_by(Change.seq.desc()).limit(count)
+    changes: list[Change] = list(session.execute(stmt).scalars())
+    return FeedPage([item(c) for c in reversed(changes)], encode_cursor(head))
+
+
 def read_page(session: Session, f: StudyFilter, since: str | None, limit: int) -> FeedPage:
     after = decode_cursor(since)
     first = oldest_kept(session)

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import SessionDep
 from app.api.responses import JSONBytes, problems
+from app.errors import BadRequest
 from app.schemas.feed import ChangePage, ChangeParams
 from app.services import feed
 
@@ -23,6 +24,8 @@ def _read(session: Session, params: ChangeParams) -> feed.FeedPage:
     """One look at the feed, on a transaction of its own: the connection goes back to the
     pool after it, so a waiting request holds none."""
     try:
+        if params.tail is not None:
+            return feed.read_tail(session, params, params.tail)
         return feed.read_page(session, params, params.since, params.limit)
     finally:
         session.close()
@@ -33,10 +36,14 @@ def _read(session: Session, params: ChangeParams) -> feed.FeedPage:
 async def list_changes(request: Request, params: Annotated[ChangeParams, Query()],
                        session: SessionDep) -> Response:
     """Follow every committed change in commit order: pass each answer's `next_cursor` as
-    `since` for the next. With study filters, the changes to the studies they match; with
-    `wait`, an empty answer waits for the next change (long polling)."""
+    `since` for the next (or start from the newest with `tail`). With study filters, the
+    changes to the studies they match; with `wait`, an empty answer waits for the next
+    change (long polling)."""
+    if params.tail is not None and params.since is not None:
+        raise BadRequest("give since (to go on from a cursor) or tail (to start from the "
+                         "newest changes), not both")
     page = await run_in_threadpool(_read, session, params)
-    deadline = time.monotonic() + params.wait
+    deadline = time.monotonic() + (params.wait if params.tail is None else 0)
     while not page.items and (left := deadline - time.monotonic()) > 0:
         if await request.is_disconnected():
             break

@@ -1,0 +1,7 @@
+"""Saved searches and their webhook deliveries."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["subscriptions"])
