@@ -28,6 +28,7 @@ from sqlalchemy.sql import Select
 from app.errors import BadRequest, Gone
 from app.models import AuditEntry, Change, Study
 from app.queries.studies import study_conditions
+from app.schemas.feed import ChangeParams
 from app.schemas.filters import StudyFilter
 
 # The audit trail's entities that the feed leaves out: keys are operations, not evidence.
@@ -222,3 +223,14 @@ def anything_after(session: Session, f: StudyFilter, after: int) -> bool:
     dialect = session.get_bind().dialect.name
     stmt = changes_select(f, dialect, after).with_only_columns(Change.seq).limit(1)
     return session.execute(stmt).first() is not None
+
+
+def look(session: Session, params: ChangeParams) -> FeedPage:
+    """One look at the feed for a request, on a transaction of its own: the connection goes
+    back to the pool after it, so a long poll holds none while it waits."""
+    try:
+        if params.tail is not None:
+            return read_tail(session, params, params.tail)
+        return read_page(session, params, params.since, params.limit)
+    finally:
+        session.close()

@@ -6,7 +6,6 @@ import time
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import SessionDep
@@ -20,17 +19,6 @@ router = APIRouter(tags=["changes"])
 POLL_SECONDS = 0.5
 
 
-def _read(session: Session, params: ChangeParams) -> feed.FeedPage:
-    """One look at the feed, on a transaction of its own: the connection goes back to the
-    pool after it, so a waiting request holds none."""
-    try:
-        if params.tail is not None:
-            return feed.read_tail(session, params, params.tail)
-        return feed.read_page(session, params, params.since, params.limit)
-    finally:
-        session.close()
-
-
 @router.get("/changes", response_class=JSONBytes, response_model=ChangePage,
             responses=problems(400, 401, 410, 422))
 async def list_changes(request: Request, params: Annotated[ChangeParams, Query()],
@@ -42,11 +30,11 @@ async def list_changes(request: Request, params: Annotated[ChangeParams, Query()
     if params.tail is not None and params.since is not None:
         raise BadRequest("give since (to go on from a cursor) or tail (to start from the "
                          "newest changes), not both")
-    page = await run_in_threadpool(_read, session, params)
+    page = await run_in_threadpool(feed.look, session, params)
     deadline = time.monotonic() + (params.wait if params.tail is None else 0)
     while not page.items and (left := deadline - time.monotonic()) > 0:
         if await request.is_disconnected():
             break
         await feed.wait_for_commit(min(POLL_SECONDS, left))
-        page = await run_in_threadpool(_read, session, params)
+        page = await run_in_threadpool(feed.look, session, params)
     return JSONBytes({"items": page.items, "next_cursor": page.next_cursor})
