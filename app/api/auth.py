@@ -118,6 +118,8 @@ def operations_access(request: Request, session: SessionDep,
     return read_access(request, session, credentials)
 
 
+# Any valid key (reader or above): what owns a saved search.
+KeyDep = Annotated[Principal, Depends(_require(Role.READER))]
 CuratorDep = Annotated[Principal, Depends(_require(Role.CURATOR))]
 AdminDep = Annotated[Principal, Depends(_require(Role.ADMIN))]
 ReaderDep = Annotated[Principal | None, Depends(read_access)]
