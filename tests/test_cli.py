@@ -210,6 +210,13 @@ def test_a_load_killed_mid_run_keeps_whole_batches_and_a_rerun_resumes(scratch_u
     assert f"loaded {400 - count} studies" in out
     keys = [k for (k,) in sql(scratch_url, "SELECT key FROM study ORDER BY key")]
     assert keys == [d["key"] for d in docs]
+    # The feed has one create per loaded study, numbered without a gap across the killed
+    # run and the resumed one, each pointing at its batch's audit entry.
+    changes = sql(scratch_url, "SELECT c.seq, c.study_key, a.action FROM change c "
+                               "JOIN audit_entry a ON a.id = c.audit_entry_id ORDER BY c.seq")
+    assert [c[0] for c in changes] == list(range(1, 401))
+    assert sorted(c[1] for c in changes) == keys
+    assert {c[2] for c in changes} == {"bulk-load"}
     again = ok(run_cli(scratch_url, "load", str(path), "--batch-size", "50"))
     assert "resuming: 400 studies of this file" in again and "loaded 0 studies" in again
     # Another file of the same name is not this one: it starts clean.

@@ -128,6 +128,14 @@ def test_bad_members_are_reported_by_name_and_the_rest_import(scratch_url, tmp_p
     assert f"3 of {COUNT + 3} files refused" in done.stderr
     assert summary(done.stdout).startswith(f"{COUNT} created, 0 updated, 0 unchanged, 3 refused")
     assert sql(scratch_url, "SELECT count(*) FROM study") == [(COUNT,)]
+    # The change feed holds the created studies only, numbered 1… without a gap, each with
+    # the audit entry of its own write.
+    changes = sql(scratch_url, "SELECT c.seq, c.study_key, c.action, a.entity_key "
+                               "FROM change c JOIN audit_entry a ON a.id = c.audit_entry_id "
+                               "ORDER BY c.seq")
+    assert [c[0] for c in changes] == list(range(1, COUNT + 1))
+    assert sorted(c[1] for c in changes) == sorted(nct(i) for i in range(COUNT))
+    assert {(c[2], c[1] == c[3]) for c in changes} == {("create", True)}
 
 
 def test_a_curated_study_with_a_dump_nct_id_is_refused_and_the_others_import(scratch_url,
