@@ -29,6 +29,14 @@ class ChangeParams(StudyFilter):
                       "this many seconds for a change before answering an empty page")
 
 
+class AtomParams(StudyFilter):
+    """The study filter and how much of the feed the Atom view shows."""
+
+    since: FeedCursor | None = None
+    tail: int = Field(50, ge=1, le=1000, description="the newest this many changes (after "
+                      "`since` when it is given)")
+
+
 class ChangeItem(ReadModel):
     """One committed change."""
 

@@ -16,20 +16,27 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import datetime as dt
+import hashlib
+import json
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote, urlencode
+from xml.etree.ElementTree import Element, SubElement, tostring
 
 from sqlalchemy import func, insert, inspect, select, text
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session, SessionTransaction, aliased
 from sqlalchemy.sql import Select
 
 from app.errors import BadRequest, Gone
 from app.models import AuditEntry, Change, Study
 from app.queries.studies import study_conditions
-from app.schemas.feed import ChangeParams
+from app.schemas.feed import AtomParams, ChangeParams
 from app.schemas.filters import StudyFilter
+from app.types import utcnow
 
 # The audit trail's entities that the feed leaves out: keys are operations, not evidence.
 PRIVATE_ENTITIES = frozenset({"api_key"})
@@ -205,15 +212,28 @@ def read_tail(session: Session, f: StudyFilter, count: int) -> FeedPage:
     return FeedPage([item(c) for c in reversed(changes)], encode_cursor(head))
 
 
-def read_page(session: Session, f: StudyFilter, since: str | None, limit: int) -> FeedPage:
-    after = decode_cursor(since)
+def check_kept(session: Session, after: int) -> None:
+    """A cursor before the oldest change the feed keeps is a 410 naming the oldest cursor
+    (the one just before that change, which is still whole).
+
+    Called after the read it guards: a prune that ran before the read has moved the oldest
+    change by the time of this check, so a read that missed pruned changes never passes."""
     first = oldest_kept(session)
     if first is not None and after < first - 1:
         raise Gone("this cursor is older than the changes the feed keeps; start again from "
                    "the oldest cursor", oldest_cursor=encode_cursor(first - 1))
+
+
+def read_page(session: Session, f: StudyFilter, since: str | None, limit: int) -> FeedPage:
+    """The changes after `since` (without it, from the oldest change the feed keeps)."""
+    after = decode_cursor(since)
+    if since is None:
+        first = oldest_kept(session)
+        after = 0 if first is None else first - 1
     dialect = session.get_bind().dialect.name
     changes: list[Change] = list(
         session.execute(changes_select(f, dialect, after).limit(limit)).scalars())
+    check_kept(session, after)
     items = [item(c) for c in changes]
     last = changes[-1].seq if changes else after
     return FeedPage(items, encode_cursor(last))
@@ -234,3 +254,92 @@ def look(session: Session, params: ChangeParams) -> FeedPage:
         return read_page(session, params, params.since, params.limit)
     finally:
         session.close()
+
+
+# --- the Atom view ---------------------------------------------------------------------------
+
+ATOM_MEDIA_TYPE = "application/atom+xml"
+ATOM_NS = "http://www.w3.org/2005/Atom"
+# Characters XML 1.0 cannot carry, even escaped (most C0 controls, lone surrogates, U+FFFE/F).
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def read_recent(session: Session, f: StudyFilter, since: str | None,
+                count: int) -> list[dict[str, Any]]:
+    """The newest `count` changes the filter matches (of those after `since` when given),
+    newest first, each with the current title of the study it is to."""
+    after = decode_cursor(since)
+    named = aliased(Study)
+    title = select(named.title).where(named.key == Change.study_key) \
+        .correlate(Change).scalar_subquery()
+    dialect = session.get_bind().dialect.name
+    stmt = changes_select(f, dialect, after).add_columns(title.label("study_title")) \
+        .order_by(None).order_by(Change.seq.desc()).limit(count)
+    rows = session.execute(stmt).all()
+    if since is not None:
+        check_kept(session, after)
+    return [{**item(row[0]), "study_title": row[1]} for row in rows]
+
+
+def _text(parent: Element, tag: str, value: str, **attributes: str) -> Element:
+    element = SubElement(parent, tag, attributes)
+    element.text = _NOT_XML.sub("\ufffd", value)
+    return element
+
+
+def _timestamp(at: dt.datetime) -> str:
+    return at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _entry_title(change: dict[str, Any]) -> str:
+    version = "" if change["version"] is None else f" (version {change['version']})"
+    return f"{change['entity']} {change['key']}: {change['action']}{version}"
+
+
+def _entry_summary(change: dict[str, Any]) -> str:
+    changed = ", ".join(change["changed"]) or "nothing listed"
+    title = change["study_title"]
+    return f"{title}. Changed: {changed}" if title else f"Changed: {changed}"
+
+
+def atom(session: Session, params: AtomParams, *, self_url: str, changes_url: str,
+         studies_url: str) -> bytes:
+    """The newest changes as an Atom feed (RFC 4287), newest first. Each entry links to
+    the study it changed (while the study is not deleted), else to the change itself in the
+    JSON feed. Every text is escaped by the XML writer, never pasted into markup."""
+    entries = read_recent(session, params, params.since, params.tail)
+    filters = params.model_dump(mode="json", exclude_defaults=True,
+                                include=set(StudyFilter.model_fields))
+    described = "; ".join(
+        f"{name}={','.join(map(str, v)) if isinstance(v, list) else v}"
+        for name, v in sorted(filters.items()))
+    digest = hashlib.sha256(json.dumps(filters, sort_keys=True).encode()).hexdigest()[:16]
+    if entries:
+        updated = entries[0]["at"]
+    else:
+        updated = session.execute(
+            select(Change.at).order_by(Change.seq.desc()).limit(1)).scalar() or utcnow()
+    feed = Element("feed", {"xmlns": ATOM_NS})
+    _text(feed, "id", f"urn:evidencedb:changes:{digest}" if filters else "urn:evidencedb:changes")
+    _text(feed, "title", f"evidencedb changes to studies matching {described}" if filters
+          else "evidencedb changes")
+    _text(feed, "updated", _timestamp(updated))
+    _text(SubElement(feed, "author"), "name", "evidencedb")
+    SubElement(feed, "link", {"rel": "self", "type": ATOM_MEDIA_TYPE, "href": self_url})
+    for change in entries:
+        entry = SubElement(feed, "entry")
+        _text(entry, "id", f"urn:evidencedb:change:{change['id']}")
+        _text(entry, "title", _entry_title(change))
+        _text(entry, "updated", _timestamp(change["at"]))
+        if change["entity"] == "study" and change["action"] != "delete":
+            href = f"{studies_url}/{quote(change['key'], safe='')}"
+        else:
+            query = urlencode({"since": encode_cursor(change["id"] - 1), "limit": 1})
+            href = f"{changes_url}?{query}"
+        # No media type: readers take an alternate link without one as the entry's page.
+        SubElement(entry, "link", {"rel": "alternate", "href": href})
+        SubElement(entry, "category", {"term": change["action"]})
+        _text(entry, "summary", _entry_summary(change), type="text")
+    body: bytes = tostring(feed, encoding="utf-8", xml_declaration=True)
+    return body
+

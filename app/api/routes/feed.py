@@ -9,9 +9,9 @@ from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import SessionDep
-from app.api.responses import JSONBytes, problems
+from app.api.responses import JSONBytes, content, problems
 from app.errors import BadRequest
-from app.schemas.feed import ChangePage, ChangeParams
+from app.schemas.feed import AtomParams, ChangePage, ChangeParams
 from app.services import feed
 
 router = APIRouter(tags=["changes"])
@@ -38,3 +38,16 @@ async def list_changes(request: Request, params: Annotated[ChangeParams, Query()
         await feed.wait_for_commit(min(POLL_SECONDS, left))
         page = await run_in_threadpool(feed.look, session, params)
     return JSONBytes({"items": page.items, "next_cursor": page.next_cursor})
+
+
+@router.get("/changes.atom", response_class=Response, responses={
+    200: content(feed.ATOM_MEDIA_TYPE, "the newest changes as an Atom feed, newest first"),
+    **problems(400, 401, 410, 422)})
+def changes_atom(request: Request, params: Annotated[AtomParams, Query()],
+                 session: SessionDep) -> Response:
+    """Read the newest changes as an Atom feed (RFC 4287) for feed readers, with the same
+    study filters; each entry links to the study it changed."""
+    body = feed.atom(session, params, self_url=str(request.url),
+                     changes_url=str(request.url_for("list_changes")),
+                     studies_url=str(request.url_for("list_studies")))
+    return Response(body, media_type=feed.ATOM_MEDIA_TYPE)
