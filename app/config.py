@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     # How often the delivery worker looks for due deliveries; `serve` runs one unless false.
     delivery_interval_s: float = 1.0
     deliver_in_serve: bool = True
+    # The first retry's delay; later ones grow from it (x6, x24, x120, then x720 at most:
+    # 5 s, 30 s, 2 min, 10 min, 1 h, then hourly by default).
+    webhook_backoff_s: float = 5.0
 
     @field_validator("trusted_proxies", "webhook_allowed_networks", mode="before")
     @classmethod
