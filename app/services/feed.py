@@ -343,3 +343,6 @@ def atom(session: Session, params: AtomParams, *, self_url: str, changes_url: st
     body: bytes = tostring(feed, encoding="utf-8", xml_declaration=True)
     return body
 
+
+
+from app.services import outbox  # noqa: E402,F401  (the webhook outbox registers its hook)
