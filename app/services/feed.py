@@ -344,5 +344,4 @@ def atom(session: Session, params: AtomParams, *, self_url: str, changes_url: st
     return body
 
 
-
 from app.services import outbox  # noqa: E402,F401  (the webhook outbox registers its hook)
