@@ -83,9 +83,25 @@ function authHeaders() {
   return key ? { Authorization: `Bearer ${key}` } : {};
 }
 
-async function apiFetch(path, accept) {
+/* Requests of the API in flight, and when one last ended or a resource last loaded: the change
+ * feed's long poll waits for a quiet moment before it holds a request open. */
+const traffic = { inFlight: 0, last: 0 };
+
+if ("PerformanceObserver" in window) {
+  new PerformanceObserver(() => { traffic.last = performance.now(); })
+    .observe({ type: "resource" });
+}
+
+async function apiFetch(path, accept, signal) {
   const key = readerKey();
-  const response = await fetch(path, { headers: { Accept: accept, ...authHeaders() } });
+  traffic.inFlight += 1;
+  let response;
+  try {
+    response = await fetch(path, { headers: { Accept: accept, ...authHeaders() }, signal });
+  } finally {
+    traffic.inFlight -= 1;
+    traffic.last = performance.now();
+  }
   if (!response.ok) {
     let detail = response.statusText;
     try {
@@ -118,13 +134,14 @@ function bindKeyForm() {
     $("#f-key").value = "";
     $("#key-form").hidden = true;
     studiesKey = facetsKey = instrumentsKey = forestKey = studyKeyShown = networkKey = null;
+    changesKey = null;
     // The API description needs the key too when reads do: ask again what the server offers.
     Promise.all([discover(), loadVocabularies()]).then(render);
   });
 }
 
-async function getJSON(path) {
-  return (await apiFetch(path, "application/json")).json();
+async function getJSON(path, signal) {
+  return (await apiFetch(path, "application/json", signal)).json();
 }
 
 /* An <img> cannot send the reader key: with a key, a drawing is fetched and shown from memory.
@@ -184,7 +201,7 @@ function pageStack() {
 
 const available = {
   facets: false, meta: false, forestSvg: false, durability: false, durabilitySvg: false,
-  network: false, networkSvg: false,
+  network: false, networkSvg: false, changes: false,
 };
 
 async function discover() {
@@ -198,6 +215,7 @@ async function discover() {
     available.durabilitySvg = `${API}/durability.svg` in paths;
     available.network = `${API}/network-meta-analysis` in paths;
     available.networkSvg = `${API}/network-meta-analysis/network.svg` in paths;
+    available.changes = `${API}/changes` in paths;
   } catch (_) { /* every optional panel stays "not available" */ }
 }
 
@@ -1235,6 +1253,208 @@ function bindNetwork() {
   });
 }
 
+/* ---------- what changed: the change feed ---------- */
+
+const CHANGES_SHOWN = 20;
+const CHANGES_WAIT = 25; // seconds a long poll waits for a change before it answers empty
+const CHANGES_QUIET_MS = 1000;
+const CHANGES_RETRY_MS = [2000, 5000, 15000, 30000, 60000];
+const CHANGES_MEMBERS = 6; // changed members named in full; the rest are counted
+const BOOKKEEPING = new Set(["created_at", "updated_at", "version"]); // every write's
+const ACTIONS = {
+  create: "Created", update: "Updated", replace: "Replaced", delete: "Deleted",
+  retraction: "Retracted",
+};
+
+let changesKey = null; // the filters the list shows the changes of
+let changesRun = 0; // one run per filter: an older run stops at its next step
+let changesLoop = 0; // the run a loop follows now, 0 when none does
+let changesPaused = 0; // the run the hidden page paused
+let changesCursor = null; // the feed's cursor after the changes shown; null: load the newest
+let changesAbort = null; // the pending request's controller
+
+function changeTime(at) {
+  const d = new Date(at);
+  if (Number.isNaN(d.getTime())) return String(at);
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${
+    pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+/* The members a change touched; a record created or deleted is changed as a whole. */
+function changedHtml(c) {
+  const names = (c.changed || []).filter((name) => !BOOKKEEPING.has(name));
+  if (!names.length || c.action === "create" || c.action === "delete") return "";
+  const more = names.length - CHANGES_MEMBERS;
+  const text = more > 1 ? `${names.slice(0, CHANGES_MEMBERS).join(", ")} and ${more} more`
+    : names.join(", ");
+  return `<span class="changed small" title="${esc(names.join(", "))}">Changed: ${
+    esc(text)}</span>`;
+}
+
+/* A change: when, what was done, to which study (a link to its view unless it was deleted),
+ * the record's version after it and the members it touched. */
+function changeHtml(c) {
+  let what;
+  if (!c.study) {
+    what = esc(`${label(c.entity)} ${c.key}`);
+  } else if (c.entity === "study" && c.action === "delete") {
+    what = esc(c.study);
+  } else {
+    what = `<a href="${esc(studyHref(c.study))}" data-study="${esc(c.study)}">${esc(c.study)}</a>`;
+  }
+  if (c.study && c.entity !== "study") {
+    what += ` <span class="muted small">${esc(label(c.entity).toLowerCase())}</span>`;
+  }
+  return `<li data-change="${esc(c.id)}" data-action="${esc(c.action)}">
+    <time datetime="${esc(c.at)}" title="${esc(c.at)}">${esc(changeTime(c.at))}</time>
+    <span class="badge">${esc(ACTIONS[c.action] || label(c.action))}</span> ${what}${
+      c.version !== null && c.version !== undefined
+        ? ` <span class="muted small version">version ${esc(c.version)}</span>` : ""}
+    ${changedHtml(c)}</li>`;
+}
+
+/* The feed answers in commit order; the list shows the newest first and keeps CHANGES_SHOWN. */
+function showChanges(items, replace) {
+  const list = $("#changes-list");
+  const html = items.map(changeHtml).reverse().join("");
+  if (replace) {
+    list.innerHTML = html || `<li class="muted none">No change to ${
+      changesKey ? "the studies these filters match" : "any study"} yet.</li>`;
+    list.removeAttribute("aria-busy");
+    return;
+  }
+  if (!html) return;
+  const none = list.querySelector(".none");
+  if (none) none.remove();
+  list.insertAdjacentHTML("afterbegin", html);
+  while (list.children.length > CHANGES_SHOWN) list.lastElementChild.remove();
+}
+
+function changesStatus(text) {
+  $("#changes-status").textContent = text;
+}
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/* Resolves once no request of the page has been in flight or ended for `ms`: a long poll holds
+ * its request open, so it waits for the view's own requests (a page that has loaded is idle). */
+function quiet(ms) {
+  return new Promise((resolve) => {
+    const check = () => {
+      const idle = performance.now() - traffic.last;
+      if (!traffic.inFlight && idle >= ms) resolve();
+      else setTimeout(check, Math.max(50, ms - idle));
+    };
+    check();
+  });
+}
+
+/* Loads the newest changes for the filters, then follows the feed from its cursor with long
+ * polls, prepending what comes, until the filters change or the page is hidden. An error
+ * waits longer each time before the next try; a cursor the feed no longer keeps starts again
+ * from the newest changes; a refused request (the filters, the key) ends the run. */
+async function followChanges(run) {
+  changesLoop = run;
+  let failures = 0;
+  try {
+    while (run === changesRun && changesPaused !== run) {
+      if (document.hidden) {
+        pauseChanges();
+        return;
+      }
+      const newest = changesCursor === null;
+      const params = new URLSearchParams(changesKey || "");
+      if (newest) {
+        params.set("tail", String(CHANGES_SHOWN));
+      } else {
+        await quiet(CHANGES_QUIET_MS);
+        if (run !== changesRun || changesPaused === run) return;
+        params.set("since", changesCursor);
+        params.set("wait", String(CHANGES_WAIT));
+        changesStatus("Updating live");
+      }
+      changesAbort = new AbortController();
+      try {
+        const data = await getJSON(`${API}/changes?${params}`, changesAbort.signal);
+        if (run !== changesRun) return;
+        showChanges(data.items, newest);
+        changesCursor = data.next_cursor;
+        failures = 0;
+      } catch (error) {
+        if (run !== changesRun || error.name === "AbortError") return;
+        if (!newest && (error.status === 400 || error.status === 410)) {
+          changesCursor = null;
+          continue;
+        }
+        if (error.status >= 400 && error.status < 500 && error.status !== 429) {
+          if (newest) {
+            $("#changes-list").innerHTML = `<li class="error">Could not load the changes: ${
+              esc(error.message)}</li>`;
+            $("#changes-list").removeAttribute("aria-busy");
+          }
+          changesStatus(newest ? "" : `Stopped: ${error.message}`);
+          return;
+        }
+        const delay = CHANGES_RETRY_MS[Math.min(failures, CHANGES_RETRY_MS.length - 1)];
+        failures += 1;
+        changesStatus(`Could not reach the change feed; trying again in ${delay / 1000} s`);
+        await sleep(delay);
+      }
+    }
+  } finally {
+    if (changesLoop === run) changesLoop = 0;
+  }
+}
+
+function renderChanges(state) {
+  if (!available.changes) {
+    changesKey = null;
+    changesRun += 1;
+    if (changesAbort) changesAbort.abort();
+    $("#changes-list").innerHTML = '<li class="muted">The change feed is not available on this '
+      + "server.</li>";
+    changesStatus("");
+    return;
+  }
+  const query = filterQuery(state).toString();
+  if (query === changesKey) return;
+  changesKey = query;
+  changesRun += 1;
+  if (changesAbort) changesAbort.abort();
+  changesCursor = null;
+  changesStatus("");
+  $("#changes-list").setAttribute("aria-busy", "true");
+  followChanges(changesRun); // not awaited: it follows the feed until the filters change
+}
+
+/* A hidden page holds no request open: following stops there and goes on from the same
+ * cursor when the page shows again. */
+function pauseChanges() {
+  if (changesLoop !== changesRun || changesPaused === changesRun) return;
+  changesPaused = changesRun;
+  if (changesAbort) changesAbort.abort();
+  changesStatus("Paused while the page is hidden");
+}
+
+function resumeChanges() {
+  if (document.hidden || changesPaused !== changesRun) return;
+  changesPaused = 0;
+  changesStatus("");
+  if (changesLoop !== changesRun) followChanges(changesRun);
+}
+
+function bindChanges() {
+  document.addEventListener("visibilitychange", () => {
+    if (document.hidden) pauseChanges();
+    else resumeChanges();
+  });
+  window.addEventListener("pagehide", pauseChanges);
+  window.addEventListener("pageshow", resumeChanges);
+}
+
 /* ---------- wiring ---------- */
 
 async function render() {
@@ -1242,7 +1462,7 @@ async function render() {
   syncForm(state);
   await Promise.all([
     renderStudies(state), renderFacets(state), renderStudy(state), renderForest(state),
-    renderNetwork(state),
+    renderNetwork(state), renderChanges(state),
   ]);
   document.body.dataset.ready = "true";
 }
@@ -1271,6 +1491,7 @@ async function main() {
   bindFacets();
   keepPagesOnStudyLinks();
   bindKeyForm();
+  bindChanges();
   window.addEventListener("popstate", () => render());
   await Promise.all([discover(), loadVocabularies()]);
   await render();
