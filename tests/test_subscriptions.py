@@ -112,6 +112,7 @@ def test_a_bad_filter_or_question_is_a_422_naming_the_field(client, reader, body
     ("https://user:password@8.8.8.8/hook", "user name or password"),
     ("https://token@8.8.8.8/hook", "user name or password"),
     ("https:///hook", "host"),
+    ("https://no-such-host.invalid/hook", "does not resolve"),
     ("https://8.8.8.8:99999/hook", "malformed"),
 ])
 def test_a_webhook_url_that_is_not_https_to_a_public_host_is_a_422(client, reader, url, words):
@@ -225,6 +226,22 @@ def test_changes_list_the_matching_studies_changes_since_the_acknowledgement(
 
     assert client.post(f"{path}/acknowledge", headers=reader).status_code == 200
     assert client.get(f"{path}/changes", headers=reader).json()["studies"] == []
+
+
+def test_changes_beyond_the_limit_follow_the_cursor_after_it_is_acknowledged(
+        client, reader, curator):
+    path = f"{SUBS}/{save(client, reader, filter={'study_type': 'RCT'})['id']}"
+    for t in TRIALS:
+        store(client, curator, trial(*t))
+    first = client.get(f"{path}/changes?limit=2", headers=reader).json()
+    assert [s["study"] for s in first["studies"]] == ["sub-a", "sub-b"] and first["more"]
+    # The cursor stops after the last change listed: the feed goes on from sub-c.
+    after = client.get(f"{API}/changes?since={first['cursor']}").json()["items"]
+    assert [c["key"] for c in after] == ["sub-c"]
+    client.post(f"{path}/acknowledge", json={"cursor": first["cursor"]}, headers=reader)
+    rest = client.get(f"{path}/changes?limit=2", headers=reader).json()
+    assert [s["study"] for s in rest["studies"]] == ["sub-c"] and not rest["more"]
+    assert client.get(f"{path}/changes?limit=0", headers=reader).status_code == 422
 
 
 def test_acknowledging_a_cursor_not_issued_or_past_the_head_is_a_400(client, reader):

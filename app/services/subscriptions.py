@@ -174,10 +174,10 @@ def delete(session: Session, subscription_id: int, owner_id: int) -> None:
     session.commit()
 
 
-def _study_changes(session: Session, sub: Subscription, last: int
+def _study_changes(session: Session, sub: Subscription, last: int, limit: int
                    ) -> tuple[list[Change], bool]:
     """The changes to the studies the saved filter matches after the acknowledged seq, up
-    to `last`, at most MAX_CHANGES; and whether more follow."""
+    to `last`, at most `limit`; and whether more follow."""
     first = feed.oldest_kept(session)
     if first is not None and sub.acknowledged_seq < first - 1:
         raise Gone("changes after this subscription's acknowledged cursor were pruned from "
@@ -185,18 +185,20 @@ def _study_changes(session: Session, sub: Subscription, last: int
                    oldest_cursor=feed.encode_cursor(first - 1))
     f = StudyFilter.model_validate(sub.filter)
     stmt = feed.changes_select(f, session.get_bind().dialect.name, sub.acknowledged_seq) \
-        .where(Change.seq <= last, Change.study_key.is_not(None)).limit(MAX_CHANGES + 1)
+        .where(Change.seq <= last, Change.study_key.is_not(None)).limit(limit + 1)
     changes: list[Change] = list(session.execute(stmt).scalars())
-    return changes[:MAX_CHANGES], len(changes) > MAX_CHANGES
+    return changes[:limit], len(changes) > limit
 
 
-def changes(session: Session, subscription_id: int, owner_id: int) -> dict[str, Any]:
+def changes(session: Session, subscription_id: int, owner_id: int,
+            limit: int = MAX_CHANGES) -> dict[str, Any]:
     """What changed for the owner's subscription since it was last acknowledged: the changed
-    studies with their changes, the cursor to acknowledge them with, and with a question
-    its pooled estimate at the acknowledgement beside the estimate now."""
+    studies with their changes (at most `limit` changes), the cursor to acknowledge them
+    with, and with a question its pooled estimate at the acknowledgement beside the
+    estimate now."""
     sub = owned(session, subscription_id, owner_id)
     last = head(session)
-    found, more = _study_changes(session, sub, last)
+    found, more = _study_changes(session, sub, last, limit)
     by_study: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for change in found:
         by_study[str(change.study_key)].append(feed.item(change))

@@ -66,11 +66,14 @@ def delete_subscription(subscription_id: SubscriptionId, key: KeyDep,
 
 @router.get("/{subscription_id}/changes", response_class=JSONBytes,
             response_model=SubscriptionChanges, responses=problems(*READ, 410))
-def list_subscription_changes(subscription_id: SubscriptionId, key: KeyDep,
-                              session: SessionDep) -> Response:
+def list_subscription_changes(
+        subscription_id: SubscriptionId, key: KeyDep, session: SessionDep,
+        limit: Annotated[int, Query(ge=1, le=subscriptions.MAX_CHANGES, description=(
+            "at most this many changes; when more follow, `more` is true and the cursor "
+            "stops after the last one listed"))] = subscriptions.MAX_CHANGES) -> Response:
     """List what changed in the saved search since it was last acknowledged: the changed
     studies with their changes and, with a question, its pooled estimate then and now."""
-    return JSONBytes(subscriptions.changes(session, subscription_id, key.id))
+    return JSONBytes(subscriptions.changes(session, subscription_id, key.id, limit))
 
 
 @router.post("/{subscription_id}/acknowledge", response_class=JSONBytes,
