@@ -88,6 +88,15 @@ def shown_studies(page) -> set[str]:
     return {c["study"] for c in shown(page)}
 
 
+def wait_live(page) -> None:
+    page.wait_for_function("() => document.querySelector('#changes-status').textContent "
+                           "=== 'Updating live'")
+
+
+def is_long_poll(request) -> bool:
+    return "/changes?" in request.url and "wait=" in request.url
+
+
 def wait_top(page, study: str, action: str) -> None:
     page.wait_for_function(
         "([list, study, action]) => { const top = document.querySelector(list + ' li');"
@@ -131,7 +140,10 @@ def test_a_filter_narrows_the_panel_to_the_changes_of_the_studies_it_matches(
     wait_top(page, "chg-p1", "create")
     assert {"chg-p4", "chg-p1"} <= shown_studies(page)
 
-    page.select_option("#f-phase", "PHASE4")
+    wait_live(page)
+    with page.expect_event("requestfailed", predicate=is_long_poll) as aborted:
+        page.select_option("#f-phase", "PHASE4")
+    assert "phase=" not in aborted.value.url  # the long poll of the filters left behind
     page.wait_for_function("() => new URLSearchParams(location.search).get('phase') === 'PHASE4'")
     wait_top(page, "chg-p4", "create")
     assert shown_studies(page) == {"chg-p4"}
@@ -149,8 +161,7 @@ def test_a_filter_narrows_the_panel_to_the_changes_of_the_studies_it_matches(
 
 def test_a_write_made_while_the_page_is_open_appears_without_a_reload(dashboard, writer):
     page = dashboard.open("?phase=PHASE2_PHASE3")
-    page.wait_for_function("() => document.querySelector('#changes-status').textContent "
-                           "=== 'Updating live'")
+    wait_live(page)
     before = shown(page)
     page.evaluate("() => { window.sameDocument = true; }")
 
@@ -178,11 +189,40 @@ def test_the_panel_keeps_the_newest_twenty_as_changes_arrive(dashboard, writer):
     versions = [c["text"].split("version ")[1].split()[0] for c in shown(page)]
     assert versions == [str(v) for v in range(22, 2, -1)]
 
-    page.wait_for_function("() => document.querySelector('#changes-status').textContent "
-                           "=== 'Updating live'")
+    wait_live(page)
     writer.patch("chg-busy", enrollment=200)
     page.wait_for_function(f"() => document.querySelector('{LIST} li').innerText"
                            ".includes('version 23')")
     versions = [c["text"].split("version ")[1].split()[0] for c in shown(page)]
     assert versions == [str(v) for v in range(23, 3, -1)]
+    assert dashboard.errors == []
+
+
+SET_HIDDEN = """hidden => {
+    Object.defineProperty(document, 'hidden', {value: hidden, configurable: true});
+    Object.defineProperty(document, 'visibilityState',
+                          {value: hidden ? 'hidden' : 'visible', configurable: true});
+    document.dispatchEvent(new Event('visibilitychange'));
+}"""
+
+
+def test_a_hidden_page_holds_no_request_open_and_catches_up_when_shown(dashboard, writer):
+    writer.create("chg-hidden", "NCT09997708", overall_status="WITHDRAWN")
+    page = dashboard.open("?status=WITHDRAWN")
+    wait_top(page, "chg-hidden", "create")
+    wait_live(page)
+    polls: list[str] = []
+    page.on("request", lambda r: polls.append(r.url) if is_long_poll(r) else None)
+    with page.expect_event("requestfailed", predicate=is_long_poll):
+        page.evaluate(SET_HIDDEN, True)
+    assert page.locator("#changes-status").inner_text() == "Paused while the page is hidden"
+
+    writer.patch("chg-hidden", enrollment=33)
+    page.wait_for_timeout(1500)  # time enough for a poll that should not be made
+    assert polls == []
+    assert [c["action"] for c in shown(page)] == ["create"]
+
+    page.evaluate(SET_HIDDEN, False)
+    wait_top(page, "chg-hidden", "update")
+    assert [c["action"] for c in shown(page)] == ["update", "create"]
     assert dashboard.errors == []
