@@ -3,15 +3,24 @@ URL if it likes), reads what changed since it last acknowledged, and acknowledge
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from app.config import Settings
+from app.db import make_engine
+from app.main import create_app
+from app.models import Change
+from app.services.feed import encode_cursor
 from tests.authkit import API, bearer
 from tests.builders import study_document
 from tests.evidence_helpers import store
+from tests.response_schemas import check_every_answer
+from tests.toolkit import committed_key, migrated, run_cli
 
 pytestmark = pytest.mark.usefixtures("no_key_leaks")
 
@@ -331,3 +340,38 @@ def test_a_question_that_cannot_be_pooled_yet_is_saved_and_says_why(client, read
     estimate = client.get(f"{SUBS}/{sub['id']}/changes", headers=reader).json()["estimate"]
     assert estimate["moved"] is True and estimate["after"]["k"] == 2
     assert {i["study_key"] for i in estimate["inputs"]["added"]} == {"sub-a", "sub-b"}
+
+
+def test_changes_pruned_after_the_acknowledged_cursor_are_a_410_until_acknowledged(
+        scratch_db):
+    url = migrated(scratch_db)
+    curator, reader = (bearer(committed_key(url, role, f"{role} key"))
+                       for role in ("curator", "reader"))
+    app = create_app(Settings(database_url=url, response_cache_bytes=0))
+    try:
+        with TestClient(app, raise_server_exceptions=False) as client:
+            check_every_answer(client, app)
+            sub = save(client, reader)
+            path = f"{SUBS}/{sub['id']}"
+            assert sub["acknowledged"]["cursor"] == encode_cursor(0)
+            for n in range(3):
+                store(client, curator, study_document(f"pruned-{n}", f"NCT0999697{n}"))
+            engine = make_engine(url)
+            try:
+                with engine.begin() as conn:
+                    conn.execute(update(Change).values(
+                        at=dt.datetime.now(dt.UTC) - dt.timedelta(days=40)))
+            finally:
+                engine.dispose()
+            pruned = run_cli(url, "prune", env={"EVIDENCEDB_FEED_RETENTION_DAYS": "30"})
+            assert pruned.returncode == 0, pruned.stderr
+
+            gone = client.get(f"{path}/changes", headers=reader)
+            assert gone.status_code == 410, gone.text
+            assert gone.json()["oldest_cursor"] == encode_cursor(2)
+            acked = client.post(f"{path}/acknowledge", headers=reader)
+            assert acked.json()["acknowledged"]["cursor"] == encode_cursor(3)
+            now = client.get(f"{path}/changes", headers=reader)
+            assert now.status_code == 200 and now.json()["studies"] == []
+    finally:
+        app.state.engine.dispose()
