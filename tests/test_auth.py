@@ -25,10 +25,17 @@ SEEDED = "NCT03537014"
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def write_routes(client):
+# Routes any valid key may write to: a reader's own saved searches.
+KEY_HOLDER_ROUTES = "/api/v1/subscriptions"
+
+
+def write_routes(client, *, key_holders: bool = False):
+    """The write routes that need a curator key (or, with `key_holders`, the ones that
+    admit any key)."""
     doc = client.get("/openapi.json").json()
     return [(path, method, op) for path, ops in doc["paths"].items()
-            for method, op in ops.items() if method in WRITE_METHODS]
+            for method, op in ops.items() if method in WRITE_METHODS
+            and path.startswith(KEY_HOLDER_ROUTES) == key_holders]
 
 
 def sample_request(client, path: str, method: str) -> tuple[str, dict | None]:
@@ -74,6 +81,30 @@ def test_every_write_route_refuses_missing_wrong_revoked_and_reader_keys(
     assert snapshot() == before
 
 
+def test_routes_for_any_key_refuse_missing_wrong_and_revoked_keys_and_admit_a_reader(
+        client, make_key, revoke, snapshot):
+    routes = write_routes(client, key_holders=True)
+    assert {(p, m) for p, m, _ in routes} == {
+        ("/api/v1/subscriptions", "post"), ("/api/v1/subscriptions/{subscription_id}", "delete"),
+        ("/api/v1/subscriptions/{subscription_id}/acknowledge", "post")}
+    revoked = make_key("reader", "former reader")
+    revoke(revoked)
+    cases = [({}, 401), (bearer("evk_" + "A" * 43), 401), (bearer(revoked), 401)]
+    before = snapshot()
+    for path, method, op in routes:
+        assert "403" not in op["responses"], (method, path)
+        url = path.replace("{subscription_id}", "1")
+        for headers, status in cases:
+            response = client.request(method.upper(), url, json={"filter": {}},
+                                      headers=headers)
+            assert response.status_code == status, (method, path, headers, response.text)
+            assert response.headers["www-authenticate"] == "Bearer"
+    assert snapshot() == before
+    reader = bearer(make_key("reader", "reader"))
+    saved = client.post(f"{API}/subscriptions", json={"filter": {}}, headers=reader)
+    assert saved.status_code == 201, saved.text
+
+
 def test_openapi_lists_every_status_of_each_write_route_with_the_problem_schema(client):
     for path, method, op in write_routes(client):
         statuses = set(op["responses"])
@@ -85,10 +116,19 @@ def test_openapi_lists_every_status_of_each_write_route_with_the_problem_schema(
         if method in ("post", "put", "patch") and not path.startswith("/api/v1/keys"):
             needed |= {"409"}  # a key cannot conflict with anything stored
         assert needed <= statuses, (method, path, needed - statuses)
-        for status in needed:
-            content = op["responses"][status]["content"]
-            schema = content["application/problem+json"]["schema"]
-            assert {"title", "status"} <= set(schema["properties"]), (method, path, status)
+        check_problem_schemas(op, needed, method, path)
+    for path, method, op in write_routes(client, key_holders=True):
+        needed = {"400", "401", "404", "413", "422", "429"} - ({"404"} if "{" not in path
+                                                                else set())
+        assert needed <= set(op["responses"]), (method, path, needed - set(op["responses"]))
+        check_problem_schemas(op, needed, method, path)
+
+
+def check_problem_schemas(op: dict, needed: set[str], method: str, path: str) -> None:
+    for status in needed:
+        content = op["responses"][status]["content"]
+        schema = content["application/problem+json"]["schema"]
+        assert {"title", "status"} <= set(schema["properties"]), (method, path, status)
 
 
 def test_a_curator_key_may_write_and_an_admin_key_too(client, make_key):
