@@ -120,3 +120,24 @@ def test_tail_gives_the_newest_changes_and_a_cursor_to_follow_on_from(client, cu
     assert filtered.json()["next_cursor"] == cursor
     both = client.get(f"{API}/changes", params={"tail": 2, "since": cursor})
     assert both.status_code == 400
+
+
+def test_a_long_poll_with_nothing_new_answers_empty_at_the_same_cursor(client, curator):
+    head = client.get(f"{API}/changes", params={"tail": 1}).json()["next_cursor"]
+    response = client.get(f"{API}/changes", params={"since": head, "wait": 1})
+    assert response.status_code == 200, response.text
+    assert response.json() == {"items": [], "next_cursor": head}
+    # A change that is already there is answered at once, whatever the wait.
+    doc = study_document("feed-9", "NCT09998809")
+    assert client.post(f"{API}/studies", json=doc, headers=curator).status_code == 201
+    waited = client.get(f"{API}/changes", params={"since": head, "wait": 60})
+    assert [i["key"] for i in waited.json()["items"]] == ["feed-9"]
+
+
+@pytest.mark.parametrize("params", [{"wait": -1}, {"wait": 61}, {"limit": 0},
+                                    {"limit": 1001}, {"tail": 0}, {"tail": 1001}])
+def test_wait_limit_and_tail_outside_their_bounds_are_422(client, params):
+    response = client.get(f"{API}/changes", params=params)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+
