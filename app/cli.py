@@ -94,20 +94,62 @@ def cmd_seed(_: argparse.Namespace) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
+    import signal
+    import threading
+
     import uvicorn
 
-    url = get_settings().database_url
+    from app.services import delivery
+
+    settings = get_settings()
+    url = settings.database_url
     _migrate(url)
     _seed(url, only_if_empty=True)
-    # No uvicorn access log: the service logs each request as JSON, without the query string.
-    # No proxy headers: uvicorn would believe X-Forwarded-For from loopback, so one client
-    # could name itself anew on every request; EVIDENCEDB_TRUSTED_PROXIES decides instead.
-    # The HTTP protocol bounds the time a request's headers may take (app/server.py).
-    uvicorn.run("app.main:create_app", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_level=args.log_level, access_log=False,
-                http="app.server:HeaderTimeoutProtocol", proxy_headers=False,
-                timeout_keep_alive=5,
-                timeout_graceful_shutdown=args.graceful_timeout)
+    # One webhook delivery worker beside the server (however many workers uvicorn runs),
+    # stopped once the server has shut down; `evidencedb deliver` runs more elsewhere.
+    stop = threading.Event()
+    worker = threading.Thread(target=delivery.run, args=(settings,), kwargs={"stop": stop},
+                              name="webhook-delivery", daemon=True)
+    # uvicorn raises the signal that stopped it again once it has shut down (and one may
+    # come before it listens): it is held until the worker has stopped too, then raised as
+    # before.
+    caught: list[int] = []
+
+    class Stopping(SystemExit):
+        """A stop signal outside uvicorn's own handling of it (an exit, which the event
+        loop lets through)."""
+
+    def hold(signum: int, _: object) -> None:
+        caught.append(signum)
+        raise Stopping
+
+    held = {signum: signal.signal(signum, hold) for signum in (signal.SIGINT, signal.SIGTERM)}
+    if settings.deliver_in_serve:
+        worker.start()
+    try:
+        # No uvicorn access log: the service logs each request as JSON, without the query
+        # string. No proxy headers: uvicorn would believe X-Forwarded-For from loopback, so
+        # one client could name itself anew on every request; EVIDENCEDB_TRUSTED_PROXIES
+        # decides instead. The HTTP protocol bounds the time a request's headers may take
+        # (app/server.py).
+        uvicorn.run("app.main:create_app", factory=True, host=args.host, port=args.port,
+                    workers=args.workers, log_level=args.log_level, access_log=False,
+                    http="app.server:HeaderTimeoutProtocol", proxy_headers=False,
+                    timeout_keep_alive=5,
+                    timeout_graceful_shutdown=args.graceful_timeout)
+    except Stopping:
+        pass
+    finally:
+        stop.set()
+        if worker.is_alive():
+            # A request in flight ends within the webhook timeout; a claim left unfinished
+            # would only expire and be sent again by the next worker.
+            worker.join(timeout=settings.webhook_timeout_s + 5)
+            print("webhook delivery worker stopped", file=sys.stderr, flush=True)
+        for held_signal, handler in held.items():
+            signal.signal(held_signal, handler)
+        for caught_signal in caught:
+            signal.raise_signal(caught_signal)
 
 
 def cmd_prune(_: argparse.Namespace) -> None:
@@ -132,11 +174,20 @@ def cmd_prune(_: argparse.Namespace) -> None:
 def cmd_deliver(args: argparse.Namespace) -> None:
     """Send the webhook deliveries the outbox owes until stopped (or, with --once, until
     none is due)."""
+    import signal
+    import threading
+
+    from app.observability import configure_logging
     from app.services import delivery
 
     settings = get_settings()
+    configure_logging(settings.log_level)
     _migrate(settings.database_url)
-    sent = delivery.run(settings, once=args.once)
+    stop = threading.Event()
+    # SIGTERM and Ctrl-C finish the request in flight, give back unsent claims and stop.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    sent = delivery.run(settings, once=args.once, stop=stop)
     print(f"{sent} deliveries attempted")
 
 

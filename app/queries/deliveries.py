@@ -60,11 +60,6 @@ def to_send(ids: Collection[int]) -> Select[WebhookDelivery, Subscription, Chang
             .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id))
 
 
-def owned_subscription(subscription_id: int, owner_id: int) -> AnySelect:
-    return select(Subscription.id).where(Subscription.id == subscription_id,
-                                         Subscription.owner_id == owner_id)
-
-
 def log_select(subscription_id: int) -> AnySelect:
     """A subscription's deliveries (unordered: pagination orders them by id)."""
     return select(_d.id, _d.change_seq, _d.status, _d.attempts, _d.created_at,
