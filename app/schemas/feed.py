@@ -14,7 +14,7 @@ from app.schemas.filters import StudyFilter
 FeedCursor = Annotated[str, StringConstraints(max_length=100),
                        Field(json_schema_extra={"pattern": "^[A-Za-z0-9_-]*$"},
                              description="a next_cursor this feed gave; absent, the feed "
-                             "starts at its first change")]
+                             "starts at the oldest change it keeps")]
 
 
 class ChangeParams(StudyFilter):

@@ -26,7 +26,8 @@ async def list_changes(request: Request, params: Annotated[ChangeParams, Query()
     """Follow every committed change in commit order: pass each answer's `next_cursor` as
     `since` for the next (or start from the newest with `tail`). With study filters, the
     changes to the studies they match; with `wait`, an empty answer waits for the next
-    change (long polling)."""
+    change (long polling). A cursor older than the changes the feed keeps is a 410 naming
+    the oldest cursor."""
     if params.tail is not None and params.since is not None:
         raise BadRequest("give since (to go on from a cursor) or tail (to start from the "
                          "newest changes), not both")
