@@ -281,10 +281,18 @@ def read_recent(session: Session, f: StudyFilter, since: str | None,
     return [{**item(row[0]), "study_title": row[1]} for row in rows]
 
 
+def _xml(value: str) -> str:
+    return _NOT_XML.sub("\ufffd", value)
+
+
 def _text(parent: Element, tag: str, value: str, **attributes: str) -> Element:
-    element = SubElement(parent, tag, attributes)
-    element.text = _NOT_XML.sub("\ufffd", value)
+    element = SubElement(parent, tag, {k: _xml(v) for k, v in attributes.items()})
+    element.text = _xml(value)
     return element
+
+
+def _empty(parent: Element, tag: str, **attributes: str) -> None:
+    SubElement(parent, tag, {k: _xml(v) for k, v in attributes.items()})
 
 
 def _timestamp(at: dt.datetime) -> str:
@@ -325,7 +333,7 @@ def atom(session: Session, params: AtomParams, *, self_url: str, changes_url: st
           else "evidencedb changes")
     _text(feed, "updated", _timestamp(updated))
     _text(SubElement(feed, "author"), "name", "evidencedb")
-    SubElement(feed, "link", {"rel": "self", "type": ATOM_MEDIA_TYPE, "href": self_url})
+    _empty(feed, "link", rel="self", type=ATOM_MEDIA_TYPE, href=self_url)
     for change in entries:
         entry = SubElement(feed, "entry")
         _text(entry, "id", f"urn:evidencedb:change:{change['id']}")
@@ -337,8 +345,8 @@ def atom(session: Session, params: AtomParams, *, self_url: str, changes_url: st
             query = urlencode({"since": encode_cursor(change["id"] - 1), "limit": 1})
             href = f"{changes_url}?{query}"
         # No media type: readers take an alternate link without one as the entry's page.
-        SubElement(entry, "link", {"rel": "alternate", "href": href})
-        SubElement(entry, "category", {"term": change["action"]})
+        _empty(entry, "link", rel="alternate", href=href)
+        _empty(entry, "category", term=change["action"])
         _text(entry, "summary", _entry_summary(change), type="text")
     body: bytes = tostring(feed, encoding="utf-8", xml_declaration=True)
     return body
