@@ -28,7 +28,15 @@ import pytest
 from app.config import Settings
 from tests.authkit import API
 from tests.builders import study_document
-from tests.toolkit import bearer, committed_key, free_port, live_server, migrated, sql
+from tests.toolkit import (
+    bearer,
+    committed_key,
+    free_port,
+    live_server,
+    migrated,
+    run_cli,
+    sql,
+)
 from tests.toolkit.commands import ROOT
 
 pytestmark = pytest.mark.usefixtures("no_key_leaks")
@@ -512,3 +520,47 @@ def test_the_delivery_log_is_its_owners_alone_and_paged_newest_first(
     broken = client.get(f"{API}/subscriptions/{sub}/deliveries", params={"page_token": "abc"},
                         headers=bearer(reader))
     assert broken.status_code == 400
+
+
+def test_a_bulk_load_from_the_command_line_owes_deliveries_like_the_api(
+        live: Live, receiver: Receiver, tmp_path):
+    receiver.failures = 0
+    sub, secret = subscribe(live, receiver.url + "/loaded", {"phase": ["PHASE3"]})
+    docs = [study_document("loaded-1", "NCT09997781"),
+            study_document("loaded-2", "NCT09997782", phase="PHASE3"),
+            study_document("loaded-3", "NCT09997783", enrollment=-5)]  # refused: its batch too
+    path = tmp_path / "studies.ndjson"
+    path.write_text("".join(json.dumps(d) + "\n" for d in docs), encoding="utf-8")
+    loaded = run_cli(live.url, "load", str(path), "--batch-size", "1")
+    assert "loaded 2 studies" in loaded.stdout, loaded.stdout + loaded.stderr
+    with httpx.Client(base_url=live.base, timeout=60) as c:
+        [change] = [ch for ch in feed(c) if ch["key"] == "loaded-2"]
+    proc = deliver_process(live.url, "--once", **FAST)
+    output, _ = proc.communicate(timeout=WAIT_S)
+    assert proc.returncode == 0, output
+    [got] = receiver.of("/loaded")
+    assert verified(secret, got)
+    assert got.headers["webhook-id"] == f"msg_{sub}_{change['id']}"
+    assert statuses(live.url) == ["delivered"]
+
+
+def test_workers_running_at_once_send_each_delivery_once_and_in_order(
+        live: Live, receiver: Receiver):
+    receiver.failures = 0
+    subs = [subscribe(live, receiver.url + f"/many-{n}")[0] for n in range(3)]
+    with httpx.Client(base_url=live.base, timeout=60) as c:
+        for n in range(6):
+            post_study(c, live, f"many-{n}", f"NCT0999779{n}")
+        changes = feed(c)
+    workers = [deliver_process(live.url, **FAST) for _ in range(3)]
+    try:
+        wait_until(lambda: statuses(live.url) == ["delivered"] * 18, "all were delivered")
+    finally:
+        for worker in workers:
+            stop(worker)
+    expected = {f"msg_{sub}_{ch['id']}" for sub in subs for ch in changes}
+    assert receiver.acknowledged() == dict.fromkeys(expected, 1)
+    assert len(receiver.requests) == 18
+    for n in range(3):
+        seqs = [json.loads(r.body)["data"]["id"] for r in receiver.of(f"/many-{n}")]
+        assert seqs == [ch["id"] for ch in changes]
