@@ -47,7 +47,7 @@ SECRET_PREFIX = "whsec_"
 # every later try with the default base.
 BACKOFF_STEPS = (1, 6, 24, 120, 720)
 # Deliveries claimed at once (at most one per saved search).
-BATCH = 20
+BATCH = 5
 # Longest error text kept for an attempt.
 ERROR_CHARS = 500
 # The delivery log's page tokens (newest first, by delivery id).
@@ -101,9 +101,10 @@ def backoff(settings: Settings, attempts: int) -> dt.timedelta:
 
 
 def lease(settings: Settings, count: int) -> dt.timedelta:
-    """How long a claim of `count` deliveries holds them: each may take the whole timeout,
-    and one timeout more covers the bookkeeping."""
-    return dt.timedelta(seconds=settings.webhook_timeout_s * (count + 1))
+    """How long a claim of `count` deliveries holds them: each request may take the timeout
+    three times over (to connect, to send, to be answered), and one timeout more covers the
+    address check and the bookkeeping."""
+    return dt.timedelta(seconds=settings.webhook_timeout_s * (3 * count + 1))
 
 
 def claim(sessions: sessionmaker[Session], settings: Settings) -> list[Outgoing]:
