@@ -143,10 +143,6 @@ def test_wait_limit_and_tail_outside_their_bounds_are_422(client, params):
 
 
 
-@pytest.mark.xfail(strict=True, reason="the response cache stores the feed's answers: an empty "
-                   "long poll is replayed at once while nothing changes, so a follower at the "
-                   "head asks again and again instead of waiting (app/middleware/cache.py "
-                   "should leave /api/v1/changes out, as it does exports)")
 def test_a_long_poll_is_never_answered_from_the_response_cache(scratch_url):
     from fastapi.testclient import TestClient
 

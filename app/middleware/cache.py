@@ -10,6 +10,9 @@ EVIDENCEDB_CACHE_VERSION_INTERVAL_MS. A write request through any worker on the 
 the next read in every worker there ask again at once (a signal file they share), so a client
 never reads a write stale through another worker; writes through other hosts or processes
 (the command line) are seen within the interval.
+
+Exports (streams) and the change feed are never cached: a feed answer that is empty must wait
+for the next change (long polling), not be replayed while nothing changes.
 """
 
 from __future__ import annotations
@@ -140,7 +143,8 @@ class ResponseCache:
 
     def __init__(self, app: ASGIApp, *, version: DataVersion, max_bytes: int,
                  prefixes: tuple[str, ...] = ("/api/v1/",),
-                 excluded: tuple[str, ...] = ("/api/v1/export/",)) -> None:
+                 excluded: tuple[str, ...] = ("/api/v1/export/", "/api/v1/changes")
+                 ) -> None:
         self.app = app
         self.version = version
         self.max_bytes = max_bytes
