@@ -6,6 +6,8 @@ request's line and headers: one that sends them a byte at a time holds its conne
 as long as it likes. Here a connection whose request line and headers are not complete within
 EVIDENCEDB_HEADER_READ_TIMEOUT_S of its first byte (or of the connection, before any byte)
 gets a 408 and is closed. `evidencedb serve` runs uvicorn with this protocol.
+
+When a graceful shutdown begins, the change feed's long polls answer at once.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from app.config import get_settings
+from app.services import feed
 
 _BODY = orjson.dumps({"type": "about:blank", "title": "Request Timeout", "status": 408,
                       "detail": "the request line and headers took too long to arrive"})
@@ -42,6 +45,12 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._disarm()
         super().on_headers_complete()
+
+    def shutdown(self) -> None:
+        # A graceful shutdown waits for the requests in flight: long polls of the change
+        # feed answer now rather than at the end of their wait.
+        feed.stop_waiting()
+        super().shutdown()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()

@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -168,6 +169,15 @@ def test_serve_migrates_seeds_and_answers_then_stops_on_sigterm(scratch_url):
         answer, took = _slow_headers_answer(port)
         assert took < 8, took
         assert answer == b"" or answer.startswith(b"HTTP/1.1 408"), answer[:80]
+        # A long poll of the change feed in flight when SIGTERM comes answers its empty page
+        # then, instead of holding the shutdown up until its wait runs out (and being cut).
+        head = httpx.get(f"{base}/api/v1/changes", params={"tail": 1},
+                         timeout=10).json()["next_cursor"]
+        polled: list[httpx.Response] = []
+        poll = threading.Thread(target=lambda: polled.append(httpx.get(
+            f"{base}/api/v1/changes", params={"since": head, "wait": 60}, timeout=90)))
+        poll.start()
+        time.sleep(1)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -179,6 +189,9 @@ def test_serve_migrates_seeds_and_answers_then_stops_on_sigterm(scratch_url):
     # A graceful stop: uvicorn finishes, then re-raises the signal it caught.
     assert proc.returncode in (0, -signal.SIGTERM), output
     assert "Finished server process" in output, output
+    poll.join(timeout=90)
+    assert [(p.status_code, p.json()) for p in polled] == [
+        (200, {"items": [], "next_cursor": head})], output
     assert sql(scratch_url, "SELECT count(*) FROM study") == [(SEEDED,)]
 
 

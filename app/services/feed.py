@@ -118,6 +118,21 @@ def _committed(session: Session) -> None:
             loop.call_soon_threadsafe(event.set)
 
 
+# Set when the server begins a graceful shutdown: long polls answer at once instead of
+# holding the shutdown up until their wait runs out.
+stopping = threading.Event()
+
+
+def stop_waiting() -> None:
+    """End every long poll of this process now (their answers are empty pages)."""
+    stopping.set()
+    with _waiters_lock:
+        waiting = list(_waiters)
+    for loop, event in waiting:
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(event.set)
+
+
 async def wait_for_commit(timeout: float) -> None:
     """Return when a session of this process commits a change, or after `timeout` s."""
     event = asyncio.Event()

@@ -33,7 +33,8 @@ async def list_changes(request: Request, params: Annotated[ChangeParams, Query()
                          "newest changes), not both")
     page = await run_in_threadpool(feed.look, session, params)
     deadline = time.monotonic() + (params.wait if params.tail is None else 0)
-    while not page.items and (left := deadline - time.monotonic()) > 0:
+    while not page.items and not feed.stopping.is_set() \
+            and (left := deadline - time.monotonic()) > 0:
         if await request.is_disconnected():
             break
         await feed.wait_for_commit(min(POLL_SECONDS, left))
