@@ -24,6 +24,7 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import orjson
@@ -50,6 +51,7 @@ BACKOFF_STEPS = (1, 6, 24, 120, 720)
 BATCH = 5
 # Longest error text kept for an attempt.
 ERROR_CHARS = 500
+DEFAULT_PORTS = {"http": 80, "https": 443}
 # The delivery log's page tokens (newest first, by delivery id).
 LOG_SORT = "id"
 
@@ -131,14 +133,50 @@ def payload(out: Outgoing, now: dt.datetime) -> bytes:
                          "data": {**out.change, "subscription": out.subscription_id}})
 
 
+@dataclass
+class Target:
+    """Where one try connects: the URL with its host replaced by an address that was
+    checked, and the host the request still names (Host header, TLS server name)."""
+
+    url: str
+    host_header: str
+    server_name: str
+
+
+def targets(url: str, settings: Settings) -> list[Target] | str:
+    """The checked addresses of the URL's host, in the resolver's order, or why it may not
+    be sent to now. The request connects to an address checked here, never to one a second
+    resolution might give (a name can be made to resolve elsewhere between the two)."""
+    refused = webhook_urls.refusal(url, settings)
+    if refused is not None:
+        return refused
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        addresses = webhook_urls.resolve(host, parts.port or DEFAULT_PORTS[parts.scheme])
+    except webhook_urls.RefusedUrl as problem:
+        return str(problem)
+    found: list[Target] = []
+    for address in dict.fromkeys(addresses):
+        literal = f"[{address}]" if address.version == 6 else str(address)
+        netloc = literal if parts.port is None else f"{literal}:{parts.port}"
+        pinned = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+        refused = webhook_urls.refusal(pinned, settings)
+        if refused is not None:
+            return refused
+        found.append(Target(pinned, parts.netloc, host))
+    return found
+
+
 def send(client: httpx.Client, settings: Settings, out: Outgoing) -> Outcome:
     """One try: the URL's address rules checked again (what its host resolves to may have
-    changed since it was saved), then one POST, redirects not followed."""
+    changed since it was saved), then one POST to a checked address, redirects not
+    followed; the next address is tried only when the connection itself failed."""
     if not out.active or not out.url or not out.secret:
         return Outcome(None, "the saved search no longer has an active webhook", None)
-    refused = webhook_urls.refusal(out.url, settings)
-    if refused is not None:
-        return Outcome(None, f"not sent: {refused}", None)
+    found = targets(out.url, settings)
+    if isinstance(found, str):
+        return Outcome(None, f"not sent: {found}", None)
     now = utcnow()
     body = payload(out, now)
     msg_id, timestamp = message_id(out.subscription_id, out.seq), int(now.timestamp())
@@ -146,17 +184,25 @@ def send(client: httpx.Client, settings: Settings, out: Outgoing) -> Outcome:
                "webhook-signature": sign(out.secret, msg_id, timestamp, body),
                "content-type": "application/json", "user-agent": "evidencedb-webhooks"}
     started = time.perf_counter()
-    try:
-        # Only the status counts: the receiver's body is never read.
-        with client.stream("POST", out.url, content=body, headers=headers) as response:
-            status = response.status_code
-    except httpx.HTTPError as problem:
-        error = f"{type(problem).__name__}: {problem}"[:ERROR_CHARS]
-        return Outcome(None, error, (time.perf_counter() - started) * 1000)
-    elapsed = (time.perf_counter() - started) * 1000
-    if 200 <= status < 300:
-        return Outcome(status, None, elapsed)
-    return Outcome(status, f"the receiver answered {status}", elapsed)
+    error = "the host has no address"
+    for target in found:
+        try:
+            # Only the status counts: the receiver's body is never read.
+            with client.stream("POST", target.url, content=body,
+                               headers={**headers, "host": target.host_header},
+                               extensions={"sni_hostname": target.server_name}) as response:
+                status = response.status_code
+        except httpx.ConnectError as problem:
+            error = f"{type(problem).__name__}: {problem}"[:ERROR_CHARS]
+            continue
+        except httpx.HTTPError as problem:
+            error = f"{type(problem).__name__}: {problem}"[:ERROR_CHARS]
+            break
+        elapsed = (time.perf_counter() - started) * 1000
+        if 200 <= status < 300:
+            return Outcome(status, None, elapsed)
+        return Outcome(status, f"the receiver answered {status}", elapsed)
+    return Outcome(None, error, (time.perf_counter() - started) * 1000)
 
 
 def record(sessions: sessionmaker[Session], settings: Settings, out: Outgoing,
@@ -231,8 +277,11 @@ def run(settings: Settings, *, once: bool = False, stop: threading.Event | None 
     sessions = make_sessionmaker(writer(engine))
     tried = 0
     try:
+        # No connection is kept between requests: each goes to an address checked for it,
+        # under the server name of its own URL.
         with httpx.Client(timeout=settings.webhook_timeout_s, follow_redirects=False,
-                          trust_env=False) as client:
+                          trust_env=False,
+                          limits=httpx.Limits(max_keepalive_connections=0)) as client:
             while not stop.is_set():
                 try:
                     done = deliver_due(sessions, client, settings, stop)
