@@ -171,3 +171,39 @@ def test_one_publication_retracted_twice_at_once_is_retracted_once(server: Serve
         with httpx.Client(base_url=server.url, timeout=60) as c:
             history = c.get(f"{API}/studies/{key}/history").json()["items"]
         assert [h["action"] for h in history] == ["create", "retraction"]
+
+
+def test_curators_naming_the_same_new_condition_at_once_all_succeed(server: Server,
+                                                                     scratch_module_db: str):
+    """The first study to name a condition or intervention creates it in the vocabulary; two
+    curators doing so at the same moment must both succeed, sharing one entry, not have the
+    second refused for a name that did not exist when it began."""
+    keys = [bearer(committed_key(scratch_module_db, "curator", f"curator {n}")) for n in range(4)]
+    for round_ in range(5):
+        condition, drug = f"Concurrent disorder {round_}", f"Concurrent drug {round_}"
+        barrier = threading.Barrier(len(keys))
+        answers: list[httpx.Response] = []
+
+        def create(n: int, condition: str = condition, drug: str = drug, round_: int = round_,
+                   barrier: threading.Barrier = barrier,
+                   answers: list[httpx.Response] = answers) -> None:
+            doc = study_document(f"vocab-{round_}-{n}", f"NCT0980{round_:02d}{n:02d}")
+            doc["conditions"] = [condition]
+            doc["arms"][0]["interventions"][0]["name"] = drug
+            with httpx.Client(base_url=server.url, timeout=60) as own:
+                barrier.wait()
+                answers.append(own.post(f"{API}/studies", json=doc, headers=keys[n]))
+
+        threads = [threading.Thread(target=create, args=(n,)) for n in range(len(keys))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert [r.status_code for r in answers] == [201] * len(keys), [r.text for r in answers]
+        with httpx.Client(base_url=server.url, timeout=60) as c:
+            for vocabulary, name in (("conditions", condition), ("interventions", drug)):
+                found = c.get(f"{API}/{vocabulary}", params={"name": name}).json()["items"]
+                assert [f["name"] for f in found] == [name]
+            studies = c.get(f"{API}/studies", params={"condition": condition,
+                                                      "page_size": 10}).json()["items"]
+            assert len(studies) == len(keys)

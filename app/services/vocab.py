@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.enums import InterventionType
@@ -47,9 +48,9 @@ def upsert_intervention(session: Session, name: str, type_: InterventionType | N
     created = Intervention(name=name, type=type_ or InterventionType.OTHER,
                            synonyms=list(synonyms), description=description)
     created.aliases = [InterventionAlias(alias=a) for a in _aliases(name, synonyms)]
-    session.add(created)
-    session.flush()
-    return created
+    if _created(session, created, lambda: find_intervention(session, name)):
+        return created
+    return upsert_intervention(session, name, type_, synonyms, description)
 
 
 def upsert_condition(session: Session, name: str, synonyms: Iterable[str] = (),
@@ -60,6 +61,23 @@ def upsert_condition(session: Session, name: str, synonyms: Iterable[str] = (),
         return found
     created = Condition(name=name, mesh_term=mesh_term, synonyms=list(synonyms))
     created.aliases = [ConditionAlias(alias=a) for a in _aliases(name, synonyms)]
-    session.add(created)
-    session.flush()
-    return created
+    if _created(session, created, lambda: find_condition(session, name)):
+        return created
+    return upsert_condition(session, name, synonyms, mesh_term)
+
+
+def _created(session: Session, entry: Intervention | Condition,
+             find: Callable[[], Intervention | Condition | None]) -> bool:
+    """Store a new vocabulary entry in a savepoint. False when a concurrent transaction
+    committed the same name first (its unique alias refused this one, and `find` now finds
+    it): the caller then uses that entry rather than failing the whole write with a
+    conflict. Any other refusal is raised as it was."""
+    try:
+        with session.begin_nested():
+            session.add(entry)
+            session.flush()
+    except IntegrityError:
+        if find() is None:
+            raise
+        return False
+    return True
