@@ -61,7 +61,8 @@ class Received:
 @dataclass
 class Receiver:
     """An HTTP server on 127.0.0.1 that answers 500 to the first `failures` requests of each
-    webhook-id and 200 after them (or 500 always), keeping every request."""
+    webhook-id and 200 after them (or 500 always; a redirect at /moved), keeping every
+    request."""
 
     failures: int = 2
     always_fail: bool = False
@@ -81,6 +82,8 @@ class Receiver:
             tries = sum(1 for r in self.requests if r.headers.get("webhook-id")
                         == headers.get("webhook-id"))
             status = 500 if self.always_fail or tries < self.failures else 200
+            if path == "/moved":
+                status = 307
             self.requests.append(Received(path, headers, body, status))
         return status
 
@@ -106,6 +109,8 @@ def receiver() -> Iterator[Receiver]:
             headers = {k.lower(): v for k, v in self.headers.items()}
             status = state.answer(self.path, headers, body)
             self.send_response(status)
+            if status == 307:
+                self.send_header("location", f"{state.url}/elsewhere")
             self.send_header("content-length", "0")
             self.end_headers()
 
@@ -567,3 +572,19 @@ def test_workers_running_at_once_send_each_delivery_once_and_in_order(
     for n in range(3):
         seqs = [json.loads(r.body)["data"]["id"] for r in receiver.of(f"/many-{n}")]
         assert seqs == [ch["id"] for ch in changes]
+
+
+def test_a_redirect_is_not_followed_and_counts_as_a_failed_try(live: Live, receiver: Receiver):
+    receiver.failures = 0
+    sub, _ = subscribe(live, receiver.url + "/moved")
+    with httpx.Client(base_url=live.base, timeout=60) as c:
+        post_study(c, live, "moved-1", "NCT09997791")
+    proc = deliver_process(live.url, "--once", **{**FAST, "EVIDENCEDB_WEBHOOK_BACKOFF_S": "3600"})
+    output, _ = proc.communicate(timeout=WAIT_S)
+    assert proc.returncode == 0, output
+    assert [r.path for r in receiver.requests] == ["/moved"]
+    with httpx.Client(base_url=live.base, timeout=60) as c:
+        [entry] = c.get(f"{API}/subscriptions/{sub}/deliveries",
+                        headers=bearer(live.reader)).json()["items"]
+    assert (entry["status"], entry["attempts"], entry["last_status_code"]) == ("pending", 1, 307)
+    assert entry["next_attempt_at"] is not None and entry["delivered_at"] is None
