@@ -6,21 +6,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from app.schemas.common import NO_NUL, ApiModel
+from app.schemas.common import ApiModel, PlainText
 from app.schemas.feed import ChangeItem, FeedCursor
 from app.schemas.filters import MetaAnalysisParams, StudyFilter
 
-
-def _no_nul(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("a URL cannot hold a NUL character")
-    return value
-
-
-WebhookUrl = Annotated[str, StringConstraints(min_length=1, max_length=2000),
-                       AfterValidator(_no_nul), NO_NUL,
+WebhookUrl = Annotated[PlainText, StringConstraints(min_length=1, max_length=2000),
                        Field(description="where each matching change is sent: https to a "
                              "public host (see docs/subscriptions.md)")]
 
