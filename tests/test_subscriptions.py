@@ -98,6 +98,10 @@ def test_saving_needs_a_key(client):
     ({"filter": {}, "question": {"method": "BEST"}}, ["body", "question", "method"]),
     ({"filter": {}, "question": {"rho": "2"}}, ["body", "question", "rho"]),
     ({"filter": {}, "colour": "red"}, ["body", "colour"]),
+    # A JSON body may give a list filter a value that is no list (a query string cannot).
+    ({"filter": {}, "question": {"instrument": False}}, ["body", "question", "instrument"]),
+    ({"filter": {"condition": 5}}, ["body", "filter", "condition"]),
+    ({"filter": {"phase": {"a": 1}}}, ["body", "filter", "phase"]),
 ])
 def test_a_bad_filter_or_question_is_a_422_naming_the_field(client, reader, body, field):
     response = client.post(SUBS, json=body, headers=reader)

@@ -89,6 +89,8 @@ def _strip(value: Any) -> Any:
         return []
     if isinstance(value, str):
         value = [value]
+    if not isinstance(value, list | tuple):
+        return value  # not a list (a JSON body may hold anything): its validation refuses it
     return [str(v).strip() for v in value if str(v).strip()]
 
 
