@@ -165,3 +165,24 @@ def test_a_long_poll_is_never_answered_from_the_response_cache(scratch_url):
             assert ["x-cache" in a.headers for a in answers] == [False, False]
     finally:
         app.state.engine.dispose()
+
+
+def test_a_write_whose_savepoint_rolled_back_leaves_no_change(db_session):
+    """The registry import writes each file in a savepoint and rolls a refused one back
+    alone: the changes of what rolled back are never stored, those of the rest are."""
+    from sqlalchemy import func, select
+
+    from app.models import Change
+    from app.schemas.study import StudyCreate
+    from app.services import studies
+
+    start = db_session.execute(select(func.coalesce(func.max(Change.seq), 0))).scalar_one()
+    with db_session.begin_nested() as refused:
+        studies.create(db_session, StudyCreate.model_validate(
+            study_document("feed-sp-1", "NCT09998821")), actor_id=None, commit=False)
+        refused.rollback()
+    studies.create(db_session, StudyCreate.model_validate(
+        study_document("feed-sp-2", "NCT09998822")), actor_id=None, commit=True)
+    stored = db_session.execute(select(Change.seq, Change.study_key)
+                                .where(Change.seq > start).order_by(Change.seq)).all()
+    assert [tuple(r) for r in stored] == [(start + 1, "feed-sp-2")]
