@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     # The first retry's delay; later ones grow from it (x6, x24, x120, then x720 at most:
     # 5 s, 30 s, 2 min, 10 min, 1 h, then hourly by default).
     webhook_backoff_s: float = 5.0
+    # The delivery worker (`evidencedb deliver`, and the one inside `serve`) prunes by the
+    # retention settings above when it starts and then every this many seconds; 0: never
+    # (run `evidencedb prune` instead).
+    prune_interval_s: float = 3600.0
 
     @field_validator("trusted_proxies", "webhook_allowed_networks", mode="before")
     @classmethod

@@ -173,3 +173,16 @@ def test_the_newest_change_is_kept_so_numbers_go_on(db: Database):
     db.create("all-new", "NCT09996629")
     after = db.client.get(f"{API}/changes", params={"since": head}).json()
     assert [(i["id"], i["key"]) for i in after["items"]] == [(4, "all-new")]
+
+
+def test_the_delivery_worker_prunes_when_it_starts_unless_told_not_to(db: Database):
+    db.create("keep-3", "NCT09996603", **{"Idempotency-Key": "aged"})
+    commit(db.url, update(IdempotencyRecord).values(created_at=LONG_AGO))
+    count = "SELECT count(*) FROM idempotency_record"
+    off = run_cli(db.url, "deliver", "--once", env={"EVIDENCEDB_PRUNE_INTERVAL_S": "0"})
+    assert off.returncode == 0, off.stderr
+    assert sql(db.url, count) == [(1,)]
+    on = run_cli(db.url, "deliver", "--once")
+    assert on.returncode == 0, on.stderr
+    assert sql(db.url, count) == [(0,)]
+    assert not leaked(on.stdout + on.stderr)

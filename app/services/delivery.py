@@ -37,7 +37,7 @@ from app.models import DeliveryAttempt, WebhookDelivery
 from app.queries import deliveries as q
 from app.queries import pagination
 from app.queries.pagination import Page
-from app.services import feed, subscriptions, webhook_urls
+from app.services import feed, retention, subscriptions, webhook_urls
 from app.types import utcnow
 
 log = logging.getLogger("evidencedb.webhooks")
@@ -282,7 +282,11 @@ def run(settings: Settings, *, once: bool = False, stop: threading.Event | None 
         with httpx.Client(timeout=settings.webhook_timeout_s, follow_redirects=False,
                           trust_env=False,
                           limits=httpx.Limits(max_keepalive_connections=0)) as client:
+            next_prune = time.monotonic()
             while not stop.is_set():
+                if settings.prune_interval_s > 0 and time.monotonic() >= next_prune:
+                    _prune(sessions, settings)
+                    next_prune = time.monotonic() + settings.prune_interval_s
                 try:
                     done = deliver_due(sessions, client, settings, stop)
                 except Exception:
@@ -301,6 +305,20 @@ def run(settings: Settings, *, once: bool = False, stop: threading.Event | None 
     finally:
         engine.dispose()
     return tried
+
+
+def _prune(sessions: sessionmaker[Session], settings: Settings) -> None:
+    """What the retention settings no longer keep (idempotency records, finished deliveries,
+    old changes when a feed retention is set), so a service needs no scheduled job for it."""
+    try:
+        with sessions() as session:
+            counts = retention.prune(session, settings, utcnow())
+            session.commit()
+    except Exception:
+        log.exception("the delivery worker could not prune; it tries again later")
+        return
+    if any(counts.values()):
+        log.info("pruned %s", ", ".join(f"{n} {what}" for what, n in counts.items()))
 
 
 # --- the delivery log ------------------------------------------------------------------------
