@@ -186,3 +186,41 @@ def test_a_write_whose_savepoint_rolled_back_leaves_no_change(db_session):
     stored = db_session.execute(select(Change.seq, Change.study_key)
                                 .where(Change.seq > start).order_by(Change.seq)).all()
     assert [tuple(r) for r in stored] == [(start + 1, "feed-sp-2")]
+
+
+def cursor_of(seq: int | str) -> str:
+    """A cursor as the feed writes it (its format is the feed's own; clients treat it as
+    opaque)."""
+    return base64.urlsafe_b64encode(f"c1.{seq}".encode()).decode().rstrip("=")
+
+
+def test_an_empty_feed_starts_at_zero_and_its_first_change_is_number_1(scratch_url):
+    from fastapi.testclient import TestClient
+
+    from app.config import Settings
+    from app.main import create_app
+    from tests.authkit import bearer
+    from tests.toolkit import committed_key, migrated
+
+    token = committed_key(migrated(scratch_url), "curator")
+    app = create_app(Settings(database_url=scratch_url, response_cache_bytes=0))
+    try:
+        with TestClient(app) as c:
+            for params in ({}, {"tail": 5}, {"since": cursor_of(0)}):
+                empty = c.get(f"{API}/changes", params=params)
+                assert empty.json() == {"items": [], "next_cursor": cursor_of(0)}, params
+            doc = study_document("feed-first", "NCT09998830")
+            assert c.post(f"{API}/studies", json=doc, headers=bearer(token)).status_code == 201
+            for params in ({}, {"tail": 5}, {"since": cursor_of(0)}):
+                page = c.get(f"{API}/changes", params=params).json()
+                assert [(i["id"], i["key"]) for i in page["items"]] == [(1, "feed-first")]
+                assert page["next_cursor"] == cursor_of(1)
+            assert c.get(f"{API}/changes", params={"since": cursor_of(1)}).json() == {
+                "items": [], "next_cursor": cursor_of(1)}
+            # The longest number a cursor holds (18 digits) is one; a longer one is not.
+            far = c.get(f"{API}/changes", params={"since": cursor_of("9" * 18)})
+            assert far.status_code == 200 and far.json()["items"] == []
+            assert c.get(f"{API}/changes",
+                         params={"since": cursor_of("1" * 19)}).status_code == 400
+    finally:
+        app.state.engine.dispose()
