@@ -163,3 +163,54 @@ def test_links_use_the_public_base_url(public_client, curator):
     self_link = next(link for link in parsed.feed.links if link.rel == "self")
     assert self_link.href == f"https://evidence.example{API}/changes.atom?tail=1"
     assert parsed.entries[0].link == f"https://evidence.example{API}/studies/atom-7"
+
+
+def test_the_document_is_atom_as_rfc_4287_spells_it(client, curator):
+    """Feed readers forgive much (feedparser folds names to lower case); the document itself
+    must be exact: Atom's namespace and element names, the required elements, RFC 3339 times,
+    an XML declaration naming UTF-8."""
+    import datetime as dt
+    from xml.etree.ElementTree import fromstring
+
+    created = create(client, curator, "atom-exact", "NCT09997790")
+    client.delete(f"{API}/studies/atom-exact",
+                  headers={**curator, "If-Match": created.headers["etag"]})
+    response = client.get(f"{API}/changes.atom", params={"tail": 2})
+    body = response.content
+    assert body.startswith(b"<?xml version='1.0' encoding='utf-8'?>")
+    ns = "{http://www.w3.org/2005/Atom}"
+    feed = fromstring(body)
+    assert feed.tag == f"{ns}feed"
+
+    def one(parent, name):
+        found = parent.findall(f"{ns}{name}")
+        assert len(found) == 1, (name, found)
+        return found[0]
+
+    def rfc3339(text: str) -> dt.datetime:
+        assert text.endswith("Z"), text
+        return dt.datetime.fromisoformat(text)
+
+    assert one(feed, "id").text == "urn:evidencedb:changes"
+    assert one(feed, "title").text == "evidencedb changes"
+    rfc3339(one(feed, "updated").text)
+    assert one(one(feed, "author"), "name").text == "evidencedb"
+    [self_link] = [link.attrib for link in feed.findall(f"{ns}link")]
+    assert self_link == {"rel": "self", "type": ATOM,
+                         "href": f"http://testserver{API}/changes.atom?tail=2"}
+    entries = feed.findall(f"{ns}entry")
+    assert len(entries) == 2
+    for entry in entries:
+        assert one(entry, "id").text.startswith("urn:evidencedb:change:")
+        rfc3339(one(entry, "updated").text)
+        assert one(entry, "link").attrib["rel"] == "alternate"
+        assert one(entry, "summary").attrib == {"type": "text"}
+    deleted, created_entry = entries
+    assert one(deleted, "title").text == "study atom-exact: delete (version 2)"
+    assert one(deleted, "category").attrib == {"term": "delete"}
+    assert one(created_entry, "link").attrib["href"] == \
+        f"http://testserver{API}/studies/atom-exact"
+    # A deleted study has no page: the deletion links to itself in the JSON feed.
+    seq = int(one(deleted, "id").text.rsplit(":", 1)[1])
+    assert one(deleted, "link").attrib["href"] == (
+        f"http://testserver{API}/changes?since={encode_cursor(seq - 1)}&limit=1")
