@@ -180,13 +180,14 @@ def cmd_deliver(args: argparse.Namespace) -> None:
     from app.observability import configure_logging
     from app.services import delivery
 
+    # SIGTERM and Ctrl-C finish the request in flight, give back unsent claims and stop;
+    # taken first, so a stop while the worker is still starting (migrating) is clean too.
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
     settings = get_settings()
     configure_logging(settings.log_level)
     _migrate(settings.database_url)
-    stop = threading.Event()
-    # SIGTERM and Ctrl-C finish the request in flight, give back unsent claims and stop.
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
     sent = delivery.run(settings, once=args.once, stop=stop)
     print(f"{sent} deliveries attempted")
 
