@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,6 +21,7 @@ from app import migrations
 from app.config import Settings
 from app.enums import Role
 from app.main import create_app
+from app.middleware.ratelimit import MemoryBuckets, SharedLimiter
 from tests.toolkit import committed_key, free_port, live_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,6 +61,49 @@ def test_the_limit_holds_across_two_workers_and_every_route_family(scratch_url):
     assert len(refused) == 36
     assert all(int(r.headers["retry-after"]) >= 1 for r in refused)
     assert {r.headers["content-type"] for r in refused} == {"application/problem+json"}
+
+
+class StallingBuckets(MemoryBuckets):
+    """The store in memory, whose next claim stalls until `release` is set: a slow store."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stall_next = False
+        self.stalled, self.release = threading.Event(), threading.Event()
+
+    def claim(self, identity: str, window: int, amount: int) -> int:
+        if self.stall_next:
+            self.stall_next = False
+            self.stalled.set()
+            self.release.wait(30)
+        return super().claim(identity, window, amount)
+
+
+def test_a_request_waiting_for_the_store_keeps_what_its_lease_already_held():
+    """A request that finds too little in its worker's lease claims the rest from the store;
+    another request answered while it waits must not spend the part it counted on. (A
+    dashboard's first burst of requests was refused with almost all of its budget unspent.)"""
+    import asyncio
+
+    import anyio.to_thread
+
+    store = StallingBuckets()
+    limiter = SharedLimiter(store, limit=6000, window_s=3600)
+
+    async def scenario() -> tuple[float | None, float | None]:
+        assert await limiter.take("key:1", 1) is None  # a lease of 1, spent
+        assert await limiter.take("key:1", 1) is None  # a lease of 2: 1 left
+        store.stall_next = True
+        page = asyncio.create_task(limiter.take("key:1", 11))  # claims 10 beside the 1 left
+        await anyio.to_thread.run_sync(store.stalled.wait, 30)
+        small = await limiter.take("key:1", 1)  # answered while the page's claim waits
+        store.release.set()
+        return await page, small
+
+    page, small = asyncio.run(scenario())
+    assert (page, small) == (None, None)
+    # Nothing was granted twice: the store counted at least what the three requests cost.
+    assert store.claim("key:1", int(time.time() // 3600), 0) >= 1 + 1 + 11 + 1
 
 
 def test_a_page_costs_by_its_size(scratch_url):

@@ -138,18 +138,27 @@ class SharedLimiter:
             if len(self._leases) > 50_000:
                 self._leases = {k: v for k, v in self._leases.items() if v.window == window}
             lease = self._leases[identity] = _Lease(window)
-        if lease.left < cost and not lease.spent:
-            # Leases double from 1 up to the full size: a worker that sees an identity
-            # rarely holds back little of its budget from the others.
-            size = min(self.lease_size, 1 << min(lease.claims, 30))
-            wanted = max(size, cost - lease.left)
-            lease.claims += 1
-            granted = await self._claim(identity, window, wanted)
-            lease.left += granted
-            lease.spent = granted < wanted
         if lease.left >= cost:
             lease.left -= cost
             return None
+        if lease.spent:
+            return retry_after
+        # What the lease holds is this request's before it waits for the store: a request
+        # answered meanwhile must not spend the part this one counts on.
+        held, lease.left = lease.left, 0
+        # Leases double from 1 up to the full size: a worker that sees an identity rarely
+        # holds back little of its budget from the others.
+        size = min(self.lease_size, 1 << min(lease.claims, 30))
+        wanted = max(size, cost - held)
+        lease.claims += 1
+        granted = await self._claim(identity, window, wanted)
+        if granted < wanted:
+            lease.spent = True
+        held += granted
+        if held >= cost:
+            lease.left += held - cost
+            return None
+        lease.left += held  # granted, so still there for a cheaper request
         return retry_after
 
     async def _claim(self, identity: str, window: int, wanted: int) -> int:
