@@ -97,6 +97,18 @@ def keyed_server(e2e_database_url: str,
 
 
 @pytest.fixture(scope="module")
+def limited_server(e2e_database_url: str, tmp_path_factory: pytest.TempPathFactory
+                   ) -> Iterator[str]:
+    """A server with a rate limit that the dashboard's first burst of requests exceeds: 15
+    per 2-second window for the address (a page of 1,000 rows costs 11), counted in memory
+    so that no other server's requests count."""
+    with _serve(e2e_database_url, tmp_path_factory.mktemp("limited-server"),
+                rate_limit_per_address="15", rate_limit_window_s="2",
+                rate_limit_store="memory") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """Chromium for one test module: Playwright's sync API runs an event loop in this thread
     while it is open, which later tests that call asyncio.run() must not find."""

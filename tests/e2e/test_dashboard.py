@@ -425,6 +425,27 @@ def test_on_a_server_that_requires_a_reader_key_the_dashboard_asks_for_one(brows
         context.close()
 
 
+def test_a_panel_refused_for_the_rate_limit_asks_again_when_the_server_says_it_may(
+        browser, limited_server):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    refused: list[str] = []
+    try:
+        page = context.new_page()
+        page.on("response", lambda r: refused.append(r.url) if r.status == 429 else None)
+        page.goto(f"{limited_server}/?intervention=MDMA&phase=PHASE3&instrument=CAPS-5")
+        wait_rows(page, 2)
+        assert set(row_keys(page)) == {MAPP1, MAPP2}
+        # The forest plot needs the instrument list (a page of 1,000 rows) to choose the
+        # effect type: refused on the first try, it still pools.
+        page.locator("#forest-studies tbody tr").first.wait_for(timeout=30_000)
+        assert page.locator("#forest-studies tbody tr").count() == 2
+        assert page.locator("#f-condition option").count() > 1  # the vocabularies loaded
+        assert page.locator("#f-intervention option").count() > 1
+        assert refused, "the burst stayed within the limit: the test shows nothing"
+    finally:
+        context.close()
+
+
 # ---------------------------------------------------------------- durability and network panels
 
 # The README's network of the MDMA trials, with the one instrument a dashboard view carries.

@@ -92,15 +92,32 @@ if ("PerformanceObserver" in window) {
     .observe({ type: "resource" });
 }
 
+/* A read refused for the rate limit is asked again once the server says it may be (its
+ * Retry-After), when that is soon: a burst of panels loading at once must not leave one of
+ * them empty. A longer wait is the user's to make, so the refusal is shown instead. */
+const RETRY_AFTER_MAX_S = 10;
+const RETRIES_AT_MOST = 3;
+
+function retryAfterSeconds(response) {
+  const value = Number(response.headers.get("Retry-After"));
+  return Number.isFinite(value) && value >= 0 ? value : null;
+}
+
 async function apiFetch(path, accept, signal) {
   const key = readerKey();
-  traffic.inFlight += 1;
   let response;
-  try {
-    response = await fetch(path, { headers: { Accept: accept, ...authHeaders() }, signal });
-  } finally {
-    traffic.inFlight -= 1;
-    traffic.last = performance.now();
+  for (let attempt = 0; ; attempt += 1) {
+    traffic.inFlight += 1;
+    try {
+      response = await fetch(path, { headers: { Accept: accept, ...authHeaders() }, signal });
+    } finally {
+      traffic.inFlight -= 1;
+      traffic.last = performance.now();
+    }
+    const wait = response.status === 429 ? retryAfterSeconds(response) : null;
+    if (wait === null || wait > RETRY_AFTER_MAX_S || attempt >= RETRIES_AT_MOST) break;
+    await sleep(1000 * wait + Math.random() * 250);
+    if (signal && signal.aborted) throw new DOMException("aborted", "AbortError");
   }
   if (!response.ok) {
     let detail = response.statusText;
