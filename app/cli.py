@@ -215,18 +215,20 @@ def cmd_load(args: argparse.Namespace) -> None:
                       f"run ({len(done.ranges)} batches); their lines are skipped")
             else:
                 print("starting clean: no batch of this file was loaded before")
-            for batch in bulk.batches(lines, args.batch_size, report.errors, done):
-                try:
-                    report.loaded += bulk.load_batch(session, batch, source=args.file,
-                                                     actor_id=None, vocab_cache=cache,
-                                                     sha256=sha256)
-                    report.batches += 1
-                except bulk.BatchError as exc:
-                    report.errors.append(exc)
-                if progress:
-                    rate = report.loaded / max(time.monotonic() - started, 1e-9)
-                    print(f"\r{report.loaded} studies loaded ({rate:,.0f}/s)", end="",
-                          file=sys.stderr, flush=True)
+            with bulk.batch_collection() as after_batch:
+                for batch in bulk.batches(lines, args.batch_size, report.errors, done):
+                    try:
+                        report.loaded += bulk.load_batch(session, batch, source=args.file,
+                                                         actor_id=None, vocab_cache=cache,
+                                                         sha256=sha256)
+                        report.batches += 1
+                    except bulk.BatchError as exc:
+                        report.errors.append(exc)
+                    after_batch()
+                    if progress:
+                        rate = report.loaded / max(time.monotonic() - started, 1e-9)
+                        print(f"\r{report.loaded} studies loaded ({rate:,.0f}/s)", end="",
+                              file=sys.stderr, flush=True)
             if report.loaded:
                 bulk.refresh_statistics(session)
     finally:

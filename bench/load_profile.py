@@ -14,6 +14,7 @@ maintenance, foreign-key checks), which runs in the server process.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import os
 import subprocess
@@ -36,6 +37,9 @@ def main() -> None:
                         help="size of the generated file to take the studies from")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--allocation-gc", action="store_true",
+                        help="leave the garbage collector as it is (the loader runs it once "
+                             "every 10 batches)")
     parser.add_argument("--pg-admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args()
 
@@ -96,11 +100,15 @@ def main() -> None:
     report = bulk.LoadReport()
     cache = bulk.new_vocab_cache()
     started = time.perf_counter()
-    with open(source, "rb") as f, make_sessionmaker(engine)() as session:
+    collection = contextlib.nullcontext(lambda: None) if args.allocation_gc \
+        else bulk.batch_collection()
+    with open(source, "rb") as f, make_sessionmaker(engine)() as session, \
+            collection as after_batch:
         lines = itertools.islice(f, args.studies)
         for batch in bulk.batches(lines, 1000, report.errors):
             report.loaded += load_batch(session, batch, source=str(source), actor_id=None,
                                         vocab_cache=cache)
+            after_batch()
         analyze = time.perf_counter()
         bulk.refresh_statistics(session)
         spent["ANALYZE"] = time.perf_counter() - analyze
