@@ -247,26 +247,32 @@ def _converters(table: Table, dialect: Any) -> dict[str, Any]:
 
 
 def _tuples(table: Table, rows: list[dict[str, Any]], dialect: Any) -> list[tuple[Any, ...]]:
-    """The rows as tuples in column order, built by `itemgetter` (C speed). A batch shares one
-    timestamp, so each distinct timestamp is converted once."""
+    """The rows as tuples in column order, built by `itemgetter` (C speed); a column a row
+    leaves out is NULL. A batch shares one timestamp, so each distinct timestamp is converted
+    once."""
     names = [column.name for column in table.columns]
-    converters = _converters(table, dialect)
-    wanted = set(names)
     memo: dict[Any, Any] = {}
-    for row in rows:
-        if not wanted <= row.keys():
-            for name in wanted - row.keys():
-                row[name] = None
-        for name, convert in converters.items():
-            value = row[name]
+    for name, convert in _converters(table, dialect).items():
+        for row in rows:
+            value = row.get(name)
+            if value is None:  # an absent document stays SQL NULL, not JSON null
+                continue
             if isinstance(value, dt.datetime):
                 if value not in memo:
                     memo[value] = convert(value)
                 row[name] = memo[value]
-            elif value is not None:  # an absent document stays SQL NULL, not JSON null
+            else:
                 row[name] = convert(value)
     getter = itemgetter(*names)
-    return [getter(row) for row in rows]
+    try:
+        return [getter(row) for row in rows]
+    except KeyError:
+        wanted = set(names)
+        for row in rows:
+            if not wanted <= row.keys():
+                for name in wanted - row.keys():
+                    row[name] = None
+        return [getter(row) for row in rows]
 
 
 def _insert(conn: Any, table: Table, rows: list[dict[str, Any]]) -> None:
