@@ -196,7 +196,7 @@ def cmd_load(args: argparse.Namespace) -> None:
     import time
 
     from app.db import make_engine, make_sessionmaker
-    from app.services import bulk, load_resume
+    from app.services import batch_gc, bulk, load_resume
 
     url = get_settings().database_url
     _migrate(url)
@@ -215,7 +215,7 @@ def cmd_load(args: argparse.Namespace) -> None:
                       f"run ({len(done.ranges)} batches); their lines are skipped")
             else:
                 print("starting clean: no batch of this file was loaded before")
-            with bulk.batch_collection() as after_batch:
+            with batch_gc.batch_collection() as after_batch:
                 for batch in bulk.batches(lines, args.batch_size, report.errors, done):
                     try:
                         report.loaded += bulk.load_batch(session, batch, source=args.file,

@@ -63,7 +63,7 @@ def main() -> None:
 
     from app import migrations
     from app.db import make_engine, make_sessionmaker
-    from app.services import bulk
+    from app.services import batch_gc, bulk
 
     migrations.upgrade(url)
 
@@ -101,7 +101,7 @@ def main() -> None:
     cache = bulk.new_vocab_cache()
     started = time.perf_counter()
     collection = contextlib.nullcontext(lambda: None) if args.allocation_gc \
-        else bulk.batch_collection()
+        else batch_gc.batch_collection()
     with open(source, "rb") as f, make_sessionmaker(engine)() as session, \
             collection as after_batch:
         lines = itertools.islice(f, args.studies)
