@@ -98,8 +98,10 @@ if ("PerformanceObserver" in window) {
 const RETRY_AFTER_MAX_S = 10;
 const RETRIES_AT_MOST = 3;
 
+/* The Retry-After of a refusal in seconds, or null when it names none (or a date). */
 function retryAfterSeconds(response) {
-  const value = Number(response.headers.get("Retry-After"));
+  const header = response.headers.get("Retry-After");
+  const value = header === null || header.trim() === "" ? NaN : Number(header);
   return Number.isFinite(value) && value >= 0 ? value : null;
 }
 
