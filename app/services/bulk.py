@@ -264,13 +264,8 @@ def _tuples(table: Table, rows: list[dict[str, Any]], dialect: Any) -> list[tupl
     getter = itemgetter(*names)
     try:
         return [getter(row) for row in rows]
-    except KeyError:
-        wanted = set(names)
-        for row in rows:
-            if not wanted <= row.keys():
-                for name in wanted - row.keys():
-                    row[name] = None
-        return [getter(row) for row in rows]
+    except KeyError:  # a row leaves a column out
+        return [tuple(row.get(name) for name in names) for row in rows]
 
 
 def _insert(conn: Any, table: Table, rows: list[dict[str, Any]]) -> None:
