@@ -95,6 +95,8 @@ class _Plan:
         self.rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.vocab = vocab_cache
         self.publications: dict[tuple[int, str], tuple[int, RetractionStatus]] = {}
+        # ("doi" | "pmid", value) -> the publication, stored or planned by this plan.
+        self.stored_publications: dict[tuple[str, Any], Any] = {}
         self.now = utcnow()
 
     def add(self, table: Table, **values: Any) -> int:
@@ -137,13 +139,10 @@ class _Plan:
 def _publications(plan: _Plan, docs: list[tuple[int, StudyCreate]]) -> None:
     """Find or plan every publication the batch names, refusing conflicting descriptions."""
     t = _PUBLICATION
-    stored: dict[tuple[str, str], Any] = {}
+    stored = plan.stored_publications
     for column in ("doi", "pmid"):
-        values = {getattr(p, column) for _, d in docs for p in d.publications
-                  if getattr(p, column)}
-        if values:
-            for found in plan.session.execute(qw.publications_with(column, values)):
-                stored[(column, found._mapping[column])] = found
+        find_publications(plan, column, {getattr(p, column) for _, d in docs
+                                         for p in d.publications})
     for line, doc in docs:
         for p in doc.publications:
             given = p.model_dump(include=set(PUBLICATION_ATTRS))
@@ -161,6 +160,14 @@ def _publications(plan: _Plan, docs: list[tuple[int, StudyCreate]]) -> None:
                     raise BatchError(line, f"publication {p.ref!r} is already stored with other "
                                            f"values for {', '.join(differing)}")
             plan.publications[(line, p.ref)] = (row.id, row.retraction_status)
+
+
+def find_publications(plan: _Plan, column: str, values: Iterable[Any]) -> None:
+    """Remember the stored publications whose DOI or PMID (`column`) is one of `values`."""
+    wanted = {v for v in values if v and (column, v) not in plan.stored_publications}
+    if wanted:
+        for found in plan.session.execute(qw.publications_with(column, wanted)):
+            plan.stored_publications[(column, found._mapping[column])] = found
 
 
 class _Stored:
@@ -223,8 +230,9 @@ class _BatchSource:
 
 
 def _plan_study(plan: _Plan, line: int, doc: StudyCreate, targets: dict[str, int],
-                batch_ids: dict[str, int]) -> None:
-    """Plan one document's rows with the same planner as a single write."""
+                batch_ids: dict[str, int], source_record: Any = None) -> None:
+    """Plan one document's rows with the same planner as a single write; `source_record`
+    is the registry record it was imported from."""
     sid = batch_ids[doc.key]
     try:
         study = rows.plan_study(doc, _BatchSource(plan, line, targets, batch_ids), plan.rows,
@@ -232,7 +240,7 @@ def _plan_study(plan: _Plan, line: int, doc: StudyCreate, targets: dict[str, int
     except ProblemError as exc:
         raise BatchError(line, exc.detail) from None
     study.update(id=sid, version=1, created_at=plan.now, updated_at=plan.now, deleted_at=None,
-                 source_record=None)
+                 source_record=source_record)
     plan.rows[_STUDY.name].append(study)
 
 
@@ -288,6 +296,15 @@ def _insert(conn: Any, table: Table, rows: list[dict[str, Any]]) -> None:
         cursor.close()
 
 
+def insert_plan(session: Session, plan: _Plan) -> None:
+    """Every planned row, a table at a time."""
+    conn = session.connection()
+    for table in TABLES:
+        rows = plan.rows.get(table.name)
+        if rows:
+            _insert(conn, table, rows)
+
+
 def _lock(session: Session) -> None:
     if session.get_bind().dialect.name == "sqlite":
         # A large page cache for this connection: the indexes of a growing file otherwise
@@ -330,11 +347,7 @@ def load_batch(session: Session, docs: list[tuple[int, StudyCreate]], *, source:
                           "lines": [docs[0][0], docs[-1][0]],
                           **({"sha256": sha256} if sha256 else {})},
                  snapshot=None, reason=None)
-        conn = session.connection()
-        for table in TABLES:
-            rows = plan.rows.get(table.name)
-            if rows:
-                _insert(conn, table, rows)
+        insert_plan(session, plan)
         flags.refresh(session, list(batch_ids.values()))
         _fix_sequences(session)
         feed.note_rows(session, [

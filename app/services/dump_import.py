@@ -27,8 +27,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import begin_write
 from app.errors import ProblemError
+from app.interop.ctgov import dump
 from app.interop.ctgov.dump import Member, listed
-from app.services import importer
+from app.services import import_batch, importer
+from app.services.import_batch import New
 from app.services.importer import ImportResult
 from app.services.writes import WriteRequest
 
@@ -45,6 +47,7 @@ class Tally:
     unchanged: int = 0
     refused: int = 0
     files: int = 0
+    batched: int = 0  # of the created: by the batched write
     started: float = field(default_factory=time.monotonic)
 
     @property
@@ -80,9 +83,24 @@ class _Refused(Exception):
         self.status = status
 
 
+@dataclass
+class _File:
+    """One file of a batch and what became of it: its records written, skipped unchanged,
+    or the file refused; `new` are its records when the batch creates them together."""
+
+    member: Member
+    body: Any = None
+    refused: _Refused | None = None
+    skipped: int = 0
+    new: list[New] | None = None
+    results: list[ImportResult] = field(default_factory=list)
+
+
 def run(sessions: sessionmaker[Session], sources: Iterable[Member], listener: Listener,
-        batch_size: int = BATCH_SIZE) -> Tally:
-    """Import every record of `sources` (see the module docstring); the tally at the end."""
+        batch_size: int = BATCH_SIZE, *, batched: bool = True) -> Tally:
+    """Import every record of `sources` (see the module docstring); the tally at the end.
+    Without `batched`, every record is written one by one (what the batched write is
+    compared with)."""
     tally = Tally()
     # The command line has no curator key: its writes are audited without an actor.
     req = WriteRequest(actor_id=None, method="CLI", path="import-ctgov")  # type: ignore[arg-type]
@@ -90,58 +108,130 @@ def run(sessions: sessionmaker[Session], sources: Iterable[Member], listener: Li
     while batch := list(islice(files, max(batch_size, 1))):
         with sessions() as session:
             begin_write(session)
-            for member in batch:
-                _member(session, member, req, tally, listener)
-                listener.progress(tally)
+            _Batch(session, req, tally, listener, batched).write([_read(m) for m in batch])
             session.commit()
     return tally
 
 
-def _member(session: Session, member: Member, req: WriteRequest, tally: Tally,
-            listener: Listener) -> None:
-    tally.files += 1
-    try:
-        results, skipped = _import_member(session, member, req)
-    except _Refused as exc:
-        tally.refused += 1
-        listener.refused(member, str(exc), exc.status)
-        return
-    tally.unchanged += skipped
-    for result in results:
-        if result.created:
-            tally.created += 1
-        else:
-            tally.updated += 1
-        listener.written(member, result)
-
-
-def _import_member(session: Session, member: Member, req: WriteRequest
-                   ) -> tuple[list[ImportResult], int]:
-    """The records of one file written in a SAVEPOINT (all of them, or none when one is
-    refused), and how many were skipped unchanged."""
+def _read(member: Member) -> _File:
     if member.error is not None:
-        raise _Refused(member.error)
+        return _File(member, refused=_Refused(member.error))
     try:
-        body = orjson.loads(member.data)
+        return _File(member, orjson.loads(member.data))
     except ValueError as exc:
-        raise _Refused(f"not JSON: {exc}") from None
-    stale = [member.named or not importer.unchanged(session, r) for r in listed(body)]
-    skipped = stale.count(False)
-    if stale and not any(stale):
-        return [], skipped
-    results: list[ImportResult] = []
-    try:
-        with session.begin_nested():
-            for (record, doc, report, where), write in zip(importer.map_records(body), stale,
-                                                          strict=True):
-                if write:
-                    results.append(
-                        importer.import_one(session, record, doc, report, where, req))
-    except ProblemError as exc:
-        raise _Refused(exc.detail, exc.status) from None
-    except IntegrityError as exc:
-        raise _Refused(f"the database refused it: {exc.orig}", 409) from None
-    return results, skipped
+        return _File(member, refused=_Refused(f"not JSON: {exc}"))
+
+
+class _Batch:
+    """The files of one transaction, in order. Files whose records all name no stored study
+    are held back and created together (`import_batch`); a file that writes otherwise (an
+    update, a refusal by the 409 rule, an NCT id met earlier in the batch) first writes what
+    is held back, so that every file sees what the files before it wrote."""
+
+    def __init__(self, session: Session, req: WriteRequest, tally: Tally,
+                 listener: Listener, batched: bool = True) -> None:
+        self.session, self.req, self.tally, self.listener = session, req, tally, listener
+        self.batched = batched
+        self.held: list[_File] = []
+        self.claimed: set[str | None] = set()
+        self.dates: importer.Dates = {}
+
+    def write(self, files: list[_File]) -> None:
+        self.dates = importer.stored_dates(self.session, [
+            nct for f in files if f.refused is None for r in listed(f.body)
+            if (nct := dump.nct_of(r)) is not None])
+        for f in files:
+            self._file(f)
+        self._flush()
+
+    def _file(self, f: _File) -> None:
+        if f.refused is not None:
+            self.held.append(f)
+            return
+        records = listed(f.body)
+        ncts = [dump.nct_of(r) for r in records]
+        if self.claimed.intersection(ncts):
+            self._flush()
+        stale = [f.member.named or not importer.unchanged(self.dates, r) for r in records]
+        f.skipped = stale.count(False)
+        if stale and not any(stale):
+            self.held.append(f)
+            return
+        try:
+            mapped = importer.map_records(f.body)
+        except ProblemError as exc:
+            f.refused = _Refused(exc.detail, exc.status)
+            self.held.append(f)
+            return
+        if self.batched and mapped and all(stale) and not any(n in self.dates for n in ncts):
+            f.new = [New(*m) for m in mapped]
+            self.claimed.update(ncts)
+            self.held.append(f)
+            return
+        self._flush()
+        self._one_by_one(f, mapped, stale)
+        self._done(f)
+
+    def _one_by_one(self, f: _File, mapped: importer.Mapped, stale: list[bool]) -> None:
+        """The file's records written in a SAVEPOINT (all of them, or none when one is
+        refused)."""
+        try:
+            with self.session.begin_nested():
+                for (record, doc, report, where), write in zip(mapped, stale, strict=True):
+                    if write:
+                        f.results.append(importer.import_one(self.session, record, doc,
+                                                             report, where, self.req))
+        except ProblemError as exc:
+            f.results, f.refused = [], _Refused(exc.detail, exc.status)
+        except IntegrityError as exc:
+            f.results, f.refused = [], _Refused(f"the database refused it: {exc.orig}", 409)
+        self._written(f)
+
+    def _written(self, f: _File) -> None:
+        """Later files of the batch see the records this one wrote as stored."""
+        written = {r.nct_id for r in f.results}
+        for record in listed(f.body):
+            if (nct := dump.nct_of(record)) in written and nct is not None:
+                self.dates[nct] = (True, dump.last_update(record))
+
+    def _flush(self) -> None:
+        held, self.held = self.held, []
+        self.claimed = set()
+        new = [f for f in held if f.new]
+        if new:
+            self._create(new)
+        for f in held:
+            self._done(f)
+
+    def _create(self, files: list[_File]) -> None:
+        try:
+            with self.session.begin_nested():
+                results = import_batch.create(
+                    self.session, [n for f in files for n in f.new or []], self.req)
+        except Exception:  # noqa: BLE001 - whatever failed, the one-by-one path reports it
+            for f in files:
+                self._one_by_one(f, importer.map_records(f.body), [True] * len(f.new or []))
+            return
+        self.tally.batched += len(results)
+        for f in files:
+            f.results, results = results[:len(f.new or [])], results[len(f.new or []):]
+            self._written(f)
+
+    def _done(self, f: _File) -> None:
+        tally, listener = self.tally, self.listener
+        tally.files += 1
+        if f.refused is not None:
+            tally.refused += 1
+            listener.refused(f.member, str(f.refused), f.refused.status)
+        else:
+            tally.unchanged += f.skipped
+            for result in f.results:
+                if result.created:
+                    tally.created += 1
+                else:
+                    tally.updated += 1
+                listener.written(f.member, result)
+        listener.progress(tally)
 
 
 class ConsoleReport:
@@ -150,8 +240,10 @@ class ConsoleReport:
     progress: a live line when the error stream is a terminal, else
     a line every `every` files."""
 
-    def __init__(self, every: int = 1000, out: TextIO = sys.stdout,
-                 err: TextIO = sys.stderr) -> None:
+    def __init__(self, every: int = 1000, out: TextIO | None = None,
+                 err: TextIO | None = None) -> None:
+        # The streams as they are when the run starts (not when this module was imported).
+        out, err = out or sys.stdout, err or sys.stderr
         self.every, self.out, self.err = max(every, 1), out, err
         self._live: Any = None
         self._update: Callable[[Tally], None] | None = None

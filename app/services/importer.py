@@ -8,12 +8,12 @@ The raw record is kept verbatim in `study.source_record`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import literal, select, union_all
 from sqlalchemy.orm import Session
 
 from app.errors import Conflict, PreconditionFailed, UnprocessableContent, validation_errors
@@ -57,58 +57,103 @@ def _invalid(where: str, exc: ValidationError) -> UnprocessableContent:
         errors=[{**e, "loc": [where, *e["loc"]]} for e in errors])
 
 
-def _reconcile(session: Session, doc: dict[str, Any], report: ctgov.Report) -> None:
+class Stored(Protocol):
+    """What fitting a mapped record to the database asks of what is stored: the single write
+    asks the session (`InSession`); a batch of new studies (app.services.import_batch) also
+    sees what the batch planned before the record."""
+
+    def own_key(self, nct: str) -> str | None:
+        """The key of the study this NCT id already names."""
+
+    def registry_holder(self, registry: str, identifier: str) -> str | None:
+        """The key of the study that holds a registry id."""
+
+    def condition(self, name: str) -> tuple[Any, str] | None:
+        """The id and name of the condition a name denotes."""
+
+    def intervention(self, name: str) -> tuple[str, str] | None:
+        """The name and type of the intervention a name denotes."""
+
+    def publication(self, column: str, value: Any) -> Any:
+        """The stored publication with this DOI or PMID (its id and described columns)."""
+
+
+class InSession:
+    """What is stored, asked of the session one question at a time."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def own_key(self, nct: str) -> str | None:
+        own = _target(self.session, nct)
+        return None if own is None else own.key
+
+    def registry_holder(self, registry: str, identifier: str) -> str | None:
+        holder: str | None = self.session.scalar(
+            select(Study.key).join(RegistryId)
+            .where(RegistryId.registry_name == registry, RegistryId.identifier == identifier))
+        return holder
+
+    def condition(self, name: str) -> tuple[Any, str] | None:
+        found = vocab.find_condition(self.session, name)
+        return None if found is None else (found.id, found.name)
+
+    def intervention(self, name: str) -> tuple[str, str] | None:
+        known = vocab.find_intervention(self.session, name)
+        return None if known is None else (known.name, known.type.value)
+
+    def publication(self, column: str, value: Any) -> Any:
+        return self.session.scalar(
+            select(Publication).where(getattr(Publication, column) == value))
+
+
+def reconcile(stored: Stored, doc: dict[str, Any], report: ctgov.Report) -> None:
     """Fit the mapped document to what is already stored: secondary identifiers that another
     study holds are left out (sponsors' protocol codes are not unique across sponsors),
     conditions that the vocabulary already knows under another name are listed once,
     intervention types that disagree with the vocabulary give way to it, and publications
     already stored are used as stored."""
-    own = _target(session, doc["key"])
+    own = stored.own_key(doc["key"])
     kept = []
     for r in doc.get("registry_ids", []):
-        holder = session.scalar(
-            select(Study.key).join(RegistryId)
-            .where(RegistryId.registry_name == r["registry"],
-                   RegistryId.identifier == r["identifier"]))
-        if r["registry"] != "NCT" and holder is not None and (own is None
-                                                               or holder != own.key):
+        holder = stored.registry_holder(r["registry"], r["identifier"])
+        if r["registry"] != "NCT" and holder is not None and (own is None or holder != own):
             report.skip(f"registry_ids: {r['registry']} {r['identifier']}",
                         f"already the identifier of study {holder!r}")
             continue
         kept.append(r)
     doc["registry_ids"] = kept
-    seen: set[int] = set()
+    seen: set[Any] = set()
     conditions = []
     for name in doc.get("conditions", []):
-        found = vocab.find_condition(session, name)
-        if found is not None and found.id in seen:
-            report.skip(f"conditions: {name}", f"the same condition as {found.name!r}")
+        found = stored.condition(name)
+        if found is not None and found[0] in seen:
+            report.skip(f"conditions: {name}", f"the same condition as {found[1]!r}")
             continue
         if found is not None:
-            seen.add(found.id)
+            seen.add(found[0])
         conditions.append(name)
     doc["conditions"] = conditions
     for arm in doc.get("arms", []):
         for entry in arm["interventions"]:
-            known = vocab.find_intervention(session, entry["name"])
-            if known is not None and entry.get("type") and known.type.value != entry["type"]:
+            known = stored.intervention(entry["name"])
+            if known is not None and entry.get("type") and known[1] != entry["type"]:
                 report.skip(f"arms: {arm['label']}: {entry['name']} type {entry['type']}",
-                            f"the vocabulary has {known.name!r} as {known.type.value}")
+                            f"the vocabulary has {known[0]!r} as {known[1]}")
                 entry.pop("type")
     for pub in doc.get("publications", []):
-        stored = None
-        for column, value in ((Publication.doi, pub.get("doi")),
-                              (Publication.pmid, pub.get("pmid"))):
-            if value and stored is None:
-                stored = session.scalar(select(Publication).where(column == value))
-        if stored is not None:
+        found_pub = None
+        for column in ("doi", "pmid"):
+            if pub.get(column) and found_pub is None:
+                found_pub = stored.publication(column, pub[column])
+        if found_pub is not None:
             for attr in studies.PUBLICATION_ATTRS:
-                value = getattr(stored, attr)
+                value = getattr(found_pub, attr)
                 pub[attr] = value.value if hasattr(value, "value") else value
             for attr in [a for a, v in pub.items() if v is None]:
                 pub.pop(attr)
             report.map(f"publications: {pub['ref']}",
-                       f"already stored as publication {stored.id}; stored description kept")
+                       f"already stored as publication {found_pub.id}; stored description kept")
 
 
 Mapped = list[tuple[dict[str, Any], dict[str, Any], ctgov.Report, str]]
@@ -133,12 +178,12 @@ def map_records(body: Any) -> Mapped:
         seen.add(nct)
         doc, report = ctgov.to_document(record)
         where = nct if len(records) == 1 else f"studies[{i}] {nct}"
-        _validated(doc, where)
+        validated(doc, where)
         out.append((record, doc, report, where))
     return out
 
 
-def _validated(doc: dict[str, Any], where: str) -> StudyCreate:
+def validated(doc: dict[str, Any], where: str) -> StudyCreate:
     try:
         return StudyCreate.model_validate(doc)
     except ValidationError as exc:
@@ -151,8 +196,8 @@ def prepare(session: Session, body: Any, mapped: Mapped | None = None
     nothing is written."""
     out = []
     for record, doc, report, where in mapped if mapped is not None else map_records(body):
-        _reconcile(session, doc, report)
-        out.append((record, _validated(doc, where), report))
+        reconcile(InSession(session), doc, report)
+        out.append((record, validated(doc, where), report))
     return out
 
 
@@ -171,28 +216,45 @@ _UPDATE_POSTED = Study.source_record[
     ("protocolSection", "statusModule", "lastUpdatePostDateStruct", "date")].as_string()
 
 
-def unchanged(session: Session, record: Any) -> bool:
-    """Whether the live study this record's NCT id names (as `_target` finds it) was imported
-    from a record that the registry last updated on the same date: writing it again would
-    change nothing but the version. A record without the date is never unchanged."""
+# What is stored for an NCT id: whether its study is live, and the date above.
+Dates = dict[str, tuple[bool, str | None]]
+
+
+def stored_dates(session: Session, ncts: Iterable[str]) -> Dates:
+    """For each of these NCT ids that names a study (by registry id, else by key, as `_target`
+    finds it), whether the study is live and the registry's date of the record it was imported
+    from; one statement for them all."""
+    wanted = sorted(set(ncts))
+    if not wanted:
+        return {}
+    by_id = (select(RegistryId.identifier.label("nct"), literal(0).label("by_key"),
+                    Study.deleted_at, _UPDATE_POSTED.label("posted"))
+             .join(RegistryId)
+             .where(RegistryId.registry_name == "NCT", RegistryId.identifier.in_(wanted)))
+    by_key = select(Study.key.label("nct"), literal(1).label("by_key"), Study.deleted_at,
+                    _UPDATE_POSTED.label("posted")).where(Study.key.in_(wanted))
+    out: Dates = {}
+    for row in sorted(session.execute(union_all(by_id, by_key)).all(), key=lambda r: -r[1]):
+        out[row[0]] = (row[2] is None, row[3])  # a registry id wins over a key
+    return out
+
+
+def unchanged(dates: Dates, record: Any) -> bool:
+    """Whether the live study this record's NCT id names (`dates`, from `stored_dates`) was
+    imported from a record that the registry last updated on the same date: writing it again
+    would change nothing but the version. A record without the date is never unchanged."""
     nct, posted = dump.nct_of(record), dump.last_update(record)
     if nct is None or posted is None:
         return False
-    found = session.execute(
-        select(Study.deleted_at, _UPDATE_POSTED).join(RegistryId)
-        .where(RegistryId.registry_name == "NCT", RegistryId.identifier == nct)).first()
-    if found is None:
-        found = session.execute(
-            select(Study.deleted_at, _UPDATE_POSTED).where(Study.key == nct)).first()
-    return found is not None and found[0] is None and found[1] == posted
+    return dates.get(nct) == (True, posted)
 
 
 def import_one(session: Session, record: dict[str, Any], doc: dict[str, Any],
                report: ctgov.Report, where: str, req: WriteRequest) -> ImportResult:
     """One mapped record (from `map_records`) fitted to what is stored, validated and
     written, created or updated with its audit entry, inside the caller's transaction."""
-    _reconcile(session, doc, report)
-    return _write(session, record, _validated(doc, where), report, req, None)
+    reconcile(InSession(session), doc, report)
+    return _write(session, record, validated(doc, where), report, req, None)
 
 
 def _write(session: Session, record: dict[str, Any], doc: StudyCreate,
