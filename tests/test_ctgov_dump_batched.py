@@ -20,7 +20,7 @@ from sqlalchemy import select
 import app.models  # noqa: F401  (every table in the metadata)
 from app.db import Base, make_engine, make_sessionmaker
 from app.interop.ctgov import dump
-from app.services import dump_import
+from app.services import dump_import, import_batch
 from tests.interop_support import RECORD_NAMES, record
 from tests.toolkit import migrated
 
@@ -130,3 +130,20 @@ def test_rerunning_a_batched_import_writes_nothing(scratch_url, tmp_path):
     assert tally.counts() == (
         f"0 created, 0 updated, {len(RECORD_NAMES) + VARIANTS} unchanged, 1 refused")
     assert tables(url) == before
+
+
+def test_a_batch_that_cannot_be_written_whole_is_written_file_by_file(scratch_databases,
+                                                                      tmp_path, monkeypatch):
+    folder = write_files(tmp_path / "records")
+    one_by_one = migrated(scratch_databases("single"))
+    fallen_back = migrated(scratch_databases("fallback"))
+    written = import_folder(one_by_one, folder, batched=False)
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise import_batch.NotBatched("refused for the test")
+
+    monkeypatch.setattr(import_batch, "create", refuse)
+    tally, out, refused = import_folder(fallen_back, folder, batched=True)
+    assert (tally.counts(), out, refused) == (written[0].counts(), written[1], written[2])
+    assert tally.batched == 0
+    assert tables(fallen_back) == tables(one_by_one)

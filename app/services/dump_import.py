@@ -17,8 +17,10 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
+from multiprocessing import get_context
 from typing import Any, Protocol, TextIO
 
 import orjson
@@ -92,25 +94,107 @@ class _File:
     body: Any = None
     refused: _Refused | None = None
     skipped: int = 0
+    mapped: importer.Mapped | None = None  # mapped ahead, by the worker
+    unmappable: _Refused | None = None  # why mapping ahead refused it
     new: list[New] | None = None
     results: list[ImportResult] = field(default_factory=list)
 
 
 def run(sessions: sessionmaker[Session], sources: Iterable[Member], listener: Listener,
-        batch_size: int = BATCH_SIZE, *, batched: bool = True) -> Tally:
+        batch_size: int = BATCH_SIZE, *, batched: bool = True, worker: bool = True) -> Tally:
     """Import every record of `sources` (see the module docstring); the tally at the end.
     Without `batched`, every record is written one by one (what the batched write is
-    compared with)."""
+    compared with); without `worker`, records are mapped in this process."""
     tally = Tally()
     # The command line has no curator key: its writes are audited without an actor.
     req = WriteRequest(actor_id=None, method="CLI", path="import-ctgov")  # type: ignore[arg-type]
     files = iter(sources)
-    while batch := list(islice(files, max(batch_size, 1))):
-        with sessions() as session:
-            begin_write(session)
-            _Batch(session, req, tally, listener, batched).write([_read(m) for m in batch])
-            session.commit()
-    return tally
+    mapper = _Mapper(sessions) if worker else None
+    ahead: tuple[list[_File], Future[list[Any]] | None] | None = None
+    try:
+        while True:
+            batch = list(islice(files, max(batch_size, 1)))
+            read = [_read(m) for m in batch]
+            # The next batch is mapped while this one is written: one batch ahead at most.
+            nxt = (read, mapper.ahead(read) if mapper else None) if read else None
+            if ahead is not None:
+                _write(sessions, *ahead, req, tally, listener, batched)
+            if nxt is None:
+                return tally
+            ahead = nxt
+    finally:
+        if mapper is not None:
+            mapper.close()
+
+
+def _write(sessions: sessionmaker[Session], read: list[_File],
+           mapping: Future[list[Any]] | None, req: WriteRequest, tally: Tally,
+           listener: Listener, batched: bool) -> None:
+    if mapping is not None:
+        for f, result in zip(read, mapping.result(), strict=True):
+            if isinstance(result, list):
+                f.mapped = [(record, *m) for record, m in zip(listed(f.body), result,
+                                                              strict=True)]
+            elif result is not None:
+                f.unmappable = _Refused(*result)
+    with sessions() as session:
+        begin_write(session)
+        _Batch(session, req, tally, listener, batched).write(read)
+        session.commit()
+
+
+class _Mapper:
+    """A worker process that maps the records of the next batch while this process writes
+    the current one; started when a batch first has records to map (a rerun of an
+    imported dump has none)."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+        self.pool: ProcessPoolExecutor | None = None
+
+    def ahead(self, read: list[_File]) -> Future[list[Any]] | None:
+        """The worker's mapping of the files of a batch that look stale now (the writer
+        checks again)."""
+        with self.sessions() as session:
+            dates = importer.stored_dates(session, _ncts(read))
+        wanted = [f.member.data if f.refused is None and any(_stale(f, dates)) else None
+                  for f in read]
+        if not any(wanted):
+            return None
+        if self.pool is None:
+            # Spawned: the worker holds none of this process's database connections.
+            self.pool = ProcessPoolExecutor(1, mp_context=get_context("spawn"))
+        return self.pool.submit(map_files, wanted)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+
+
+def map_files(datas: list[bytes | None]) -> list[Any]:
+    """In the worker: each file's records mapped (`importer.map_records`) as (document,
+    report, where) triples, or why it is refused; None for a file not asked for."""
+    out: list[Any] = []
+    for data in datas:
+        try:
+            mapped = None if data is None else importer.map_records(orjson.loads(data))
+        except ProblemError as exc:
+            out.append((exc.detail, exc.status))
+        except ValueError:
+            out.append(None)
+        else:
+            out.append(None if mapped is None else [m[1:] for m in mapped])
+    return out
+
+
+def _ncts(files: list[_File]) -> list[str]:
+    return [nct for f in files if f.refused is None for r in listed(f.body)
+            if (nct := dump.nct_of(r)) is not None]
+
+
+def _stale(f: _File, dates: importer.Dates) -> list[bool]:
+    """Which of a file's records are to be written (not skipped as unchanged)."""
+    return [f.member.named or not importer.unchanged(dates, r) for r in listed(f.body)]
 
 
 def _read(member: Member) -> _File:
@@ -137,9 +221,7 @@ class _Batch:
         self.dates: importer.Dates = {}
 
     def write(self, files: list[_File]) -> None:
-        self.dates = importer.stored_dates(self.session, [
-            nct for f in files if f.refused is None for r in listed(f.body)
-            if (nct := dump.nct_of(r)) is not None])
+        self.dates = importer.stored_dates(self.session, _ncts(files))
         for f in files:
             self._file(f)
         self._flush()
@@ -152,15 +234,20 @@ class _Batch:
         ncts = [dump.nct_of(r) for r in records]
         if self.claimed.intersection(ncts):
             self._flush()
-        stale = [f.member.named or not importer.unchanged(self.dates, r) for r in records]
+        stale = _stale(f, self.dates)
         f.skipped = stale.count(False)
         if stale and not any(stale):
             self.held.append(f)
             return
         try:
-            mapped = importer.map_records(f.body)
+            if f.unmappable is not None:
+                raise f.unmappable
+            mapped = f.mapped if f.mapped is not None else importer.map_records(f.body)
         except ProblemError as exc:
             f.refused = _Refused(exc.detail, exc.status)
+        except _Refused as exc:
+            f.refused = exc
+        if f.refused is not None:
             self.held.append(f)
             return
         if self.batched and mapped and all(stale) and not any(n in self.dates for n in ncts):
