@@ -12,13 +12,16 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.queries import direct
 from app.queries import documents as q
 from app.schemas.appraisal import status as rob_status
 from app.schemas.appraisal import summary
 from app.schemas.filters import LIST_ITEM_KEYS, META_FIELDS, STUDY_FIELDS
 from app.schemas.study import StudyCreate
-from app.services import semantics
+from app.services import reads, semantics
 
+# The rows of a page, by statement.
+Fetched = dict[direct.Direct, list[Any]]
 ALL_PARTS = frozenset({"arms", "outcomes", "timepoints", "publications", "effects"})
 
 PUBLICATION_FIELDS = ("doi", "pmid", "title", "journal", "year", "volume", "pages",
@@ -74,8 +77,7 @@ def _pick(row: Any, fields: Iterable[str]) -> dict[str, Any]:
 class _Sources:
     """The provenance rows of a page of studies, handed out by what they source."""
 
-    def __init__(self, session: Session, ids: list[int], refs: dict[tuple[int, int], str]):
-        rows = session.execute(q.SOURCES, {"ids": ids}).all()
+    def __init__(self, rows: list[Any], refs: dict[tuple[int, int], str]):
         self._by: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
         for r in rows:
             item = {"publication": refs.get((r.study_id, r.publication_id))
@@ -102,6 +104,9 @@ def assemble(session: Session, rows: Sequence[Any],
     if not rows:
         return []
     ids = [r.id for r in rows]
+    if detail:
+        parts = ALL_PARTS
+    got = reads.fetch(session, ids, _statements(set(parts), detail))
     docs: dict[int, dict[str, Any]] = {}
     for r in rows:
         doc = _pick(r, STUDY_FIELDS)
@@ -109,10 +114,9 @@ def assemble(session: Session, rows: Sequence[Any],
         doc["conflicts"] = list(r.conflicts or [])
         docs[r.id] = doc
 
-    bound = {"ids": ids}
-    reg = _group(session.execute(q.REGISTRY_IDS, bound).all())
-    cond = _group(session.execute(q.CONDITIONS, bound).all())
-    ints = _group(session.execute(q.INTERVENTION_NAMES, bound).all())
+    reg = _group(got[q.REGISTRY_IDS])
+    cond = _group(got[q.CONDITIONS])
+    ints = _group(got[q.INTERVENTION_NAMES])
     for sid, doc in docs.items():
         doc["registry_ids"] = [{"registry": x.registry, "identifier": x.identifier}
                                for x in reg.get(sid, [])]
@@ -120,10 +124,9 @@ def assemble(session: Session, rows: Sequence[Any],
         doc["interventions"] = list(dict.fromkeys(x.name for x in ints.get(sid, [])))
 
     if detail:
-        parts = ALL_PARTS
-        _add_detail_extras(session, ids, docs)
+        _add_detail_extras(got, docs)
     if parts:
-        _add_parts(session, ids, docs, set(parts), detail)
+        _add_parts(got, docs, set(parts), detail)
 
     for r in rows:
         doc = docs[r.id]
@@ -131,11 +134,26 @@ def assemble(session: Session, rows: Sequence[Any],
     return [docs[i] for i in ids]
 
 
-def _add_detail_extras(session: Session, ids: list[int], docs: dict[int, dict[str, Any]]) -> None:
-    bound = {"ids": ids}
-    keywords = _group(session.execute(q.KEYWORDS, bound).all())
-    outgoing = _group(session.execute(q.RELATIONS, bound).all())
-    incoming = _group(session.execute(q.REFERENCED_BY, bound).all(), key="target_study_id")
+def _statements(parts: set[str], detail: bool) -> list[direct.Direct]:
+    """Every statement a page with these parts reads (sent together: see direct.fetch)."""
+    wanted = [q.REGISTRY_IDS, q.CONDITIONS, q.INTERVENTION_NAMES]
+    if detail:
+        wanted += [q.KEYWORDS, q.RELATIONS, q.REFERENCED_BY]
+    if parts:
+        wanted += [q.PUBLICATIONS, q.SOURCES, q.ARMS, q.TIMEPOINTS]
+    if "arms" in parts:
+        wanted.append(q.ARM_INTERVENTIONS)
+    if parts & {"outcomes", "effects"}:
+        wanted += [q.OUTCOME_MEASURES, q.EFFECTS]
+    if "outcomes" in parts:
+        wanted.append(q.RESULTS)
+    return wanted
+
+
+def _add_detail_extras(got: Fetched, docs: dict[int, dict[str, Any]]) -> None:
+    keywords = _group(got[q.KEYWORDS])
+    outgoing = _group(got[q.RELATIONS])
+    incoming = _group(got[q.REFERENCED_BY], key="target_study_id")
     for sid, doc in docs.items():
         doc["keywords"] = [x.keyword for x in keywords.get(sid, [])]
         doc["relations"] = [{"relation_type": x.relation_type, "target": x.key}
@@ -148,18 +166,17 @@ class _Parts:
     """The nested parts of a page of study documents, added part by part with one
     statement per table for the whole page."""
 
-    def __init__(self, session: Session, ids: list[int], docs: dict[int, dict[str, Any]],
-                 detail: bool) -> None:
-        self.session, self.docs, self.bound = session, docs, {"ids": ids}
-        self.pub_rows = session.execute(q.PUBLICATIONS, self.bound).all()
+    def __init__(self, got: Fetched, docs: dict[int, dict[str, Any]], detail: bool) -> None:
+        self.got, self.docs = got, docs
+        self.pub_rows = got[q.PUBLICATIONS]
         refs = {(r.study_id, r.publication_id): r.ref for r in self.pub_rows}
-        self.sources = _Sources(session, ids, refs)
+        self.sources = _Sources(got[q.SOURCES], refs)
         if detail:
             for sid, doc in docs.items():
                 doc["sources"] = self.sources.of("study", sid)
-        self.arm_rows = session.execute(q.ARMS, self.bound).all()
+        self.arm_rows = got[q.ARMS]
         self.arm_label = {r.id: r.label for r in self.arm_rows}
-        self.tp_rows = session.execute(q.TIMEPOINTS, self.bound).all()
+        self.tp_rows = got[q.TIMEPOINTS]
         self.tp_by_id = {r.id: r for r in self.tp_rows}
         self.om_by_id: dict[int, Any] = {}
 
@@ -171,8 +188,7 @@ class _Parts:
                  **_pick(r, PUBLICATION_FIELDS)} for r in grouped.get(sid, [])]
 
     def arms(self) -> None:
-        arm_ints = _group(self.session.execute(q.ARM_INTERVENTIONS, self.bound).all(),
-                          key="arm_id")
+        arm_ints = _group(self.got[q.ARM_INTERVENTIONS], key="arm_id")
         grouped = _group(self.arm_rows)
         for sid, doc in self.docs.items():
             doc["arms"] = [{
@@ -204,9 +220,9 @@ class _Parts:
                 "risk_of_bias_status": rob_status(x.rob_tool)}
 
     def outcomes(self, parts: set[str]) -> None:
-        om_rows = self.session.execute(q.OUTCOME_MEASURES, self.bound).all()
+        om_rows = self.got[q.OUTCOME_MEASURES]
         self.om_by_id = {r.id: r for r in om_rows}
-        eff_rows = self.session.execute(q.EFFECTS, self.bound).all()
+        eff_rows = self.got[q.EFFECTS]
         if "outcomes" in parts:
             self.measures(om_rows, _group(eff_rows, key="outcome_measure_id"))
         if "effects" in parts:
@@ -215,8 +231,7 @@ class _Parts:
                 doc["effects"] = [self.flat_effect(x) for x in grouped.get(sid, [])]
 
     def measures(self, om_rows: Sequence[Any], effects: dict[int, list[Any]]) -> None:
-        results = _group(self.session.execute(q.RESULTS, {"ids": [r.id for r in om_rows]})
-                         .all(), key="outcome_measure_id")
+        results = _group(self.got[q.RESULTS], key="outcome_measure_id")
         grouped = _group(om_rows)
         for sid, doc in self.docs.items():
             doc["outcome_measures"] = [{
@@ -237,9 +252,9 @@ class _Parts:
                 **self.effect(x)}
 
 
-def _add_parts(session: Session, ids: list[int], docs: dict[int, dict[str, Any]],
-               parts: set[str], detail: bool) -> None:
-    page = _Parts(session, ids, docs, detail)
+def _add_parts(got: Fetched, docs: dict[int, dict[str, Any]], parts: set[str],
+               detail: bool) -> None:
+    page = _Parts(got, docs, detail)
     if "publications" in parts:
         page.publications()
     if "arms" in parts:
