@@ -117,6 +117,7 @@ def test_batched_import_stores_what_the_one_by_one_import_stores(scratch_databas
     expected, got = tables(one_by_one), tables(batched)
     assert len(expected["study"]) == created
     assert len(expected["audit_entry"]) == created + 1
+    assert len(expected["change"]) == created + 1  # the feed is compared too
     for name in expected:
         assert got[name] == expected[name], name
 

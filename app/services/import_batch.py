@@ -148,7 +148,9 @@ def create(session: Session, new: list[New], req: WriteRequest) -> list[ImportRe
     ids = [row["id"] for row in plan.rows[bulk._STUDY.name]]
     rows = session.execute(select(Study.__table__).where(Study.id.in_(ids))
                            .order_by(Study.id)).all()
-    afters = [flags.with_flags(session, doc, row.id, row.source_record)
+    # The study as `studies.read` reads it: its document and the flags it raises.
+    explained = flags._explained(session, ids)
+    afters = [{**doc, "flags": flags._raised(doc, row.source_record, explained[row.id])}
               for row, doc in zip(rows, documents.assemble(session, rows, detail=True),
                                   strict=True)]
     raised = [{"study_id": row.id, "flag_id": flag["id"], "flag_type": flag["type"]}
