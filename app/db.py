@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any, cast
 
+import orjson
 from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -26,6 +28,16 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
+def json_loads(text: str | bytes) -> Any:
+    """JSON columns as read: orjson (several times faster than the standard library on the
+    documents a page reads), or the standard library for what orjson refuses (NaN, integers
+    past 64 bits), which is what the column would have held when written."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
 def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5,
                 pool_timeout: float = 5.0, busy_timeout_ms: int = 5000,
                 connect_timeout: int = 2, echo: bool = False) -> Engine:
@@ -36,7 +48,8 @@ def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5,
     the server is away requests fail fast with 503 instead of hanging.
     """
     # Bound values never appear in error messages (and so in logs): they may hold a key.
-    kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": not echo}
+    kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": not echo,
+                              "json_deserializer": json_loads}
     if is_sqlite(url):
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": busy_timeout_ms / 1000}
     else:

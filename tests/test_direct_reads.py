@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 
 import pytest
 from sqlalchemy import column, select, table, text
 from sqlalchemy.exc import DBAPIError
 
+from app.db import json_loads
 from app.models import Study
 from app.queries import direct
 from app.queries import documents as q
@@ -93,3 +95,19 @@ def test_a_driver_error_is_raised_as_sqlalchemy_raises_it(db_session):
     with pytest.raises(DBAPIError) as caught:
         reads.fetch(db_session, [1], [q.ARMS, stmt])
     assert "no_such_table" in str(caught.value.orig)
+
+
+def test_json_columns_read_what_the_standard_library_reads(db_session, dialect):
+    """JSON columns are decoded by orjson, and by the standard library for the texts orjson
+    refuses (a NaN that an older write stored on SQLite)."""
+    assert json_loads('{"a": [1, 2.5, "x"], "b": null}') == {"a": [1, 2.5, "x"], "b": None}
+    assert math.isnan(json_loads('{"a": NaN}')["a"])
+    assert json_loads(b"[18446744073709551616]") == [2**64]
+    if dialect == "sqlite":
+        effect_id = db_session.scalar(text("SELECT min(id) FROM effect_estimate"))
+        db_session.execute(text("UPDATE effect_estimate SET inputs = :v WHERE id = :id"),
+                           {"v": '{"n": NaN}', "id": effect_id})
+        study_id = db_session.scalar(
+            text("SELECT study_id FROM effect_estimate WHERE id = :id"), {"id": effect_id})
+        (row,) = [r for r in reads.rows(db_session, q.EFFECTS, [study_id]) if r.id == effect_id]
+        assert math.isnan(row.inputs["n"])

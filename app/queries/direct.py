@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import orjson
@@ -52,9 +53,10 @@ def in_ids(column: ColumnElement[Any]) -> InIds:
     return InIds(column)
 
 
-def _row_class(names: list[str]) -> Any:
-    """Rows read by name (`row.label`) as SQLAlchemy's rows are, at a tuple's cost."""
-    return namedtuple("Row", names)  # noqa: PYI024
+def _row_maker(names: list[str]) -> Any:
+    """Rows read by name (`row.label`) as SQLAlchemy's rows are, at a tuple's cost: made
+    from a driver row by `tuple.__new__` itself (the driver's rows are whole)."""
+    return partial(tuple.__new__, namedtuple("Row", names))  # noqa: PYI024
 
 
 class Compiled:
@@ -65,7 +67,7 @@ class Compiled:
         self.sqlite = dialect.name == "sqlite"
         self.dialect = dialect
         self.types = [column.type for column in stmt.selected_columns]
-        self.row = _row_class(list(stmt.selected_columns.keys()))
+        self.make = _row_maker(list(stmt.selected_columns.keys()))
         self.convert: list[tuple[int, Callable[[Any], Any]]] | None = None
 
     def converters(self, description: Any) -> list[tuple[int, Callable[[Any], Any]]]:
@@ -84,7 +86,7 @@ class Compiled:
         return (value,) if self.positional else {IDS: value}
 
     def rows(self, raw: list[Any], description: Any) -> list[Any]:
-        make = self.row._make
+        make = self.make
         convert = self.converters(description)
         if not convert:
             return [make(r) for r in raw]

@@ -32,7 +32,10 @@ _sp, _arm, _tp = StudyPublication.__table__.c, Arm.__table__.c, Timepoint.__tabl
 _om, _ee, _res = (OutcomeMeasure.__table__.c, EffectEstimate.__table__.c,
                   OutcomeResult.__table__.c)
 
-SOURCES = Direct(select(Provenance.__table__).where(in_ids(_p.study_id)).order_by(_p.id))
+# What a source says and what it sources, in the order app.services.documents unpacks them.
+SOURCES = Direct(select(_p.study_id, _p.publication_id, _p.registry_record, _p.source_url,
+                        _p.locator, _p.arm_id, _p.timepoint_id, _p.outcome_result_id,
+                        _p.effect_estimate_id).where(in_ids(_p.study_id)).order_by(_p.id))
 REGISTRY_IDS = Direct(select(_rid.study_id, _rid.registry, _rid.identifier)
                       .where(in_ids(_rid.study_id)).order_by(_rid.id))
 CONDITIONS = Direct(select(_sc.study_id, _sc.label).where(in_ids(_sc.study_id))

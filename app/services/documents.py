@@ -79,19 +79,21 @@ class _Sources:
 
     def __init__(self, rows: list[Any], refs: dict[tuple[int, int], str]):
         self._by: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
-        for r in rows:
-            item = {"publication": refs.get((r.study_id, r.publication_id))
-                    if r.publication_id is not None else None,
-                    "registry": r.registry_record, "source_url": r.source_url,
-                    "locator": r.locator}
-            for column, kind in ((r.arm_id, "arm"), (r.timepoint_id, "timepoint"),
-                                 (r.outcome_result_id, "result"),
-                                 (r.effect_estimate_id, "effect")):
-                if column is not None:
-                    self._by[(kind, column)].append(item)
-                    break
+        by = self._by
+        # A page can hold thousands of sources: one pass, by position (q.SOURCES's columns).
+        for study, publication, registry, url, locator, arm, timepoint, result, effect in rows:
+            item = {"publication": None if publication is None else refs.get((study, publication)),
+                    "registry": registry, "source_url": url, "locator": locator}
+            if arm is not None:
+                by[("arm", arm)].append(item)
+            elif timepoint is not None:
+                by[("timepoint", timepoint)].append(item)
+            elif result is not None:
+                by[("result", result)].append(item)
+            elif effect is not None:
+                by[("effect", effect)].append(item)
             else:
-                self._by[("study", r.study_id)].append(item)
+                by[("study", study)].append(item)
 
     def of(self, kind: str, ident: int) -> list[dict[str, Any]]:
         return self._by.get((kind, ident), [])
