@@ -1,10 +1,20 @@
 """Importing many registry records in one run: the registry's full dump, folders and files.
 
-Records are read one file at a time (app.interop.ctgov.dump) and written by the importer's
-single-write path, each with its audit entry, its stored record and its flags, in
-transactions of `batch_size` files; each file is written inside a SAVEPOINT, so a refused
-file (it does not map, or names a curated study: the 409 rule) is rolled back alone and
-reported by name while the others import. A stopped run keeps every committed batch.
+Records are read one file at a time (app.interop.ctgov.dump), in transactions of
+`batch_size` files. Which of a batch's records name a stored study, and from which version
+of the record it was imported, is read in one statement per batch. Files whose records all
+name no study (the first import of a dump: almost all of them) are created together by
+app.services.import_batch: fitted, validated and stored exactly as the single write stores
+them, but planned in memory and inserted a table at a time. Every other file (an update, a
+record met earlier in the batch, an NCT id that names a curated study: the 409 rule) is
+written by the importer's single-write path inside a SAVEPOINT of its own, after what the
+batch held back before it; when the batched write fails, its files are written that way
+too. So a refused file is rolled back alone and reported by name while the others import,
+and a stopped run keeps every committed batch.
+
+While a batch is written, a worker process parses and maps the records of the next one
+(mapping is pure CPU); one batch is ahead at most, so memory stays flat whatever the size
+of the dump.
 
 A record whose study was imported from a record the registry last updated on the same date
 is skipped as unchanged: re-importing a dump writes nothing, and a rerun after a stop goes
@@ -31,7 +41,7 @@ from app.db import begin_write
 from app.errors import ProblemError
 from app.interop.ctgov import dump
 from app.interop.ctgov.dump import Member, listed
-from app.services import import_batch, importer
+from app.services import batch_gc, import_batch, importer
 from app.services.import_batch import New
 from app.services.importer import ImportResult
 from app.services.writes import WriteRequest
@@ -112,16 +122,18 @@ def run(sessions: sessionmaker[Session], sources: Iterable[Member], listener: Li
     mapper = _Mapper(sessions) if worker else None
     ahead: tuple[list[_File], Future[list[Any]] | None] | None = None
     try:
-        while True:
-            batch = list(islice(files, max(batch_size, 1)))
-            read = [_read(m) for m in batch]
-            # The next batch is mapped while this one is written: one batch ahead at most.
-            nxt = (read, mapper.ahead(read) if mapper else None) if read else None
-            if ahead is not None:
-                _write(sessions, *ahead, req, tally, listener, batched)
-            if nxt is None:
-                return tally
-            ahead = nxt
+        with batch_gc.batch_collection() as after_batch:
+            while True:
+                batch = list(islice(files, max(batch_size, 1)))
+                read = [_read(m) for m in batch]
+                # The next batch is mapped while this one is written: one batch ahead at most.
+                nxt = (read, mapper.ahead(read) if mapper else None) if read else None
+                if ahead is not None:
+                    _write(sessions, *ahead, req, tally, listener, batched)
+                    after_batch()
+                if nxt is None:
+                    return tally
+                ahead = nxt
     finally:
         if mapper is not None:
             mapper.close()
@@ -175,16 +187,25 @@ def map_files(datas: list[bytes | None]) -> list[Any]:
     """In the worker: each file's records mapped (`importer.map_records`) as (document,
     report, where) triples, or why it is refused; None for a file not asked for."""
     out: list[Any] = []
-    for data in datas:
-        try:
-            mapped = None if data is None else importer.map_records(orjson.loads(data))
-        except ProblemError as exc:
-            out.append((exc.detail, exc.status))
-        except ValueError:
-            out.append(None)
-        else:
-            out.append(None if mapped is None else [m[1:] for m in mapped])
+    with batch_gc.batch_collection(every=1) as after_batch:
+        for data in datas:
+            _map_file(data, out)
+        after_batch()
     return out
+
+
+def _map_file(data: bytes | None, out: list[Any]) -> None:
+    if data is None:
+        out.append(None)
+        return
+    try:
+        mapped = importer.map_records(orjson.loads(data))
+    except ProblemError as exc:
+        out.append((exc.detail, exc.status))
+    except ValueError:
+        out.append(None)
+    else:
+        out.append([m[1:] for m in mapped])
 
 
 def _ncts(files: list[_File]) -> list[str]:
