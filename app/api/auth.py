@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.api.deps import READ_METHODS, SessionDep
@@ -99,23 +100,30 @@ def _require(role: Role) -> Callable[..., Principal]:
     return dependency
 
 
-def read_access(request: Request, session: SessionDep,
-                credentials: LenientCredentialsDep) -> Principal | None:
-    """Reads: anyone (whatever key they send), or any valid key when the settings require
-    one."""
-    if not request.app.state.settings.require_read_key:
-        return None
+def _reader(request: Request, session: SessionDep,
+            credentials: HTTPAuthorizationCredentials | None) -> Principal:
     principal = _principal(request, session, credentials)
     admitted: Principal = _require(Role.READER)(request, session, principal)
     return admitted
 
 
+async def read_access(request: Request, session: SessionDep,
+                      credentials: LenientCredentialsDep) -> Principal | None:
+    """Reads: anyone (whatever key they send), or any valid key when the settings require
+    one. Async, so that an open read (the usual case) costs no trip to the thread pool; a key
+    is looked up in the pool, as every database call is."""
+    if not request.app.state.settings.require_read_key:
+        return None
+    return await run_in_threadpool(_reader, request, session, credentials)
+
+
 def operations_access(request: Request, session: SessionDep,
                       credentials: LenientCredentialsDep) -> Principal | None:
     """/metrics, /version and the API docs: like reads, unless configured open."""
-    if not request.app.state.settings.protect_operations:
+    settings = request.app.state.settings
+    if not settings.protect_operations or not settings.require_read_key:
         return None
-    return read_access(request, session, credentials)
+    return _reader(request, session, credentials)
 
 
 # Any valid key (reader or above): what owns a saved search.

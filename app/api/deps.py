@@ -61,9 +61,10 @@ def _single_valued_params(request: Request) -> frozenset[str]:
     return single
 
 
-def single_values(request: Request) -> None:
+async def single_values(request: Request) -> None:
     """A parameter that takes one value, given twice, is refused rather than read as its
-    last value (`min_enrollment=5&min_enrollment=500` does not say which was meant)."""
+    last value (`min_enrollment=5&min_enrollment=500` does not say which was meant). Async:
+    it reads only the URL, so it need not wait for the thread pool."""
     names = [name for name, _ in request.query_params.multi_items()]
     if len(names) == len(set(names)):
         return
