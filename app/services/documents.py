@@ -71,6 +71,11 @@ def _group(rows: Iterable[Any], key: str = "study_id") -> dict[int, list[Any]]:
 
 
 def _pick(row: Any, fields: Iterable[str]) -> dict[str, Any]:
+    # A SQLAlchemy row (the page's study rows) is read by key: several times faster than by
+    # attribute. The part rows are named tuples, whose attributes are fast.
+    mapping = getattr(row, "_mapping", None)
+    if mapping is not None:
+        return {f: mapping[f] for f in fields}
     return {f: getattr(row, f) for f in fields}
 
 
