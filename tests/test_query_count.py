@@ -12,7 +12,8 @@ def _statements_for(client, counter, url):
     return len(counter.statements), response.json()["items"]
 
 
-def test_list_page_with_includes_runs_a_constant_number_of_statements(client, count_statements):
+def test_list_page_with_includes_runs_a_constant_number_of_statements(client, count_statements,
+                                                                     dialect):
     url = f"{API}/studies?page_size=50&include=arms,outcomes"
     n_full, items_full = _statements_for(client, count_statements, url)
     n_one, items_one = _statements_for(client, count_statements,
@@ -28,7 +29,10 @@ def test_list_page_with_includes_runs_a_constant_number_of_statements(client, co
                                        f"{API}/studies?page_size=50&include=arms,outcomes"
                                        "&registry_id=NCT03537014")
     assert len(many) > 5 and len(single) == 1
-    assert n_many == n_single <= n_full + 1
+    assert n_many <= n_full + 1
+    # SQLite counts a condition's studies first; a few registry ids name a few studies
+    # ((registry, identifier) is unique), so they are not counted.
+    assert n_single == n_many - (1 if dialect == "sqlite" else 0)
 
 
 def test_detail_read_runs_a_constant_number_of_statements(client, count_statements):

@@ -44,6 +44,20 @@ def _fold(values: list[str]) -> list[str]:
     return [v.casefold() for v in values]
 
 
+# How many registry ids a membership may name and still be small by construction.
+SMALL_ID_LIST = 100
+_SMALL = "evidencedb_small_membership"
+
+
+def _small(ids: Select[Any]) -> Select[Any]:
+    return ids.execution_options(**{_SMALL: True})
+
+
+def is_small(ids: Select[Any]) -> bool:
+    """Whether a membership is known to hold few studies without counting them."""
+    return bool(ids.get_execution_options().get(_SMALL))
+
+
 def memberships(f: StudyFilter, dialect: str) -> list[Select[Any]]:
     """The filter's conditions that name a set of study ids (a study is in a condition, has
     an intervention, matches the text, …), as SELECTs of those ids."""
@@ -68,7 +82,9 @@ def memberships(f: StudyFilter, dialect: str) -> list[Select[Any]]:
         out.append(select(StudyCountry.study_id).where(
             func.lower(StudyCountry.country).in_(_fold(f.country))))
     if f.registry_id:
-        out.append(select(RegistryId.study_id).where(RegistryId.identifier.in_(f.registry_id)))
+        by_id = select(RegistryId.study_id).where(RegistryId.identifier.in_(f.registry_id))
+        # (registry, identifier) is unique: a few ids name a few studies.
+        out.append(_small(by_id) if len(f.registry_id) <= SMALL_ID_LIST else by_id)
     if f.registry:
         out.append(select(RegistryId.study_id)
                    .where(RegistryId.registry_name.in_(f.registry)))

@@ -54,12 +54,14 @@ def _large_memberships(session: Session, f: StudyFilter, sort: str,
     SQLite's planner costs a plan without the LIMIT: given `condition=PTSD`, it reads every
     PTSD study and sorts them all for a page of 50, where walking the sort's index and
     checking each study stops after the page. Which is better depends on the set's size,
-    so it is measured, up to LARGE_MEMBERSHIP ids. PostgreSQL weighs the LIMIT itself."""
+    so it is measured, up to LARGE_MEMBERSHIP ids, unless it is small by construction (a few
+    registry ids). PostgreSQL weighs the LIMIT itself."""
     if dialect != "sqlite" or sort.removeprefix("-") not in _INDEXED_SORTS:
         return frozenset()
     return frozenset(
         position for position, ids in enumerate(q.memberships(f, dialect))
-        if (session.scalar(q.sample_size(ids, LARGE_MEMBERSHIP)) or 0) >= LARGE_MEMBERSHIP)
+        if not q.is_small(ids)
+        and (session.scalar(q.sample_size(ids, LARGE_MEMBERSHIP)) or 0) >= LARGE_MEMBERSHIP)
 
 
 def _check_fields(params: StudyListParams) -> None:
