@@ -102,6 +102,18 @@ def test_saving_needs_a_key(client):
     ({"filter": {}, "question": {"instrument": False}}, ["body", "question", "instrument"]),
     ({"filter": {"condition": 5}}, ["body", "filter", "condition"]),
     ({"filter": {"phase": {"a": 1}}}, ["body", "filter", "phase"]),
+    # JSON values the query string forms do not cover: null for a list, a boolean for a
+    # number, a number for a yes/no or for a name.
+    ({"filter": {"flag": None}}, ["body", "filter", "flag"]),
+    ({"filter": {"min_follow_up_months": False}}, ["body", "filter", "min_follow_up_months"]),
+    ({"filter": {"min_enrollment": True}}, ["body", "filter", "min_enrollment"]),
+    ({"filter": {"has_results": 1}}, ["body", "filter", "has_results"]),
+    ({"filter": {"condition": [5]}}, ["body", "filter", "condition", 0]),
+    ({"filter": {"phase": [3]}}, ["body", "filter", "phase", 0]),
+    ({"filter": {}, "question": {"rho": True}}, ["body", "question", "rho"]),
+    ({"filter": {}, "question": {"hartung_knapp": 0}}, ["body", "question", "hartung_knapp"]),
+    ({"filter": {}, "question": {"timepoint_months_min": False}},
+     ["body", "question", "timepoint_months_min"]),
 ])
 def test_a_bad_filter_or_question_is_a_422_naming_the_field(client, reader, body, field):
     response = client.post(SUBS, json=body, headers=reader)
@@ -379,3 +391,20 @@ def test_changes_pruned_after_the_acknowledged_cursor_are_a_410_until_acknowledg
             assert now.status_code == 200 and now.json()["studies"] == []
     finally:
         app.state.engine.dispose()
+
+
+def test_the_published_schema_takes_the_query_string_forms_the_filter_takes(client):
+    """A saved search's filter takes a list as one string and a number or a yes/no as a
+    string, as a query string gives them: the schema says so (and nothing more)."""
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    for model, props in (("StudyFilter", ("phase", "condition", "min_enrollment",
+                                          "min_follow_up_months", "has_results")),
+                         ("MetaAnalysisParams", ("study", "rho", "hartung_knapp"))):
+        for prop in props:
+            forms = schemas[model]["properties"][prop]["anyOf"]
+            assert {"type": "string"} in forms, (model, prop)
+            assert {"type": "null"} not in forms or prop in ("min_enrollment",
+                                                              "min_follow_up_months",
+                                                              "has_results"), (model, prop)
+    phase = schemas["StudyFilter"]["properties"]["phase"]["anyOf"]
+    assert phase[0] == {"type": "array", "items": {"$ref": "#/components/schemas/Phase"}}

@@ -70,12 +70,10 @@ MAX_RISK_OF_BIAS_DOC = (
 
 
 def _split_commas(value: Any) -> Any:
-    if value is None:
-        return []
     if isinstance(value, str):
         value = [value]
-    if not isinstance(value, list | tuple):
-        return value  # not a list: the list's own validation refuses it
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        return value  # not a list of strings (null, a number): its validation refuses it
     out: list[str] = []
     for item in value:
         parts = [part.strip() for part in str(item).split(",") if part.strip()]
@@ -85,19 +83,52 @@ def _split_commas(value: Any) -> Any:
 
 
 def _strip(value: Any) -> Any:
-    if value is None:
-        return []
     if isinstance(value, str):
         value = [value]
-    if not isinstance(value, list | tuple):
-        return value  # not a list (a JSON body may hold anything): its validation refuses it
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        return value  # not a list of strings (a JSON body may hold anything): refused
     return [str(v).strip() for v in value if str(v).strip()]
+
+
+def _no_bool(value: Any) -> Any:
+    """A number filter given true or false (a JSON body can; a query string cannot)."""
+    if isinstance(value, bool):
+        raise ValueError("a number, not true or false")
+    return value
+
+
+def _no_number(value: Any) -> Any:
+    """A yes/no filter given a number (a JSON body can; a query string cannot)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError("true or false, not a number")
+    return value
+
+
+def _query_string_forms(schema: dict[str, Any]) -> None:
+    """The filter as a JSON object (a saved search's) takes each value as a JSON value or as
+    a query string gives it: a list as one string (comma-separated where the query takes
+    that), a number or a yes/no as a string. Null only where a filter may be absent."""
+    for prop in schema.get("properties", {}).values():
+        if prop.get("type") == "array":
+            prop["anyOf"] = [{"type": "array", "items": prop.pop("items")}, {"type": "string"}]
+            del prop["type"]
+        elif prop.get("type") in ("integer", "number", "boolean"):
+            value = {k: prop.pop(k) for k in _VALUE_KEYWORDS if k in prop}
+            prop["anyOf"] = [value, {"type": "string"}]
+        elif any(form.get("type") in ("integer", "number", "boolean")
+                 for form in prop.get("anyOf", [])):
+            prop["anyOf"].append({"type": "string"})
+
+
+# What a JSON Schema says of a number itself (the rest describes the property).
+_VALUE_KEYWORDS = ("type", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
+                   "multipleOf")
 
 
 class StudyFilter(BaseModel):
     """Which studies: every filter optional, AND between filters, OR within one."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_query_string_forms)
 
     condition: list[FilterText] = Field([], description="condition name or synonym")
     intervention: list[FilterText] = Field([], description="intervention name or synonym")
@@ -156,6 +187,11 @@ class StudyFilter(BaseModel):
     _names = field_validator(
         "condition", "intervention", "country", "sponsor", "instrument", mode="before"
     )(_strip)
+    _numbers = field_validator(
+        "min_enrollment", "max_enrollment", "start_year_min", "start_year_max",
+        "min_follow_up_months", "max_follow_up_months", "min_effect_size", mode="before",
+    )(_no_bool)
+    _yes_no = field_validator("has_results", "include_retracted", mode="before")(_no_number)
 
 
 class StudyListParams(StudyFilter):
@@ -222,6 +258,8 @@ class OutcomeFilter(StudyFilter):
 
     _split_effect = field_validator("study", "effect_type", "origin", "role", "comparison",
                                     mode="before")(_split_commas)
+    _months = field_validator("timepoint_months_min", "timepoint_months_max",
+                              mode="before")(_no_bool)
 
     def study_filter(self) -> StudyFilter:
         """The study part, keeping studies whose results are retracted (the estimates'
@@ -253,3 +291,6 @@ class MetaAnalysisParams(OutcomeFilter):
         None, description="risk_of_bias: beside the pooled estimate, the same pooling "
         "without the estimates not at most SOME_CONCERNS (HIGH, SERIOUS, CRITICAL, "
         "NO_INFORMATION and not assessed), in `sensitivity`")
+
+    _model_numbers = field_validator("rho", "ci_level", mode="before")(_no_bool)
+    _model_yes_no = field_validator("hartung_knapp", mode="before")(_no_number)
