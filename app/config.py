@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     seed_dir: Path = PROJECT_ROOT / "seed_data"
     pool_size: int = 5
     max_overflow: int = 5
+    # Threads that run a worker's requests at once (sync routes and dependencies); unset, 4
+    # when reads go to SQLite (in-process work: more threads mostly wait for the interpreter
+    # lock) and 40 on PostgreSQL (requests wait on the server).
+    request_threads: int | None = Field(None, ge=1, le=1000)
     pool_timeout_s: float = 5.0
     connect_timeout_s: int = 2
     sqlite_busy_timeout_ms: int = 5000
