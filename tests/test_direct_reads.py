@@ -111,3 +111,13 @@ def test_json_columns_read_what_the_standard_library_reads(db_session, dialect):
             text("SELECT study_id FROM effect_estimate WHERE id = :id"), {"id": effect_id})
         (row,) = [r for r in reads.rows(db_session, q.EFFECTS, [study_id]) if r.id == effect_id]
         assert math.isnan(row.inputs["n"])
+
+
+def test_statements_on_different_columns_are_different_statements_to_sqlalchemy():
+    """SQLAlchemy caches compiled statements by key: `a IN ids` and `b IN ids` must differ."""
+    t = table("t", column("a"), column("b"))
+    on_a = select(t.c.a).where(direct.in_ids(t.c.a))
+    assert on_a._generate_cache_key() != select(t.c.a).where(
+        direct.in_ids(t.c.b))._generate_cache_key()
+    assert on_a._generate_cache_key() == select(t.c.a).where(
+        direct.in_ids(t.c.a))._generate_cache_key()

@@ -20,6 +20,7 @@ import orjson
 from sqlalchemy import BindParameter, Boolean, ColumnElement, Select, bindparam
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.visitors import InternalTraversal
 
 IDS = "ids"
 
@@ -30,6 +31,10 @@ class InIds(ColumnElement[bool]):
     inherit_cache = True
     type = Boolean()
     _is_implicitly_boolean = True  # a condition as it stands (SQLite would add "= 1")
+    # What SQLAlchemy's statement cache keys on: without the column, `a IN ids` and
+    # `b IN ids` would share a compiled form.
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement),
+                           ("ids", InternalTraversal.dp_clauseelement)]
 
     def __init__(self, column: ColumnElement[Any]) -> None:
         self.column = column
