@@ -23,10 +23,9 @@ class Settings(BaseSettings):
     seed_dir: Path = PROJECT_ROOT / "seed_data"
     pool_size: int = 5
     max_overflow: int = 5
-    # Threads that run a worker's requests at once (sync routes and dependencies); unset, 4
-    # when reads go to SQLite (in-process work: more threads mostly wait for the interpreter
-    # lock) and 40 on PostgreSQL (requests wait on the server).
-    request_threads: int | None = Field(None, ge=1, le=1000)
+    # Threads that run a worker's requests at once (sync routes and dependencies); see
+    # app.main.request_threads before lowering it on SQLite.
+    request_threads: int = Field(40, ge=1, le=1000)
     pool_timeout_s: float = 5.0
     connect_timeout_s: int = 2
     sqlite_busy_timeout_ms: int = 5000

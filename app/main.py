@@ -55,18 +55,16 @@ def _engines(settings: Settings) -> Engines:
     return Engines(primary, read, side)
 
 
-def request_threads(settings: Settings, read: Engine) -> int:
-    """How many requests a worker works on at once (EVIDENCEDB_REQUEST_THREADS). On SQLite
-    the work is in-process and the interpreter runs one thread at a time: with 2 workers on 2
-    cores, a single study by registry id went from 284 to 393 requests/s with 4 threads
-    instead of 40, at 100,000 studies (bench/run, Q1). On PostgreSQL requests wait on the
-    server, and 2 to 40 threads measured alike."""
-    if settings.request_threads is not None:
-        return settings.request_threads
-    return SQLITE_REQUEST_THREADS if read.dialect.name == "sqlite" else 40
+def request_threads(settings: Settings) -> int:
+    """How many requests a worker works on at once (EVIDENCEDB_REQUEST_THREADS, 40 by default).
 
-
-SQLITE_REQUEST_THREADS = 4
+    On SQLite the work is in-process and the interpreter runs one thread at a time: with 2
+    workers on 2 cores, a study by registry id went from 284 to 393 requests/s with 4 threads
+    (bench/run, Q1, 100,000 studies). It stays 40 by default: a write holds SQLite's write
+    lock from its transaction's start (one trip to the pool) to its commit (another), so with
+    fewer threads than concurrent writers the writers waiting for the lock hold every thread
+    and the one holding it never gets one back (each waits out the busy timeout)."""
+    return settings.request_threads
 
 
 def _lifespan(engines: Engines) -> Callable[[FastAPI], Any]:
@@ -75,7 +73,7 @@ def _lifespan(engines: Engines) -> Callable[[FastAPI], Any]:
         # The thread pool that runs sync routes and dependencies: its size bounds how many
         # requests this worker works on at once.
         threads = anyio.to_thread.current_default_thread_limiter()
-        threads.total_tokens = request_threads(app.state.settings, engines.read)
+        threads.total_tokens = request_threads(app.state.settings)
         yield
         app.state.key_use.wait()
         engines.dispose()

@@ -6,18 +6,12 @@ import anyio.to_thread
 from fastapi.testclient import TestClient
 
 from app.config import Settings
-from app.db import make_engine
-from app.main import SQLITE_REQUEST_THREADS, create_app, request_threads
+from app.main import create_app, request_threads
 
 
-def test_unset_it_is_small_on_sqlite_and_larger_on_postgresql(tmp_path):
-    sqlite = make_engine(f"sqlite:///{tmp_path / 'x.sqlite3'}")
-    postgres = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
-    settings = Settings(database_url="sqlite://")
-    assert request_threads(settings, sqlite) == SQLITE_REQUEST_THREADS == 4
-    assert request_threads(settings, postgres) == 40
-    chosen = Settings(database_url="sqlite://", request_threads=7)
-    assert request_threads(chosen, sqlite) == request_threads(chosen, postgres) == 7
+def test_forty_unless_set():
+    assert request_threads(Settings(database_url="sqlite://")) == 40
+    assert request_threads(Settings(database_url="sqlite://", request_threads=7)) == 7
 
 
 def test_a_running_app_sizes_its_thread_pool_so(settings):

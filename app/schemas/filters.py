@@ -104,10 +104,14 @@ def _no_number(value: Any) -> Any:
     return value
 
 
-def _query_string_forms(schema: dict[str, Any]) -> None:
+def _query_string_forms(schema: dict[str, Any], model: type[BaseModel]) -> None:
     """The filter as a JSON object (a saved search's) takes each value as a JSON value or as
     a query string gives it: a list as one string (comma-separated where the query takes
-    that), a number or a yes/no as a string. Null only where a filter may be absent."""
+    that), a number or a yes/no as a string. Null only where a filter may be absent. The
+    models built on it keep JSON's own types in their schemas (an evidence profile's question
+    takes JSON values only)."""
+    if model is not StudyFilter:
+        return
     for prop in schema.get("properties", {}).values():
         if prop.get("type") == "array":
             prop["anyOf"] = [{"type": "array", "items": prop.pop("items")}, {"type": "string"}]
