@@ -154,8 +154,11 @@ def test_x_forwarded_for_is_believed_only_from_a_trusted_proxy(scratch_url):
         answers = [c.get("/version", headers=h) for h in rotating]
     assert statuses(answers) == [200] * 3 + [429] * 3
 
+    # One window for the whole test, as limited_app gives: a window ending between the third
+    # and the fourth request would refill the bucket.
     app = create_app(Settings(database_url=scratch_url, response_cache_bytes=0,
-                              trusted_proxies=["127.0.0.1"], **settings))
+                              rate_limit_window_s=3600, trusted_proxies=["127.0.0.1"],
+                              **settings))
     with TestClient(app, client=("127.0.0.1", 5000)) as c:
         # Each forwarded client has its own bucket; the proxy's own address is not the client.
         assert {c.get("/version", headers=h).status_code for h in rotating} == {200}
