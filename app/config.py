@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     # Threads that run a worker's requests at once (sync routes and dependencies); see
     # app.main.request_threads before lowering it on SQLite.
     request_threads: int = Field(40, ge=1, le=1000)
+    # Reads (GET, HEAD) a worker works on at once; unset: 4 when reads come from SQLite, no
+    # limit on PostgreSQL; 0: no limit (app/middleware/gate.py).
+    reads_at_once: int | None = Field(None, ge=0, le=1000)
     pool_timeout_s: float = 5.0
     connect_timeout_s: int = 2
     sqlite_busy_timeout_ms: int = 5000

@@ -56,14 +56,14 @@ def _engines(settings: Settings) -> Engines:
 
 
 def request_threads(settings: Settings) -> int:
-    """How many requests a worker works on at once (EVIDENCEDB_REQUEST_THREADS, 40 by default).
+    """How many threads a worker's sync routes and dependencies run on (EVIDENCEDB_REQUEST_THREADS,
+    40 by default).
 
-    On SQLite the work is in-process and the interpreter runs one thread at a time: with 2
-    workers on 2 cores, a study by registry id went from 284 to 393 requests/s with 4 threads
-    (bench/run, Q1, 100,000 studies). It stays 40 by default: a write holds SQLite's write
-    lock from its transaction's start (one trip to the pool) to its commit (another), so with
-    fewer threads than concurrent writers the writers waiting for the lock hold every thread
-    and the one holding it never gets one back (each waits out the busy timeout)."""
+    Keep it above the number of concurrent writers: a write holds SQLite's write lock from
+    its transaction's start (one trip to the pool) to its commit (another), so with fewer
+    threads than writers the writers waiting for the lock hold every thread and the one
+    holding it never gets one back (each waits out the busy timeout). Reads are bounded
+    instead by app.middleware.gate (4 at once on SQLite), which never holds a write."""
     return settings.request_threads
 
 

@@ -1,5 +1,6 @@
 """The HTTP middleware, outermost first: request log and metrics, security headers, trusted
-proxies, rate limits, body limits, the public origin, CORS and the response cache."""
+proxies, rate limits, body limits, the public origin, CORS, the response cache and the bound
+on reads worked on at once."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from app.config import Settings
 from app.middleware.cache import DataVersion, ResponseCache
+from app.middleware.gate import ReadGate, reads_at_once
 from app.middleware.headers import PublicOrigin, SecurityHeaders, TrustedProxies
 from app.middleware.limits import BodyLimits
 from app.middleware.logs import RequestObservability
@@ -29,6 +31,9 @@ def _signal_file(settings: Settings) -> Path:
 def install(app: FastAPI, settings: Settings, *, side_engine: Engine, store: Buckets,
             key_ids: KeyIds) -> None:
     """Add every middleware (Starlette runs the last added first)."""
+    if limit := reads_at_once(settings):
+        # Inside the cache: an answer the cache holds never waits for a place.
+        app.add_middleware(ReadGate, limit=limit)
     if settings.response_cache_bytes > 0 and not settings.require_read_key:
         # Cached reads are keyed on the version of the database reads come from.
         app.add_middleware(ResponseCache, version=DataVersion(

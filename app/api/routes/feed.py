@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from app.api.deps import SessionDep
 from app.api.responses import JSONBytes, content, problems
 from app.errors import BadRequest
+from app.middleware.gate import leave_read_gate
 from app.schemas.feed import AtomParams, ChangePage, ChangeParams
 from app.services import feed
 
@@ -33,6 +34,8 @@ async def list_changes(request: Request, params: Annotated[ChangeParams, Query()
                          "newest changes), not both")
     page = await run_in_threadpool(feed.look, session, params)
     deadline = time.monotonic() + (params.wait if params.tail is None else 0)
+    if not page.items and deadline > time.monotonic():
+        leave_read_gate(request.scope)  # waiting is not reading: other reads go on
     while not page.items and not feed.stopping.is_set() \
             and (left := deadline - time.monotonic()) > 0:
         if await request.is_disconnected():
