@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy import MetaData, create_engine, event, exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -41,11 +42,12 @@ def json_loads(text: str | bytes) -> Any:
 def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5,
                 pool_timeout: float = 5.0, busy_timeout_ms: int = 5000,
                 connect_timeout: int = 2, echo: bool = False) -> Engine:
-    """An engine for SQLite (WAL, foreign keys, busy timeout) or PostgreSQL (pre-ping pool).
+    """An engine for SQLite (WAL, foreign keys, busy timeout) or PostgreSQL (pinged pool).
 
-    On PostgreSQL every checkout pings the connection (a restarted server's dead connections are
-    replaced, not handed out) and connecting gives up after `connect_timeout` seconds, so while
-    the server is away requests fail fast with 503 instead of hanging.
+    On PostgreSQL a connection idle for more than a second is pinged when it is checked out
+    (a restarted server's dead connections are replaced, not handed out; see `_ping_if_idle`)
+    and connecting gives up after `connect_timeout` seconds, so while the server is away
+    requests fail fast with 503 instead of hanging.
     """
     # Bound values never appear in error messages (and so in logs): they may hold a key.
     kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": not echo,
@@ -54,12 +56,42 @@ def make_engine(url: str, *, pool_size: int = 5, max_overflow: int = 5,
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": busy_timeout_ms / 1000}
     else:
         kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout,
-                      pool_pre_ping=True,
                       connect_args={"connect_timeout": max(int(connect_timeout), 1)})
     engine = create_engine(url, **kwargs)
     if is_sqlite(url):
         _configure_sqlite(engine, busy_timeout_ms)
+    else:
+        _ping_if_idle(engine)
     return engine
+
+
+PING_AFTER_IDLE_S = 1.0
+_LAST_USED = "evidencedb_last_used"
+
+
+def _ping_if_idle(engine: Engine) -> None:
+    """Ping a connection at checkout only when it has been idle for a while: a server that went
+    away is found before a request uses it, while a busy pool spends no round trip on it. A
+    connection that breaks in use fails that request (503) and SQLAlchemy then replaces every
+    connection of the pool, as a failed ping does."""
+
+    @event.listens_for(engine, "connect")
+    def _connected(_dbapi_conn: Any, record: Any) -> None:
+        record.info[_LAST_USED] = time.monotonic()
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_conn: Any, record: Any) -> None:
+        if record is not None:
+            record.info[_LAST_USED] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get(_LAST_USED, 0.0) < PING_AFTER_IDLE_S:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as error:
+            raise exc.InvalidatePoolError() from error
 
 
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
