@@ -114,6 +114,8 @@ def test_saving_needs_a_key(client):
     ({"filter": {}, "question": {"hartung_knapp": 0}}, ["body", "question", "hartung_knapp"]),
     ({"filter": {}, "question": {"timepoint_months_min": False}},
      ["body", "question", "timepoint_months_min"]),
+    ({"filter": {}, "question": {"phase": None}}, ["body", "question", "phase"]),
+    ({"filter": {}, "question": {"phase": [3]}}, ["body", "question", "phase", 0]),
 ])
 def test_a_bad_filter_or_question_is_a_422_naming_the_field(client, reader, body, field):
     response = client.post(SUBS, json=body, headers=reader)
@@ -398,13 +400,17 @@ def test_the_published_schema_takes_the_query_string_forms_the_filter_takes(clie
     string, as a query string gives them: the schema says so (and nothing more)."""
     schemas = client.get("/openapi.json").json()["components"]["schemas"]
     for model, props in (("StudyFilter", ("phase", "condition", "min_enrollment",
-                                          "min_follow_up_months", "has_results")),):
+                                          "min_follow_up_months", "has_results")),
+                         ("SavedQuestion", ("phase", "instrument", "min_enrollment", "rho",
+                                            "ci_level", "hartung_knapp"))):
         for prop in props:
             forms = schemas[model]["properties"][prop]["anyOf"]
             assert {"type": "string"} in forms, (model, prop)
             assert {"type": "null"} not in forms or prop in ("min_enrollment",
                                                               "min_follow_up_months",
                                                               "has_results"), (model, prop)
+    create = schemas["SubscriptionCreate"]["properties"]
+    assert {"$ref": "#/components/schemas/SavedQuestion"} in create["question"]["anyOf"]
     phase = schemas["StudyFilter"]["properties"]["phase"]["anyOf"]
     assert phase[0] == {"type": "array", "items": {"$ref": "#/components/schemas/Phase"}}
     # An evidence profile's question takes JSON values only: its schema says so.

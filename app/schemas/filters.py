@@ -104,13 +104,17 @@ def _no_number(value: Any) -> Any:
     return value
 
 
+# The models whose JSON form takes query-string values too (a saved search's filter and
+# question); the others built on StudyFilter keep JSON's own types in their schemas (an
+# evidence profile's question takes JSON values only).
+_QUERY_STRING_MODELS: set[type[BaseModel]] = set()
+
+
 def _query_string_forms(schema: dict[str, Any], model: type[BaseModel]) -> None:
     """The filter as a JSON object (a saved search's) takes each value as a JSON value or as
     a query string gives it: a list as one string (comma-separated where the query takes
-    that), a number or a yes/no as a string. Null only where a filter may be absent. The
-    models built on it keep JSON's own types in their schemas (an evidence profile's question
-    takes JSON values only)."""
-    if model is not StudyFilter:
+    that), a number or a yes/no as a string. Null only where a filter may be absent."""
+    if model not in _QUERY_STRING_MODELS:
         return
     for prop in schema.get("properties", {}).values():
         if prop.get("type") == "array":
@@ -298,3 +302,11 @@ class MetaAnalysisParams(OutcomeFilter):
 
     _model_numbers = field_validator("rho", "ci_level", mode="before")(_no_bool)
     _model_yes_no = field_validator("hartung_knapp", mode="before")(_no_number)
+
+
+class SavedQuestion(MetaAnalysisParams):
+    """The parameters of GET /meta-analysis as a saved search's question: each value as a JSON
+    value or as a query string gives it, as in the saved search's filter."""
+
+
+_QUERY_STRING_MODELS.update({StudyFilter, SavedQuestion})

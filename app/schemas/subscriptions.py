@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.schemas.common import ApiModel, PlainText
 from app.schemas.feed import ChangeItem, FeedCursor
-from app.schemas.filters import MetaAnalysisParams, StudyFilter
+from app.schemas.filters import SavedQuestion, StudyFilter
 
 WebhookUrl = Annotated[PlainText, StringConstraints(min_length=1, max_length=2000),
                        Field(description="where each matching change is sent: https to a "
@@ -24,7 +24,7 @@ class SubscriptionCreate(ApiModel):
     filter: StudyFilter = Field(
         default_factory=StudyFilter, description="the study filters of GET /studies (values "
         "as strings or lists); its changes are the changes to the studies it matches")
-    question: MetaAnalysisParams | None = Field(
+    question: SavedQuestion | None = Field(
         None, description="the parameters of GET /meta-analysis: its pooled estimate is "
         "compared at each acknowledgement")
     url: WebhookUrl | None = None
