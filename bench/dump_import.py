@@ -5,8 +5,9 @@ NCT id, title, protocol id and an extra condition; every other record that has r
 loses its resultsSection), writes them into a ZIP laid out as ClinicalTrials.gov publishes
 its dump (`ctg-studies/NCT….json`), runs `evidencedb import-ctgov` on it in a new process
 against a scratch database, then runs it again (every record unchanged). For each run it
-prints the command's summary, elapsed seconds, records/s and the peak RSS of the import
-process (its own rusage, from wait4).
+prints the command's summary, elapsed seconds, records/s, the peak RSS of the import
+process and the CPU seconds it and its mapping worker used (their rusage, from wait4): on a
+machine shared with other work, CPU time per record is the steadier figure.
 
     .venv/bin/python bench/dump_import.py                        # 100,000 records, SQLite
     .venv/bin/python bench/dump_import.py --records 2000
@@ -84,9 +85,11 @@ def run_import(url: str, dump: Path, count: int, args: argparse.Namespace,
     out = proc.stdout.read().strip().splitlines()
     proc.returncode = os.waitstatus_to_exitcode(status)
     peak_mb = usage.ru_maxrss / 1024  # kilobytes on Linux
+    cpu = usage.ru_utime + usage.ru_stime  # with the worker it waited for
     print(f"  summary: {out[-1] if out else '(none)'} (exit {proc.returncode})")
     print(f"  {count} records in {elapsed:.1f} s: {count / elapsed:.0f} records/s, "
-          f"peak RSS of the import process {peak_mb:.0f} MB")
+          f"peak RSS of the import process {peak_mb:.0f} MB, "
+          f"CPU {cpu:.1f} s ({1000 * cpu / count:.2f} ms a record)")
 
 
 def main() -> None:
