@@ -216,7 +216,7 @@ def cmd_load(args: argparse.Namespace) -> None:
             else:
                 print("starting clean: no batch of this file was loaded before")
             with batch_gc.batch_collection() as after_batch:
-                for batch in bulk.batches(lines, args.batch_size, report.errors, done):
+                for batch in bulk.read_ahead(lines, args.batch_size, report.errors, done):
                     try:
                         report.loaded += bulk.load_batch(session, batch, source=args.file,
                                                          actor_id=None, vocab_cache=cache,

@@ -41,6 +41,8 @@ def main() -> None:
                         help="leave the garbage collector as it is (the loader runs it once "
                              "every 10 batches)")
     parser.add_argument("--pg-admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--pg-database", default="evidencedb_load_profile",
+                        help="the PostgreSQL database to (re)create and load")
     args = parser.parse_args()
 
     source = ROOT / "bench" / "data" / f"studies-{args.source}-seed{args.seed}.ndjson"
@@ -54,7 +56,7 @@ def main() -> None:
     if args.database == "sqlite":
         url = f"sqlite:///{work / 'profile.sqlite3'}"
     else:
-        name = "evidencedb_load_profile"
+        name = args.pg_database
         subprocess.run(["psql", "-q", args.pg_admin_url,
                         "-c", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)",
                         "-c", f"CREATE DATABASE {name}"], check=True)
@@ -63,7 +65,7 @@ def main() -> None:
 
     from app import migrations
     from app.db import make_engine, make_sessionmaker
-    from app.services import batch_gc, bulk
+    from app.services import batch_gc, bulk, bulk_insert
 
     migrations.upgrade(url)
 
@@ -79,7 +81,7 @@ def main() -> None:
                 spent[stage] += time.perf_counter() - started
         return wrapper
 
-    tuples = bulk._tuples  # noqa: SLF001
+    tuples = bulk_insert.tuples
     insert = bulk._insert  # noqa: SLF001
 
     def insert_timed(conn, table, table_rows):  # noqa: ANN001, ANN202
@@ -92,7 +94,7 @@ def main() -> None:
 
     bulk.parse = timed("read + validate documents", bulk.parse)
     bulk._plan_study = timed("plan rows", bulk._plan_study)  # noqa: SLF001
-    bulk._tuples = timed("build row tuples", tuples)  # noqa: SLF001
+    bulk_insert.tuples = timed("build row tuples", tuples)
     bulk._insert = insert_timed  # noqa: SLF001
     load_batch = timed("load_batch (all)", bulk.load_batch)
 
@@ -123,7 +125,7 @@ def main() -> None:
               ("insert (all tables)", inserts),
               ("checks, ids, commit", inside - spent["plan rows"]
                - spent["build row tuples"] - inserts),
-              ("ANALYZE", spent["ANALYZE"])]
+              ("statistics (VACUUM) ANALYZE", spent["ANALYZE"])]
     print(f"{report.loaded} studies into {args.database} in {total:.1f} s "
           f"({report.loaded / total:,.0f} studies/s, {sum(rows.values()):,} rows)")
     for name, seconds in stages:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import math
+import sqlite3
 
 import pytest
 from sqlalchemy import func, select
 
-from app.models import Study
+from app.models import Study, StudyCondition
 from app.schemas.study import StudyCreate
-from app.services import bulk, studies
+from app.services import bulk, bulk_insert, studies
+from app.services.vocab import fold
 from tests.builders import study_document
 
 VOLATILE = {"created_at", "updated_at", "key", "registry_ids", "id"}
@@ -116,3 +118,37 @@ def test_a_conflicting_document_fails_its_batch_whole(db_session):
     else:
         raise AssertionError("the batch should have been refused")
     assert db_session.scalar(select(func.count()).where(Study.key.like("bulk-%"))) == 0
+
+
+def test_a_batch_whose_rows_refer_to_a_missing_row_is_refused_whole(db_session):
+    # The loader's vocabulary cache is trusted for ids; one naming a condition that is not
+    # stored must not give a study that refers to nothing, whichever way the database checks.
+    doc = study_document("bulk-dangling", nct="NCT09999941")
+    cache = bulk.new_vocab_cache()
+    cache["condition"][fold(doc["conditions"][0])] = 987_654_321
+    errors: list[bulk.BatchError] = []
+    batch = next(bulk.batches(_lines(doc), 10, errors))
+    with pytest.raises((bulk_insert.DanglingReference, sqlite3.IntegrityError)):
+        bulk.load_batch(db_session, batch, source="t", actor_id=None, vocab_cache=cache)
+    assert db_session.scalar(select(func.count()).where(Study.key == "bulk-dangling")) == 0
+    assert db_session.scalar(select(func.count()).select_from(StudyCondition)
+                             .where(StudyCondition.condition_id == 987_654_321)) == 0
+
+
+def test_reading_ahead_gives_the_batches_and_errors_of_a_plain_read_in_line_order():
+    docs = [study_document(f"ahead-{i}", nct=f"NCT0999995{i}") for i in range(9)]
+    for bad in (1, 5, 6):
+        docs[bad]["arms"][0]["n_randomized"] = -bad
+    lines = _lines(*docs)
+    plain_errors: list[bulk.BatchError] = []
+    plain = [[line for line, _ in b] for b in bulk.batches(lines, 2, plain_errors)]
+    ahead_errors: list[bulk.BatchError] = []
+    seen_errors = []
+    ahead = []
+    for batch in bulk.read_ahead(lines, 2, ahead_errors):
+        seen_errors.append([e.line for e in ahead_errors])
+        ahead.append([line for line, _ in batch])
+    assert plain == ahead == [[3, 4], [9]]
+    assert [e.line for e in ahead_errors] == [e.line for e in plain_errors] == [2, 6, 7]
+    # A batch arrives after the errors of the lines before it, never with later ones.
+    assert seen_errors == [[2], [2, 6, 7]]

@@ -7,15 +7,15 @@ in one transaction with one audit entry. A bad document fails its whole batch.
 
 from __future__ import annotations
 
-import datetime as dt
+import queue
+import threading
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from operator import itemgetter
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import JSON, Table, text
+from sqlalchemy import Table, text
 from sqlalchemy.orm import Session
 
 from app.enums import InterventionType, RetractionStatus
@@ -32,11 +32,11 @@ from app.models import (
 from app.queries import vocab as qv
 from app.queries import writes as qw
 from app.schemas.study import PublicationIn, StudyCreate
-from app.services import feed, flags, rows
+from app.services import bulk_insert, feed, flags, rows
 from app.services.load_resume import Loaded
 from app.services.rows import PUBLICATION_ATTRS, table_of
 from app.services.vocab import fold
-from app.types import UTCDateTime, utcnow
+from app.types import utcnow
 
 # Insert order: every table after the tables it refers to.
 _INTERVENTION, _INTERVENTION_ALIAS = table_of(Intervention), table_of(InterventionAlias)
@@ -244,56 +244,7 @@ def _plan_study(plan: _Plan, line: int, doc: StudyCreate, targets: dict[str, int
     plan.rows[_STUDY.name].append(study)
 
 
-def _converters(table: Table, dialect: Any) -> dict[str, Any]:
-    """Column name -> converter, for the few columns that need one. Plain values go to the
-    driver as they are: enumeration members are `str` already, booleans and dates the drivers
-    adapt themselves; only JSON and timestamps need the column type's own conversion."""
-    return {column.name: column.type._cached_bind_processor(dialect)  # noqa: SLF001
-            for column in table.columns if isinstance(column.type, JSON | UTCDateTime)}
-
-
-def _tuples(table: Table, rows: list[dict[str, Any]], dialect: Any) -> list[tuple[Any, ...]]:
-    """The rows as tuples in column order, built by `itemgetter` (C speed); a column a row
-    leaves out is NULL. A batch shares one timestamp, so each distinct timestamp is converted
-    once."""
-    names = [column.name for column in table.columns]
-    memo: dict[Any, Any] = {}
-    for name, convert in _converters(table, dialect).items():
-        for row in rows:
-            value = row.get(name)
-            if value is None:  # an absent document stays SQL NULL, not JSON null
-                continue
-            if isinstance(value, dt.datetime):
-                if value not in memo:
-                    memo[value] = convert(value)
-                row[name] = memo[value]
-            else:
-                row[name] = convert(value)
-    getter = itemgetter(*names)
-    try:
-        return [getter(row) for row in rows]
-    except KeyError:  # a row leaves a column out
-        return [tuple(row.get(name) for name in names) for row in rows]
-
-
-def _insert(conn: Any, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Many rows at once, straight to the driver: the per-row parameter handling of a
-    compiled statement costs more than the insert itself."""
-    dialect = conn.dialect
-    params = _tuples(table, rows, dialect)
-    quoted = ", ".join(dialect.identifier_preparer.quote(c.name) for c in table.columns)
-    target = f"{dialect.identifier_preparer.quote(table.name)} ({quoted})"
-    cursor = conn.connection.driver_connection.cursor()
-    try:
-        if dialect.name == "postgresql":
-            with cursor.copy(f"COPY {target} FROM STDIN") as copy:
-                for row in params:
-                    copy.write_row(row)
-        else:
-            marks = ", ".join("?" * len(table.columns))
-            cursor.executemany(f"INSERT INTO {target} VALUES ({marks})", params)
-    finally:
-        cursor.close()
+_insert = bulk_insert.insert
 
 
 def insert_plan(session: Session, plan: _Plan) -> None:
@@ -317,12 +268,7 @@ def _lock(session: Session) -> None:
 
 
 def _fix_sequences(session: Session) -> None:
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    for table in TABLES:
-        session.execute(text(
-            f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
-            f"COALESCE((SELECT max(id) FROM {table.name}), 1))"))
+    bulk_insert.fix_sequences(session, TABLES)
 
 
 def load_batch(session: Session, docs: list[tuple[int, StudyCreate]], *, source: str,
@@ -347,7 +293,8 @@ def load_batch(session: Session, docs: list[tuple[int, StudyCreate]], *, source:
                           "lines": [docs[0][0], docs[-1][0]],
                           **({"sha256": sha256} if sha256 else {})},
                  snapshot=None, reason=None)
-        insert_plan(session, plan)
+        with bulk_insert.deferred_reference_checks(session, TABLES, plan.rows):
+            insert_plan(session, plan)
         flags.refresh(session, list(batch_ids.values()))
         _fix_sequences(session)
         feed.note_rows(session, [
@@ -386,11 +333,65 @@ def batches(lines: Iterable[bytes], size: int, errors: list[BatchError],
         yield batch
 
 
+def read_ahead(lines: Iterable[bytes], size: int, errors: list[BatchError],
+               done: Loaded | None = None) -> Iterator[list[tuple[int, StudyCreate]]]:
+    """`batches`, read and validated by a thread one batch ahead of the caller, so that the
+    next batch is parsed while the database works on this one. Errors reach `errors` in line
+    order, as the caller passes them."""
+    found: list[BatchError] = []
+    ready: queue.Queue[tuple[Any, int, BaseException | None]] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def put(item: tuple[Any, int, BaseException | None]) -> None:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def produce() -> None:
+        try:
+            for batch in batches(lines, size, found, done):
+                put((batch, len(found), None))
+                if stop.is_set():
+                    return
+            put((None, len(found), None))
+        except BaseException as exc:  # handed to the caller, raised there
+            put((None, len(found), exc))
+
+    thread = threading.Thread(target=produce, name="bulk-read-ahead", daemon=True)
+    thread.start()
+    passed = 0
+    try:
+        while True:
+            batch, seen, failure = ready.get()
+            errors.extend(found[passed:seen])
+            passed = seen
+            if failure is not None:
+                raise failure
+            if batch is None:
+                return
+            yield batch
+    finally:
+        stop.set()
+        thread.join()
+
+
 def refresh_statistics(session: Session) -> None:
     """Planner statistics after a load: without them both databases pick plans (an ordered
-    scan of every study, say) that are orders of magnitude slower at registry scale."""
-    session.execute(text("ANALYZE"))
+    scan of every study, say) that are orders of magnitude slower at registry scale. On
+    PostgreSQL a VACUUM as well: rows just COPY'd have no visibility map, so no index-only scan
+    (the facet counts) can skip the table until autovacuum comes by. VACUUM runs outside any
+    transaction, so on a connection of its own."""
+    engine = session.connection().engine
+    if engine.dialect.name != "postgresql":
+        session.execute(text("ANALYZE"))
+        session.commit()
+        return
     session.commit()
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM (ANALYZE)"))
 
 
 def new_vocab_cache() -> VocabCache:
