@@ -4,7 +4,8 @@ The same files (the real registry records of tests/fixtures/ctgov and variants o
 share identifiers, publications, conditions and interventions, with a refused file and a
 record given twice among them) are imported into two empty databases, once one record at a
 time and once batched, and every table is read back and compared row by row; only
-timestamps are left out."""
+timestamps are left out, and a number in a stored document (an audit snapshot, say) must be
+an integer or a float on both sides alike."""
 
 from __future__ import annotations
 
@@ -74,6 +75,8 @@ def _plain(value: Any) -> Any:
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_plain(v) for v in value]
+    if isinstance(value, float):  # 5.0 in a stored document is not 5
+        return ("float", value)
     return getattr(value, "value", value)
 
 

@@ -6,7 +6,12 @@ what the records before it in the batch would have stored; then all their rows a
 in memory by the bulk loader's planner and inserted a table at a time (COPY on PostgreSQL,
 executemany on SQLite). What is stored is what `studies.create` stores, record by record:
 the study with its source record at version 1, every part, its flags, one audit entry with
-the study as read back and one change-feed row pointing at it.
+the study as it reads back and one change-feed row pointing at it.
+
+The studies are not read back for their audit entries: `documents.assemble`'s own steps run
+on the planned rows, shaped as its statements return them (`_documents`), which gives the
+same document without a statement. The large JSON (source records, audit snapshots) is
+encoded by orjson before it goes to the driver.
 
 `create` writes all of them or raises; the caller runs it in a SAVEPOINT and, when it fails,
 writes the records one by one, so that a refused file is still reported by name.
@@ -15,12 +20,14 @@ writes the records one by one, so that a refused file is still reported by name.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections import namedtuple
 from dataclasses import dataclass
+from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Column, MetaData, Table, Text, insert, select, text
+from sqlalchemy import JSON, Column, Float, MetaData, Table, Text, insert, select, text
 from sqlalchemy.orm import Session
 
 from app.enums import InterventionType
@@ -34,6 +41,9 @@ from app.models import (
     Study,
     StudyFlag,
 )
+from app.queries import direct
+from app.queries import documents as q
+from app.schemas.filters import META_FIELDS, STUDY_FIELDS
 from app.schemas.study import StudyCreate
 from app.services import audit, bulk, documents, feed, flags, importer
 from app.services.importer import ImportResult
@@ -112,12 +122,14 @@ class _Planned:
         names = {fold(i["name"]) for d in docs for a in d.get("arms", [])
                  for i in a["interventions"]}
         self.interventions: dict[str, tuple[str, str]] = {}
+        self.types: dict[int, Any] = {}  # intervention id -> its stored type
         if names:
             for alias, ident, name, type_ in session.execute(
                     select(InterventionAlias.alias, Intervention.id, Intervention.name,
                            Intervention.type)
                     .join(Intervention).where(InterventionAlias.alias.in_(names))):
                 self.interventions[alias] = (name, _value(type_))
+                self.types[ident] = type_
                 plan.vocab["intervention"][alias] = ident
                 plan.vocab["intervention_name"][ident] = name
         plan.absent_interventions = names - set(self.interventions)
@@ -153,7 +165,8 @@ class _Planned:
                     fold(i.name), (i.name, (i.type or InterventionType.OTHER).value))
 
 
-def _plan(session: Session, new: list[New]) -> tuple[_Plan, list[tuple[int, StudyCreate]]]:
+def _plan(session: Session, new: list[New]
+          ) -> tuple[_Plan, _Planned, list[tuple[int, StudyCreate]]]:
     plan = _Plan(session)
     stored = _Planned(plan, [n.doc for n in new])
     docs: list[tuple[int, StudyCreate]] = []
@@ -169,7 +182,103 @@ def _plan(session: Session, new: list[New]) -> tuple[_Plan, list[tuple[int, Stud
         stored.planned(doc)
         docs.append((line, doc))
     bulk._check_unique(plan, docs)
-    return plan, docs
+    return plan, stored, docs
+
+
+def _planned_rows(stmt: direct.Direct, rows: list[dict[str, Any]]) -> list[Any]:
+    """Planned rows shaped as the document read `stmt` returns them (absent columns NULL)."""
+    names = tuple(stmt.stmt.selected_columns.keys())
+    make = _row_class(names)._make
+    try:
+        get = itemgetter(*names)
+        return [make(get(row)) for row in rows]
+    except KeyError:  # a row leaves a column out
+        return [make([row.get(name) for name in names]) for row in rows]
+
+
+@lru_cache
+def _row_class(names: tuple[str, ...]) -> Any:
+    return namedtuple("Row", names)  # noqa: PYI024
+
+
+def _as_read(plan: _Plan) -> None:
+    """The planned values as the database gives them back: a float column's integer is
+    read as a float."""
+    for table in bulk.TABLES:
+        floats = _FLOATS.get(table.name)
+        for row in plan.rows.get(table.name, []) if floats else ():
+            for name in floats or ():
+                if type(row.get(name)) is int:
+                    row[name] = float(row[name])
+
+
+_FLOATS = {t.name: [c.name for c in t.columns if isinstance(c.type, Float)]
+           for t in bulk.TABLES}
+
+
+def _fetched(plan: _Plan, stored: _Planned) -> documents.Fetched:
+    """What `documents.assemble` reads for the batch's new studies, from the plan."""
+    rows = plan.rows
+
+    def got(table: str) -> list[dict[str, Any]]:
+        return rows.get(table, [])
+
+    names = plan.vocab["intervention_name"]
+    types = {**stored.types, **{r["id"]: r["type"] for r in got("intervention")}}
+    pubs = {r["id"]: r for r in got("publication")}
+    pubs.update((p.id, dict(p._mapping)) for p in plan.stored_publications.values()
+                if hasattr(p, "_mapping"))
+    arm_ints = sorted(got("arm_intervention"), key=itemgetter("arm_id", "position"))
+    return {
+        q.REGISTRY_IDS: _planned_rows(q.REGISTRY_IDS, got("registry_id")),
+        q.CONDITIONS: _planned_rows(q.CONDITIONS, got("study_condition")),
+        q.INTERVENTION_NAMES: _planned_rows(q.INTERVENTION_NAMES, [
+            {"study_id": r["study_id"], "name": names[r["intervention_id"]]}
+            for r in sorted(got("arm_intervention"),
+                            key=itemgetter("study_id", "arm_id", "position"))]),
+        q.KEYWORDS: _planned_rows(q.KEYWORDS, got("study_keyword")),
+        q.RELATIONS: [], q.REFERENCED_BY: [],  # a batch plans no relation (NotBatched)
+        q.PUBLICATIONS: _planned_rows(q.PUBLICATIONS, [
+            {**r, **pubs[r["publication_id"]]} for r in got("study_publication")]),
+        q.SOURCES: _planned_rows(q.SOURCES, got("provenance")),
+        q.ARMS: _planned_rows(q.ARMS, got("arm")),
+        q.TIMEPOINTS: _planned_rows(q.TIMEPOINTS, got("timepoint")),
+        q.ARM_INTERVENTIONS: _planned_rows(q.ARM_INTERVENTIONS, [
+            {**r, "intervention_name": names[r["intervention_id"]],
+             "intervention_type": types[r["intervention_id"]]} for r in arm_ints]),
+        q.OUTCOME_MEASURES: _planned_rows(q.OUTCOME_MEASURES, got("outcome_measure")),
+        q.EFFECTS: _planned_rows(q.EFFECTS, sorted(
+            got("effect_estimate"), key=itemgetter("outcome_measure_id", "position", "id"))),
+        q.RESULTS: _planned_rows(q.RESULTS, sorted(
+            got("outcome_result"), key=itemgetter("outcome_measure_id", "position"))),
+    }
+
+
+def _documents(plan: _Plan, stored: _Planned) -> list[dict[str, Any]]:
+    """The new studies' documents as `documents.assemble` reads them once inserted, built
+    from the plan (`assemble`'s own steps, on the rows it would read)."""
+    _as_read(plan)
+    got = _fetched(plan, stored)
+    studies = plan.rows[bulk._STUDY.name]
+    docs: dict[int, dict[str, Any]] = {}
+    for r in studies:
+        doc = {name: r[name] for name in STUDY_FIELDS}
+        doc["countries"] = list(r["countries"] or [])
+        doc["conflicts"] = list(r["conflicts"] or [])
+        docs[r["id"]] = doc
+    reg = documents._group(got[q.REGISTRY_IDS])
+    cond = documents._group(got[q.CONDITIONS])
+    ints = documents._group(got[q.INTERVENTION_NAMES])
+    for sid, doc in docs.items():
+        doc["registry_ids"] = [{"registry": x.registry, "identifier": x.identifier}
+                               for x in reg.get(sid, [])]
+        doc["conditions"] = [x.label for x in cond.get(sid, [])]
+        doc["interventions"] = list(dict.fromkeys(x.name for x in ints.get(sid, [])))
+    documents._add_detail_extras(got, docs)
+    documents._add_parts(got, docs, set(documents.ALL_PARTS), True)
+    for r in studies:
+        docs[r["id"]].update({name: r[name] for name in META_FIELDS})
+    return [docs[r["id"]] for r in studies]
 
 
 def _encoded(value: Any) -> str | None:
@@ -192,10 +301,6 @@ def _as_text(table: Table) -> Table:
 
 _STUDY_TEXT, _AUDIT_TEXT = _as_text(bulk._STUDY), _as_text(bulk._AUDIT)
 _STUDY_JSON = [c.name for c in bulk._STUDY.columns if isinstance(c.type, JSON)]
-# The study row as the document reads it: its source record is the one in hand.
-_STUDY_READ = select(*[c for c in bulk._STUDY.columns if c.name != "source_record"])
-
-
 def _insert(session: Session, plan: _Plan) -> None:
     """Every planned row, a table at a time; the studies' JSON encoded here."""
     conn = session.connection()
@@ -206,18 +311,6 @@ def _insert(session: Session, plan: _Plan) -> None:
         rows = plan.rows.get(table.name)
         if rows:
             bulk._insert(conn, _STUDY_TEXT if table is bulk._STUDY else table, rows)
-
-
-def _afters(session: Session, ids: list[int], new: list[New]) -> tuple[Sequence[Any],
-                                                                      list[dict[str, Any]]]:
-    """The new studies' rows and documents as `studies.read` reads them, with their flags."""
-    rows = session.execute(_STUDY_READ.where(bulk._STUDY.c.id.in_(ids))
-                           .order_by(bulk._STUDY.c.id)).all()
-    explained = flags._explained(session, ids)
-    afters = [{**doc, "flags": flags._raised(doc, n.record, explained[row.id])}
-              for row, doc, n in zip(rows, documents.assemble(session, rows, detail=True), new,
-                                     strict=True)]
-    return rows, afters
 
 
 # PostgreSQL compresses the large JSON of the new rows (registry record, audit snapshot) with
@@ -233,16 +326,20 @@ def create(session: Session, new: list[New], req: WriteRequest) -> list[ImportRe
     bulk._lock(session)
     if session.get_bind().dialect.name == "postgresql":
         session.execute(_LZ4)
-    plan, docs = _plan(session, new)
+    plan, stored, docs = _plan(session, new)
+    ids = [row["id"] for row in plan.rows[bulk._STUDY.name]]
+    # The study as `studies.read` will read it: its document and the flags it raises.
+    explained = flags._explained(session, ids)
+    afters = [{**doc, "flags": flags._raised(doc, n.record, explained[sid])}
+              for sid, doc, n in zip(ids, _documents(plan, stored), new, strict=True)]
+    snapshots = [audit.jsonable(after) for after in afters]
     _insert(session, plan)
-    rows, afters = _afters(session, [row["id"] for row in plan.rows[bulk._STUDY.name]], new)
-    raised = [{"study_id": row.id, "flag_id": flag["id"], "flag_type": flag["type"]}
-              for row, after in zip(rows, afters, strict=True) for flag in after["flags"]]
+    raised = [{"study_id": sid, "flag_id": flag["id"], "flag_type": flag["type"]}
+              for sid, after in zip(ids, afters, strict=True) for flag in after["flags"]]
     if raised:
         session.execute(insert(StudyFlag), raised)
     entries, changes, now = [], [], utcnow()
-    for (_, doc), n, after in zip(docs, new, afters, strict=True):
-        snapshot = audit.jsonable(after)
+    for (_, doc), n, snapshot in zip(docs, new, snapshots, strict=True):
         changed = audit.diff(None, snapshot)
         entry = {"id": plan.ids.take(bulk._AUDIT), "at": now, "actor_id": req.actor_id,
                  "action": "create", "entity": "study", "entity_key": doc.key, "version": 1,
@@ -256,6 +353,6 @@ def create(session: Session, new: list[New], req: WriteRequest) -> list[ImportRe
     bulk._insert(session.connection(), _AUDIT_TEXT, entries)
     bulk._fix_sequences(session)
     feed.note_rows(session, changes)
-    return [ImportResult(ctgov.nct_id(n.record), row.id, doc.key, "created", 1,
+    return [ImportResult(ctgov.nct_id(n.record), sid, doc.key, "created", 1,
                          n.report.as_dict())
-            for (_, doc), n, row in zip(docs, new, rows, strict=True)]
+            for (_, doc), n, sid in zip(docs, new, ids, strict=True)]
