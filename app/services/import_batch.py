@@ -4,7 +4,8 @@ Records whose NCT id names no stored study are fitted to what is stored and vali
 exactly as the single write does it (`importer.reconcile`, `importer.validated`), each seeing
 what the records before it in the batch would have stored; then all their rows are planned
 in memory by the bulk loader's planner and inserted a table at a time (COPY on PostgreSQL,
-executemany on SQLite). What is stored is what `studies.create` stores, record by record:
+executemany on SQLite; on PostgreSQL their foreign keys checked once per batch, as the bulk
+loader does it). What is stored is what `studies.create` stores, record by record:
 the study with its source record at version 1, every part, its flags, one audit entry with
 the study as it reads back and one change-feed row pointing at it.
 
@@ -45,7 +46,7 @@ from app.queries import direct
 from app.queries import documents as q
 from app.schemas.filters import META_FIELDS, STUDY_FIELDS
 from app.schemas.study import StudyCreate
-from app.services import audit, bulk, documents, feed, flags, importer
+from app.services import audit, bulk, bulk_insert, documents, feed, flags, importer
 from app.services.importer import ImportResult
 from app.services.vocab import fold
 from app.services.writes import WriteRequest
@@ -333,7 +334,8 @@ def create(session: Session, new: list[New], req: WriteRequest) -> list[ImportRe
     afters = [{**doc, "flags": flags._raised(doc, n.record, explained[sid])}
               for sid, doc, n in zip(ids, _documents(plan, stored), new, strict=True)]
     snapshots = [audit.jsonable(after) for after in afters]
-    _insert(session, plan)
+    with bulk_insert.deferred_reference_checks(session, bulk.TABLES, plan.rows):
+        _insert(session, plan)
     raised = [{"study_id": sid, "flag_id": flag["id"], "flag_type": flag["type"]}
               for sid, after in zip(ids, afters, strict=True) for flag in after["flags"]]
     if raised:
