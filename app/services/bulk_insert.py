@@ -104,27 +104,28 @@ def _check_references(session: Session, tables: list[Table],
     """Every row that the planned rows refer to is stored: a row of the batch itself (the
     COPY stored every planned row or failed), or else one found by primary key, with one
     look-up per referred table."""
-    wanted: dict[str, set[Any]] = {}
+    wanted: dict[tuple[str, str], set[Any]] = {}
     for table in tables:
         planned = rows.get(table.name)
         for fk in table.foreign_key_constraints if planned else ():
             (column, parent), = zip(fk.column_keys, fk.elements, strict=True)
-            wanted.setdefault(parent.column.table.name, set()).update(
+            wanted.setdefault((parent.column.table.name, parent.column.name), set()).update(
                 _referred(planned, column))  # type: ignore[arg-type]
     locked = {table.name for table in tables}
-    for name, ids in wanted.items():
+    for (name, key), ids in wanted.items():
         ids.discard(None)
-        ids.difference_update(row["id"] for row in rows.get(name, ()))
+        ids.difference_update(row.get(key) for row in rows.get(name, ()))
         if not ids:
             continue
         # A referred row outside the locked tables (an API key) is kept as the trigger keeps
         # it: locked against deletion until the batch commits.
         share = "" if name in locked else " FOR KEY SHARE"
-        stored = set(session.scalars(text(f"SELECT id FROM {name} WHERE id = ANY(:ids){share}"),
-                                     {"ids": list(ids)}))
+        stored = set(session.scalars(
+            text(f"SELECT {key} FROM {name} WHERE {key} = ANY(:ids){share}"),
+            {"ids": list(ids)}))
         if ids - stored:
-            raise DanglingReference(f"a planned row refers to {name} {min(ids - stored)}, "
-                                    "which is not stored")
+            raise DanglingReference(f"a planned row refers to {name}.{key} "
+                                    f"{min(ids - stored)}, which is not stored")
 
 
 @contextmanager
