@@ -35,29 +35,29 @@ def test_repeated_reads_are_cached_until_a_write_elsewhere_is_seen_within_the_in
                 studies.create(session, StudyCreate.model_validate(study_document("first")),
                                actor_id=None)
             url = "/api/v1/studies?fields=title"
-            first = client.get(url)
-            second = client.get(url)
-            assert first.status_code == second.status_code == 200
+            # Stored when asked for a second time, served from memory from the third.
+            first, second, third = (client.get(url) for _ in range(3))
+            assert first.status_code == second.status_code == third.status_code == 200
             assert "x-cache" not in first.headers
-            assert second.headers["x-cache"] == "hit"
-            assert second.content == first.content
-            assert [i["key"] for i in second.json()["items"]] == ["first"]
+            assert "x-cache" not in second.headers
+            assert third.headers["x-cache"] == "hit"
+            assert third.content == first.content
+            assert [i["key"] for i in third.json()["items"]] == ["first"]
 
             with Session(engine) as session:
                 studies.create(session, StudyCreate.model_validate(
                     study_document("second", nct="NCT09999902")), actor_id=None)
             # A write by another process is seen once the interval has passed.
             time.sleep(0.3)
-            third = client.get(url)
-            assert "x-cache" not in third.headers
-            assert [i["key"] for i in third.json()["items"]] == ["first", "second"]
+            fourth = client.get(url)
+            assert "x-cache" not in fourth.headers
+            assert [i["key"] for i in fourth.json()["items"]] == ["first", "second"]
 
             authorised = client.get(url, headers={"Authorization": "Bearer x"})
             assert "x-cache" not in authorised.headers
-            missing = client.get("/api/v1/studies/none")
-            again = client.get("/api/v1/studies/none")
-            assert missing.status_code == again.status_code == 404
-            assert "x-cache" not in again.headers
+            missing = [client.get("/api/v1/studies/none") for _ in range(3)]
+            assert [m.status_code for m in missing] == [404, 404, 404]
+            assert not any("x-cache" in m.headers for m in missing)
     finally:
         app.state.engine.dispose()
         engine.dispose()
@@ -102,6 +102,7 @@ def test_a_write_through_the_same_worker_is_read_back_at_once(scratch_url):
         with TestClient(app) as client:
             url = "/api/v1/studies?fields=title"
             assert client.get(url).json()["items"] == []
+            assert "x-cache" not in client.get(url).headers
             assert client.get(url).headers["x-cache"] == "hit"
             created = client.post("/api/v1/studies", json=study_document("mine"),
                                   headers={"Authorization": f"Bearer {token}"})
@@ -153,6 +154,7 @@ def test_a_write_through_one_worker_is_read_back_at_once_through_another(scratch
         with TestClient(first) as writer, TestClient(second) as reader:
             url = "/api/v1/studies?fields=title"
             assert reader.get(url).json()["items"] == []
+            assert "x-cache" not in reader.get(url).headers
             assert reader.get(url).headers["x-cache"] == "hit"
             created = writer.post("/api/v1/studies", json=study_document("elsewhere"),
                                   headers={"Authorization": f"Bearer {token}"})
@@ -163,3 +165,26 @@ def test_a_write_through_one_worker_is_read_back_at_once_through_another(scratch
     finally:
         first.state.engine.dispose()
         second.state.engine.dispose()
+
+
+def test_urls_asked_for_once_never_push_out_one_asked_for_again(scratch_url):
+    """A small cache (an answer may take an eighth of it): a popular URL stays cached through
+    many reads that never repeat their URL, because those are not stored."""
+    migrations.upgrade(scratch_url)
+    app = create_app(Settings(database_url=scratch_url, response_cache_bytes=4096,
+                              cache_version_interval_ms=3_600_000))
+    try:
+        with TestClient(app) as client:
+            popular = "/api/v1/studies?fields=title"
+            assert ["x-cache" in client.get(popular).headers for _ in range(3)] == [
+                False, False, True]
+            one_offs = [client.get(f"/api/v1/studies?fields=title&page_size={n}")
+                        for n in range(1, 61)]
+            assert {r.status_code for r in one_offs} == {200}
+            assert not any("x-cache" in r.headers for r in one_offs)
+            assert client.get(popular).headers["x-cache"] == "hit"
+            # One of them asked for again is stored then, and served from memory after.
+            again = "/api/v1/studies?fields=title&page_size=7"
+            assert ["x-cache" in client.get(again).headers for _ in range(2)] == [False, True]
+    finally:
+        app.state.engine.dispose()

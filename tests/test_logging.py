@@ -100,6 +100,7 @@ def test_answers_from_the_response_cache_are_logged_with_their_route(database_ur
     app = create_app(Settings(database_url=database_url, response_cache_bytes=1 << 20))
     with TestClient(app) as client:
         first = client.get("/api/v1/studies/NCT00090064")
+        client.get("/api/v1/studies/NCT00090064")  # stored at its second miss
         second = client.get("/api/v1/studies/NCT00090064")
     assert first.status_code == second.status_code == 200
     assert second.headers.get("x-cache") == "hit"

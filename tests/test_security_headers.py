@@ -119,9 +119,11 @@ def test_a_foreign_host_does_not_change_what_other_clients_are_served(cached_dat
     try:
         with TestClient(app, base_url="http://evidence.test") as client:
             url = f"{API}/studies?page_size=1"
-            attack = client.get(url, headers={"Host": "attacker.example"})
-            assert "attacker.example" in attack.headers["link"]
+            # Asked for twice, as an answer must be to be stored.
             for _ in range(2):
+                attack = client.get(url, headers={"Host": "attacker.example"})
+                assert "attacker.example" in attack.headers["link"]
+            for _ in range(3):
                 normal = client.get(url)
                 assert normal.status_code == 200
                 assert "attacker.example" not in normal.headers["link"]

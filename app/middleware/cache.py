@@ -11,6 +11,10 @@ the next read in every worker there ask again at once (a signal file they share)
 never reads a write stale through another worker; writes through other hosts or processes
 (the command line) are seen within the interval.
 
+An answer is stored at its URL's second miss among the URLs missed lately (or when other
+requests waited for its first computation): a URL asked for once never takes memory or pushes
+out one that is asked for again.
+
 Exports (streams) and the change feed are never cached: a feed answer that is empty must wait
 for the next change (long polling), not be replayed while nothing changes.
 """
@@ -138,6 +142,17 @@ def _key(scope: Scope) -> bytes:
                       scope.get("query_string", b"")))
 
 
+class _Computing:
+    """A URL's answer being computed: the requests for it that wait, and whether it is to be
+    stored."""
+
+    __slots__ = ("done", "wanted_again")
+
+    def __init__(self) -> None:
+        self.done = asyncio.Event()
+        self.wanted_again = False
+
+
 class ResponseCache:
     """Pure ASGI middleware: answers repeated GETs of `prefixes` from memory."""
 
@@ -154,7 +169,11 @@ class ResponseCache:
             OrderedDict()
         self._size = 0
         self._lock = threading.Lock()
-        self._inflight: dict[tuple[bytes, int], asyncio.Event] = {}
+        self._inflight: dict[tuple[bytes, int], _Computing] = {}
+        # The URLs missed lately (their hashes, oldest first): an answer is stored only for a
+        # URL asked for again (see `_asked_before`).
+        self._missed: OrderedDict[int, None] = OrderedDict()
+        self._missed_max = max(1024, max_bytes // 2048)
         self.hits = 0
         self.misses = 0
 
@@ -184,15 +203,35 @@ class ResponseCache:
         # database with the same query (a dashboard's first load sends many at once).
         pending = self._inflight.get((key, version))
         if pending is not None:
-            await pending.wait()
+            pending.wanted_again = True
+            await pending.done.wait()
             if await self._answer_from_cache(key, version, send):
                 return
-        done = self._inflight.setdefault((key, version), asyncio.Event())
+        computing = self._inflight.setdefault((key, version), _Computing())
+        computing.wanted_again |= self._asked_before(key)
         try:
-            await self._compute(scope, receive, send, key, version)
+            await self._compute(scope, receive, send, key, version, computing)
         finally:
-            done.set()
+            computing.done.set()
             self._inflight.pop((key, version), None)
+
+    def _asked_before(self, key: bytes) -> bool:
+        """Whether this URL missed lately; it is remembered as missed now. Most reads of
+        varied traffic (a script reading studies by id, a dashboard paging through filters) ask
+        for a URL once: storing each of their answers would only push out the answers that are
+        asked for again, and hold the memory of a full cache for nothing. A URL is therefore
+        stored at its second miss among the last `_missed_max` (or when requests for it waited
+        on its first computation)."""
+        h = hash(key)
+        with self._lock:
+            before = h in self._missed
+            if before:
+                self._missed.move_to_end(h)
+            else:
+                self._missed[h] = None
+                if len(self._missed) > self._missed_max:
+                    self._missed.popitem(last=False)
+        return before
 
     async def _write(self, scope: Scope, receive: Any, send: Any) -> None:
         """A write commits before its answer starts: from then on, reads ask for the version
@@ -222,7 +261,7 @@ class ResponseCache:
         return True
 
     async def _compute(self, scope: Scope, receive: Any, send: Any, key: bytes,
-                       version: int) -> None:
+                       version: int, computing: _Computing) -> None:
         self.misses += 1
         captured: dict[str, Any] = {"body": []}
 
@@ -237,7 +276,7 @@ class ResponseCache:
             await send(message)
 
         await self.app(scope, receive, capture)
-        if captured.get("status") == 200 and captured.get("done"):
+        if captured.get("status") == 200 and captured.get("done") and computing.wanted_again:
             self._store(key, version, captured["status"], captured["headers"],
                         b"".join(captured["body"]))
 
