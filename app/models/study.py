@@ -134,8 +134,11 @@ class Study(Base):
     )
 
     __table_args__ = (
-        Index("ix_study_live_start", "deleted_at", "start_date_sort", "id"),
-        Index("ix_study_phase_start", "phase", "start_date_sort", "id"),
+        # A page sorted by start date walks one of these and checks the enrollment (and
+        # deletion) filters in the index: only the studies of the page are read from the table.
+        Index("ix_study_live_start", "deleted_at", "start_date_sort", "id", "enrollment"),
+        Index("ix_study_phase_start", "phase", "start_date_sort", "id", "enrollment",
+              "deleted_at"),
         Index("ix_study_enrollment", "enrollment", "id"),
         Index("ix_study_updated", "updated_at", "id"),
         Index("ix_study_title", "title", "id"),
