@@ -243,6 +243,24 @@ def cmd_load(args: argparse.Namespace) -> None:
         sys.exit(1)
 
 
+def cmd_render(_: argparse.Namespace) -> None:
+    import time
+
+    from app.db import make_engine, make_sessionmaker
+    from app.services import rendered
+
+    url = get_settings().database_url
+    _migrate(url)
+    engine = make_engine(url)
+    started = time.monotonic()
+    try:
+        with make_sessionmaker(engine)() as session:
+            done = rendered.fill(session)
+    finally:
+        engine.dispose()
+    print(f"rendered {done} studies in {time.monotonic() - started:.1f} s")
+
+
 @contextmanager
 def _key_session() -> Iterator[Session]:
     from app.db import make_engine, make_sessionmaker
@@ -321,6 +339,9 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("file")
     load.add_argument("--batch-size", type=int, default=1000)
     load.set_defaults(func=cmd_load)
+    sub.add_parser("render", help="render the list pages' parts of every study whose "
+                   "stored render is missing or out of date (after an upgrade)").set_defaults(
+        func=cmd_render)
     deliver = sub.add_parser("deliver", help="send the webhook deliveries that are due")
     deliver.add_argument("--once", action="store_true",
                          help="stop when no delivery is due instead of waiting for more")

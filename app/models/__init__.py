@@ -8,6 +8,7 @@ from app.models import (  # noqa: F401
     profiles,
     publication,
     regulatory,
+    rendered,
     study,
 )
 from app.models.access import ApiKey, AuditEntry, IdempotencyRecord
@@ -18,6 +19,7 @@ from app.models.outcome import EffectEstimate, OutcomeMeasure, OutcomeResult, Pr
 from app.models.profiles import EvidenceProfile
 from app.models.publication import Publication, StudyPublication
 from app.models.regulatory import RegulatoryEvent
+from app.models.rendered import StudyRender
 from app.models.study import (
     Arm,
     ArmIntervention,
@@ -39,6 +41,7 @@ __all__ = [
     "IdempotencyRecord", "Intervention",
     "InterventionAlias", "OutcomeMeasure", "OutcomeResult", "Provenance", "Publication",
     "RegistryId", "RegulatoryEvent", "RiskOfBias", "Study", "StudyCondition", "StudyCountry",
-    "StudyFlag", "StudyKeyword", "StudyPublication", "StudyRelation", "Subscription",
+    "StudyFlag", "StudyKeyword", "StudyPublication", "StudyRelation", "StudyRender",
+    "Subscription",
     "Timepoint", "WebhookDelivery",
 ]

@@ -32,7 +32,7 @@ from app.models import (
 from app.queries import vocab as qv
 from app.queries import writes as qw
 from app.schemas.study import PublicationIn, StudyCreate
-from app.services import bulk_insert, feed, flags, rows
+from app.services import bulk_insert, feed, flags, rendered, rows
 from app.services.load_resume import Loaded
 from app.services.rows import PUBLICATION_ATTRS, table_of
 from app.services.vocab import fold
@@ -296,6 +296,7 @@ def load_batch(session: Session, docs: list[tuple[int, StudyCreate]], *, source:
         with bulk_insert.deferred_reference_checks(session, TABLES, plan.rows):
             insert_plan(session, plan)
         flags.refresh(session, list(batch_ids.values()))
+        rendered.store(session, batch_ids.values())
         _fix_sequences(session)
         feed.note_rows(session, [
             {"audit_entry_id": entry_id, "at": plan.now, "actor_id": actor_id,

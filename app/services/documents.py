@@ -114,12 +114,7 @@ def assemble(session: Session, rows: Sequence[Any],
     if detail:
         parts = ALL_PARTS
     got = reads.fetch(session, ids, _statements(set(parts), detail))
-    docs: dict[int, dict[str, Any]] = {}
-    for r in rows:
-        doc = _pick(r, STUDY_FIELDS)
-        doc["countries"] = list(r.countries or [])
-        doc["conflicts"] = list(r.conflicts or [])
-        docs[r.id] = doc
+    docs = {r.id: head(r) for r in rows}
 
     reg = _group(got[q.REGISTRY_IDS])
     cond = _group(got[q.CONDITIONS])
@@ -136,9 +131,21 @@ def assemble(session: Session, rows: Sequence[Any],
         _add_parts(got, docs, set(parts), detail)
 
     for r in rows:
-        doc = docs[r.id]
-        doc.update(_pick(r, META_FIELDS))
+        docs[r.id].update(tail(r))
     return [docs[i] for i in ids]
+
+
+def head(r: Any) -> dict[str, Any]:
+    """A document's first fields, from its study row (all study columns)."""
+    doc = _pick(r, STUDY_FIELDS)
+    doc["countries"] = list(r.countries or [])
+    doc["conflicts"] = list(r.conflicts or [])
+    return doc
+
+
+def tail(r: Any) -> dict[str, Any]:
+    """A document's last fields (what the study row says about its version and flags)."""
+    return _pick(r, META_FIELDS)
 
 
 def _statements(parts: set[str], detail: bool) -> list[direct.Direct]:

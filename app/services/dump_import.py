@@ -41,10 +41,11 @@ from app.db import begin_write
 from app.errors import ProblemError
 from app.interop.ctgov import dump
 from app.interop.ctgov.dump import Member, listed
-from app.services import batch_gc, import_batch, importer
+from app.services import batch_gc, import_batch, importer, rendered
 from app.services.import_batch import New
 from app.services.importer import ImportResult
 from app.services.writes import WriteRequest
+from app.types import utcnow
 
 BATCH_SIZE = 200
 
@@ -151,7 +152,9 @@ def _write(sessions: sessionmaker[Session], read: list[_File],
                 f.unmappable = _Refused(*result)
     with sessions() as session:
         begin_write(session)
+        started = utcnow()
         _Batch(session, req, tally, listener, batched).write(read)
+        rendered.refresh(session, started)
         session.commit()
 
 

@@ -23,7 +23,7 @@ from app.schemas.appraisal import EffectRef, RiskOfBiasSeedIn
 from app.schemas.common import partial_date_sort_key
 from app.schemas.study import StudyCreate
 from app.schemas.vocab import RegulatoryEventsIn, VocabularyIn
-from app.services import appraisal, studies, vocab
+from app.services import appraisal, rendered, studies, vocab
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -152,5 +152,6 @@ def seed(session: Session, seed_dir: Path) -> SeedReport:
     except SeedError:
         session.rollback()
         raise
+    rendered.fill(session, commit=False)
     session.commit()
     return report

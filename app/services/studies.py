@@ -34,6 +34,7 @@ from app.services import (
     flags,
     patching,
     publications,
+    rendered,
     rows,
     vocab,
     writes,
@@ -79,8 +80,11 @@ def _token_value(row: Any) -> Any:
     return value.isoformat() if isinstance(value, dt.datetime) else value
 
 
-def list_page(session: Session, params: StudyListParams) -> Page[dict[str, Any]]:
-    """One page of the studies a filter matches, in a stable keyset order."""
+def list_page(session: Session, params: StudyListParams, *, spliced: bool = False
+              ) -> Page[dict[str, Any]]:
+    """One page of the studies a filter matches, in a stable keyset order. `spliced`: the
+    nested parts may be rendered JSON (`orjson.Fragment`), for an answer that is only
+    encoded (app.services.rendered)."""
     _check_fields(params)
     dialect = session.get_bind().dialect.name
     f = params.study_filter()
@@ -95,7 +99,8 @@ def list_page(session: Session, params: StudyListParams) -> Page[dict[str, Any]]
                              column, Study.__table__.c.id, descending, cursor, params.page_size)
     rows, token = pagination.page_of(session.execute(stmt).all(), params.page_size,
                                      params.sort, _token_value)
-    items = documents.assemble(session, rows, set(params.include))
+    items = (rendered.assemble if spliced else documents.assemble)(
+        session, rows, set(params.include))
     if params.fields:
         keep = set(params.fields) | {"key"}
         items = [{k: v for k, v in item.items() if k in keep} for item in items]

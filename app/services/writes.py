@@ -2,7 +2,8 @@
 
 `run` opens the write transaction, replays the stored answer when an Idempotency-Key was
 seen before with the same request (422 when with another), runs the write, and either rolls it
-back (dry run) or stores the answer with the key and commits once. Writes return what they
+back (dry run) or renders the studies it wrote (app.services.rendered), stores the answer
+with the key and commits once. Writes return what they
 stored (`Written`); the HTTP layer (app.api.writes) decides status, ETag and Location and
 passes that decision in as `frame`, so a replay answers exactly as the first time.
 """
@@ -22,6 +23,7 @@ from app.db import begin_write
 from app.errors import PreconditionFailed, PreconditionRequired, UnprocessableContent
 from app.models import IdempotencyRecord
 from app.queries import writes as qw
+from app.services import rendered
 from app.types import utcnow
 
 
@@ -114,11 +116,14 @@ def run(session: Session, req: WriteRequest, payload: Any, action: Callable[[], 
     request_hash = _request_hash(req, payload) if keyed else ""
     if keyed and (stored := _stored(session, req)) is not None:
         return _replay(stored, request_hash)
+    started = utcnow()
     try:
         answer = frame(action())
         if req.dry_run:
             session.rollback()
             return Performed(answer, dry_run=True)
+        # The studies this write moved to a new version, rendered for list pages.
+        rendered.refresh(session, started)
         session.execute(qw.key_used(req.actor_id, utcnow()))
         if keyed:
             session.add(IdempotencyRecord(

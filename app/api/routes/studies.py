@@ -33,7 +33,7 @@ WRITE = (400, 401, 403, 404, 409, 410, 412, 413, 422, 428, 429)
 def list_studies(request: Request, params: Annotated[StudyListParams, Query()],
                  session: SessionDep) -> Response:
     """List the studies that match every given filter, one keyset page at a time."""
-    return paged(request, studies.list_page(session, params))
+    return paged(request, studies.list_page(session, params, spliced=True))
 
 
 @router.get("/{key}", response_class=JSONBytes, response_model=StudyDocument,

@@ -1,0 +1,121 @@
+"""Study parts rendered when the study is written, spliced into list pages.
+
+A page of studies with their arms and outcomes spends most of its time building documents in
+Python (bench/page_parts.py). Each study's nested parts are therefore also kept as the JSON a
+list document holds (`study_render`), written in the transaction that writes the study: the
+bulk load and the registry import with each batch, every curation write (`refresh`) for the
+studies it moved to a new version, and `evidencedb render` for whatever is missing. A page
+splices the stored bytes (orjson `Fragment`) for each study whose render is of its current
+version and of the running code's format, and assembles the others live, so a stale or
+missing render costs speed, never correctness.
+
+The format is a digest of the application's source and the schema's revision: a render
+made by other code, or before a migration, is not used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy.orm import Session
+
+from app.queries import rendered as q
+from app.queries import writes as qw
+from app.services import documents, reads
+
+_DUMP = orjson.OPT_NON_STR_KEYS  # as app.api.responses.JSONBytes encodes answers
+# `include=` names and the document keys they add.
+_KEYS = {"publications": "publications", "arms": "arms", "timepoints": "timepoints",
+         "outcomes": "outcome_measures", "effects": "effects"}
+CHUNK = 200
+
+
+@lru_cache
+def format_token() -> str:
+    """What renders made by this code at this schema revision are marked with."""
+    from app import migrations
+
+    digest = hashlib.sha256((migrations.head_revision() or "").encode())
+    package = Path(documents.__file__).resolve().parents[1]
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:32]
+
+
+def row_of(study_id: int, version: int, doc: dict[str, Any]) -> dict[str, Any]:
+    """The render of a list document with every part (`documents.ALL_PARTS`)."""
+    return {"study_id": study_id, "version": version, "format": format_token(),
+            **{name: orjson.dumps(doc[name], option=_DUMP) for name in q.BASE + q.PARTS}}
+
+
+def store(session: Session, ids: Iterable[int]) -> int:
+    """Render these studies as they stand in the session's transaction."""
+    ids = sorted(set(ids))
+    dialect = session.get_bind().dialect.name
+    for start in range(0, len(ids), CHUNK):
+        rows = session.execute(qw.studies_by_id(ids[start:start + CHUNK])).all()
+        if rows:
+            docs = documents.assemble(session, rows, documents.ALL_PARTS)
+            session.execute(q.upsert(dialect, [row_of(r.id, r.version, doc)
+                                               for r, doc in zip(rows, docs, strict=True)]))
+    return len(ids)
+
+
+def refresh(session: Session, since: Any) -> int:
+    """Render the studies written since `since` (a write's start), in its transaction."""
+    return store(session, session.scalars(q.written_since(since)).all())
+
+
+def fill(session: Session, *, commit: bool = True) -> int:
+    """Render every live study whose render is missing or not current, a chunk per
+    transaction; the number rendered."""
+    done, after, fmt = 0, 0, format_token()
+    while ids := list(session.scalars(q.stale(after, CHUNK, fmt))):
+        done += store(session, ids)
+        after = ids[-1]
+        if commit:
+            session.commit()
+    return done
+
+
+def assemble(session: Session, rows: Sequence[Any], include: Iterable[str]
+             ) -> list[dict[str, Any]]:
+    """`documents.assemble(session, rows, include)` for a list page, with the rendered parts
+    spliced in where they are current."""
+    if not rows:
+        return []
+    wanted = set(include)
+    # In the order of q.PARTS, as a document holds them.
+    parts = tuple(key for name, key in _KEYS.items() if name in wanted)
+    statement = q.pieces(parts)
+    got = {x.study_id: x for x in reads.rows(session, statement, [r.id for r in rows])}
+    fmt = format_token()
+    fresh: dict[int, Any] = {}
+    behind = []
+    for r in rows:
+        x = got.get(r.id)
+        if x is not None and x.version == r.version and x.format == fmt:
+            fresh[r.id] = x
+        else:
+            behind.append(r)
+    live = dict(zip((r.id for r in behind), documents.assemble(session, behind, wanted),
+                    strict=True))
+    out = []
+    names = q.BASE + parts
+    for r in rows:
+        x = fresh.get(r.id)
+        if x is None:
+            out.append(live[r.id])
+            continue
+        doc = documents.head(r)
+        for name in names:
+            doc[name] = orjson.Fragment(getattr(x, name))
+        doc.update(documents.tail(r))
+        out.append(doc)
+    return out
