@@ -7,6 +7,7 @@ The spliced answer must be the live one byte for byte, for every combination of 
 from __future__ import annotations
 
 import json
+import zlib
 
 import pytest
 from sqlalchemy import delete, func, select, update
@@ -68,8 +69,9 @@ def test_a_page_serves_a_current_render_and_never_a_stale_one(client, db_session
         items = _page(client, "arms", fields="key,arms").json()["items"]
         return next(s for s in items if s["key"] == key)["arms"]
 
+    tampered = json.dumps([{**real[0], "label": "As rendered"}]).encode()
     db_session.execute(update(StudyRender).where(StudyRender.study_id == render.study_id)
-                       .values(arms=json.dumps([{**real[0], "label": "As rendered"}]).encode()))
+                       .values(arms=zlib.compress(tampered)))
     assert [a["label"] for a in served()] == ["As rendered"], \
         "a current render is what the page serves"
     db_session.execute(update(StudyRender).where(StudyRender.study_id == render.study_id)
