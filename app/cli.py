@@ -195,8 +195,8 @@ def cmd_deliver(args: argparse.Namespace) -> None:
 def cmd_load(args: argparse.Namespace) -> None:
     import time
 
-    from app.db import make_engine, make_sessionmaker
-    from app.services import batch_gc, bulk, load_resume
+    from app.db import begin_write, make_engine, make_sessionmaker
+    from app.services import batch_gc, bulk, load_finish, load_resume, rendered
 
     url = get_settings().database_url
     _migrate(url)
@@ -215,12 +215,14 @@ def cmd_load(args: argparse.Namespace) -> None:
                       f"run ({len(done.ranges)} batches); their lines are skipped")
             else:
                 print("starting clean: no batch of this file was loaded before")
+            renderer = load_finish.Renderer(url)
             with batch_gc.batch_collection() as after_batch:
                 for batch in bulk.read_ahead(lines, args.batch_size, report.errors, done):
                     try:
+                        begin_write(session)  # the renderer writes too (SQLite: queue first)
                         report.loaded += bulk.load_batch(session, batch, source=args.file,
                                                          actor_id=None, vocab_cache=cache,
-                                                         sha256=sha256)
+                                                         sha256=sha256, committed=renderer)
                         report.batches += 1
                     except bulk.BatchError as exc:
                         report.errors.append(exc)
@@ -229,8 +231,13 @@ def cmd_load(args: argparse.Namespace) -> None:
                         rate = report.loaded / max(time.monotonic() - started, 1e-9)
                         print(f"\r{report.loaded} studies loaded ({rate:,.0f}/s)", end="",
                               file=sys.stderr, flush=True)
+            for failure in renderer.close():
+                print(f"rendering a batch failed ({failure}); rendered again below",
+                      file=sys.stderr)
+            # Whatever an earlier, stopped run or a failed render left unrendered.
+            rendered.fill(session)
             if report.loaded:
-                bulk.refresh_statistics(session)
+                load_finish.refresh_statistics(session)
     finally:
         engine.dispose()
     if progress:

@@ -65,7 +65,7 @@ def main() -> None:
 
     from app import migrations
     from app.db import make_engine, make_sessionmaker
-    from app.services import batch_gc, bulk, bulk_insert
+    from app.services import batch_gc, bulk, bulk_insert, load_finish
 
     migrations.upgrade(url)
 
@@ -112,7 +112,7 @@ def main() -> None:
                                         vocab_cache=cache)
             after_batch()
         analyze = time.perf_counter()
-        bulk.refresh_statistics(session)
+        load_finish.refresh_statistics(session)
         spent["ANALYZE"] = time.perf_counter() - analyze
     total = time.perf_counter() - started
     engine.dispose()

@@ -34,6 +34,11 @@ def ok(result: subprocess.CompletedProcess[str]) -> str:
     return result.stdout
 
 
+# Live studies without a render at their current version (app.services.rendered).
+UNRENDERED = ("SELECT count(*) FROM study s LEFT JOIN study_render r ON r.study_id = s.id "
+              "AND r.version = s.version WHERE s.deleted_at IS NULL AND r.study_id IS NULL")
+
+
 def test_migrate_builds_the_schema_and_is_idempotent(scratch_url):
     assert "migrated to head" in ok(run_cli(scratch_url, "migrate"))
     [(version,)] = sql(scratch_url, "SELECT version_num FROM alembic_version")
@@ -96,6 +101,8 @@ def test_load_takes_the_valid_batches_and_reports_the_refused_one(scratch_url, t
     assert "line 4" in result.stderr and "its batch was not loaded" in result.stderr
     keys = [k for (k,) in sql(scratch_url, "SELECT key FROM study ORDER BY key")]
     assert keys == ["cli-one", "cli-two"]
+    assert sql(scratch_url, "SELECT count(*) FROM study_render") == [(2,)]
+    assert sql(scratch_url, UNRENDERED) == [(0,)]
     assert sql(scratch_url, "SELECT action, actor_id, entity_key FROM audit_entry") == [
         ("bulk-load", None, str(path))]
 
@@ -223,6 +230,8 @@ def test_a_load_killed_mid_run_keeps_whole_batches_and_a_rerun_resumes(scratch_u
     assert f"loaded {400 - count} studies" in out
     keys = [k for (k,) in sql(scratch_url, "SELECT key FROM study ORDER BY key")]
     assert keys == [d["key"] for d in docs]
+    # The killed run's batches are rendered too, whether or not its worker got to them.
+    assert sql(scratch_url, UNRENDERED) == [(0,)]
     # The feed has one create per loaded study, numbered without a gap across the killed
     # run and the resumed one, each pointing at its batch's audit entry.
     changes = sql(scratch_url, "SELECT c.seq, c.study_key, a.action FROM change c "

@@ -10,7 +10,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -272,10 +272,12 @@ def _fix_sequences(session: Session) -> None:
 
 
 def load_batch(session: Session, docs: list[tuple[int, StudyCreate]], *, source: str,
-               actor_id: int | None, vocab_cache: VocabCache, sha256: str | None = None) -> int:
+               actor_id: int | None, vocab_cache: VocabCache, sha256: str | None = None,
+               committed: Callable[[list[int]], None] | None = None) -> int:
     """Insert one batch of valid documents in one transaction, or nothing. Its audit entry
     names the batch's lines and, when given, the file's digest, so that a later run of the
-    same file can skip what this one committed (`loaded_lines`)."""
+    same file can skip what this one committed (`loaded_lines`). The batch's studies are
+    rendered in it, or handed to `committed` once it is committed (rendered elsewhere)."""
     snapshot = {k: dict(v) for k, v in vocab_cache.items()}
     try:
         _lock(session)
@@ -296,7 +298,8 @@ def load_batch(session: Session, docs: list[tuple[int, StudyCreate]], *, source:
         with bulk_insert.deferred_reference_checks(session, TABLES, plan.rows):
             insert_plan(session, plan)
         flags.refresh(session, list(batch_ids.values()))
-        rendered.store(session, batch_ids.values())
+        if committed is None:
+            rendered.store(session, batch_ids.values())
         _fix_sequences(session)
         feed.note_rows(session, [
             {"audit_entry_id": entry_id, "at": plan.now, "actor_id": actor_id,
@@ -308,6 +311,8 @@ def load_batch(session: Session, docs: list[tuple[int, StudyCreate]], *, source:
         vocab_cache.clear()
         vocab_cache.update(snapshot)
         raise
+    if committed is not None:
+        committed(list(batch_ids.values()))
     return len(docs)
 
 
@@ -377,22 +382,6 @@ def read_ahead(lines: Iterable[bytes], size: int, errors: list[BatchError],
     finally:
         stop.set()
         thread.join()
-
-
-def refresh_statistics(session: Session) -> None:
-    """Planner statistics after a load: without them both databases pick plans (an ordered
-    scan of every study, say) that are orders of magnitude slower at registry scale. On
-    PostgreSQL a VACUUM as well: rows just COPY'd have no visibility map, so no index-only scan
-    (the facet counts) can skip the table until autovacuum comes by. VACUUM runs outside any
-    transaction, so on a connection of its own."""
-    engine = session.connection().engine
-    if engine.dialect.name != "postgresql":
-        session.execute(text("ANALYZE"))
-        session.commit()
-        return
-    session.commit()
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("VACUUM (ANALYZE)"))
 
 
 def new_vocab_cache() -> VocabCache:

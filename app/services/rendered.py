@@ -58,17 +58,29 @@ def row_of(study_id: int, version: int, doc: dict[str, Any]) -> dict[str, Any]:
                for name in q.BASE + q.PARTS}}
 
 
-def store(session: Session, ids: Iterable[int]) -> int:
-    """Render these studies as they stand in the session's transaction."""
+def build(session: Session, ids: Iterable[int]) -> list[dict[str, Any]]:
+    """The renders of these studies as they stand in the session's transaction."""
     ids = sorted(set(ids))
-    dialect = session.get_bind().dialect.name
+    out: list[dict[str, Any]] = []
     for start in range(0, len(ids), CHUNK):
         rows = session.execute(qw.studies_by_id(ids[start:start + CHUNK])).all()
-        if rows:
-            docs = documents.assemble(session, rows, documents.ALL_PARTS)
-            session.execute(q.upsert(dialect, [row_of(r.id, r.version, doc)
-                                               for r, doc in zip(rows, docs, strict=True)]))
-    return len(ids)
+        docs = documents.assemble(session, rows, documents.ALL_PARTS)
+        out += [row_of(r.id, r.version, doc) for r, doc in zip(rows, docs, strict=True)]
+    return out
+
+
+def save(session: Session, built: list[dict[str, Any]]) -> None:
+    """Store renders (`build`), never over a later version's."""
+    dialect = session.get_bind().dialect.name
+    for start in range(0, len(built), CHUNK):
+        session.execute(q.upsert(dialect, built[start:start + CHUNK]))
+
+
+def store(session: Session, ids: Iterable[int]) -> int:
+    """Render these studies as they stand in the session's transaction."""
+    built = build(session, ids)
+    save(session, built)
+    return len(built)
 
 
 def refresh(session: Session, since: Any) -> int:
