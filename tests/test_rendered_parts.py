@@ -10,7 +10,7 @@ import json
 import zlib
 
 import pytest
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 
 from app.models import Study, StudyRender
 from app.queries import rendered as q
@@ -145,3 +145,12 @@ def test_fill_renders_what_is_missing_or_out_of_date(db_session):
     assert _stale(db_session) == ids[:3]
     assert rendered.fill(db_session, commit=False) == 3
     assert _stale(db_session) == []
+
+
+def test_rendering_gives_the_transaction_its_planner_settings_back(db_session, dialect):
+    if dialect != "postgresql":
+        pytest.skip("PostgreSQL only: rendering turns its sequential scans off meanwhile")
+    db_session.execute(text("SET LOCAL enable_seqscan = on"))
+    ids = list(db_session.scalars(select(Study.id).order_by(Study.id).limit(3)))
+    assert rendered.store(db_session, ids) == 3
+    assert db_session.scalar(text("SHOW enable_seqscan")) == "on"

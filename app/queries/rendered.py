@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Insert, Select, Table, and_, or_, select
+from sqlalchemy import Insert, Select, Table, TextClause, and_, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.models import Study, StudyRender
@@ -52,3 +52,10 @@ def stale(after_id: int, limit: int, fmt: str) -> Select[Any]:
 def written_since(at: Any) -> Select[Any]:
     """The live studies written at or after `at` (every write moves `updated_at`)."""
     return select(_s.id).where(and_(_s.updated_at >= at, _s.deleted_at.is_(None)))
+
+
+def seq_scans(allowed: str) -> TextClause:
+    """PostgreSQL: allow sequential scans ('on') or not ('off') for the rest of the
+    transaction; answers the setting it had."""
+    return text("SELECT current_setting('enable_seqscan'), "
+                "set_config('enable_seqscan', :allowed, true)").bindparams(allowed=allowed)

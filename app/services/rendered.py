@@ -59,13 +59,21 @@ def row_of(study_id: int, version: int, doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def build(session: Session, ids: Iterable[int]) -> list[dict[str, Any]]:
-    """The renders of these studies as they stand in the session's transaction."""
+    """The renders of these studies as they stand in the session's transaction.
+
+    On PostgreSQL, sequential scans are off while it reads: it reads by id through indexes
+    only, and during a bulk load (no statistics until its end) the planner otherwise scans
+    whole tables for a few hundred studies (1.5 s a statement at 90,000 loaded studies)."""
     ids = sorted(set(ids))
     out: list[dict[str, Any]] = []
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    before = session.execute(q.seq_scans("off")).scalar() if postgresql and ids else None
     for start in range(0, len(ids), CHUNK):
         rows = session.execute(qw.studies_by_id(ids[start:start + CHUNK])).all()
         docs = documents.assemble(session, rows, documents.ALL_PARTS)
         out += [row_of(r.id, r.version, doc) for r, doc in zip(rows, docs, strict=True)]
+    if before is not None:
+        session.execute(q.seq_scans(before))
     return out
 
 
