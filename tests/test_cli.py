@@ -202,6 +202,54 @@ def test_serve_migrates_seeds_and_answers_then_stops_on_sigterm(scratch_url):
     assert sql(scratch_url, "SELECT count(*) FROM study") == [(SEEDED,)]
 
 
+def _children(pid: int) -> list[int]:
+    """The processes `pid` started and that still run (Linux's /proc)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def _gone(pids: list[int], within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if not any(Path(f"/proc/{p}").exists() and "Z" not in _state(p) for p in pids):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _state(pid: int) -> str:
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    return "Z"
+
+
+BUSY_WORKER = """
+import time
+from app.services import workers
+pool = workers.pool()
+pool.submit(time.sleep, 120)
+time.sleep(1)
+print("busy", flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_busy_worker_process_exits_when_its_parent_is_killed():
+    parent = subprocess.Popen([sys.executable, "-c", BUSY_WORKER], cwd=ROOT,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None and parent.stdout.readline().strip() == "busy"
+        started = _children(parent.pid)
+        assert started, "the pool started its worker"
+    finally:
+        parent.kill()
+        parent.wait(timeout=30)
+    assert _gone(started, within=10), f"still running: {started}"
+
+
 def test_a_load_killed_mid_run_keeps_whole_batches_and_a_rerun_resumes(scratch_url, tmp_path):
     docs = [study_document(f"kill-{i:04d}", f"NCT098{i:05d}") for i in range(400)]
     path = tmp_path / "many.ndjson"
@@ -217,8 +265,11 @@ def test_a_load_killed_mid_run_keeps_whole_batches_and_a_rerun_resumes(scratch_u
         if sql(scratch_url, "SELECT count(*) FROM study")[0][0] >= 20:
             break
         time.sleep(0.01)
+    workers = _children(loader.pid)
     loader.send_signal(signal.SIGKILL)
     loader.wait(timeout=60)
+    # Its renderer (a worker process) goes with it rather than waiting forever.
+    assert _gone(workers, within=15), f"workers still running: {workers}"
     [(count,)] = sql(scratch_url, "SELECT count(*) FROM study")
     # Whole batches only, each with its audit entry.
     assert count % 20 == 0

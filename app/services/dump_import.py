@@ -30,7 +30,6 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
-from multiprocessing import get_context
 from typing import Any, Protocol, TextIO
 
 import orjson
@@ -41,7 +40,7 @@ from app.db import begin_write
 from app.errors import ProblemError
 from app.interop.ctgov import dump
 from app.interop.ctgov.dump import Member, listed
-from app.services import batch_gc, import_batch, importer, rendered
+from app.services import batch_gc, import_batch, importer, rendered, workers
 from app.services.import_batch import New
 from app.services.importer import ImportResult
 from app.services.writes import WriteRequest
@@ -178,7 +177,7 @@ class _Mapper:
             return None
         if self.pool is None:
             # Spawned: the worker holds none of this process's database connections.
-            self.pool = ProcessPoolExecutor(1, mp_context=get_context("spawn"))
+            self.pool = workers.pool()
         return self.pool.submit(map_files, wanted)
 
     def close(self) -> None:

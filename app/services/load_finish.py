@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
-from multiprocessing import get_context
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+
+from app.services import workers
 
 # Batches handed over and not yet rendered, at most: the loader waits beyond that, so a
 # slower renderer never piles up work.
@@ -53,7 +54,7 @@ class Renderer:
 
     def __call__(self, ids: list[int]) -> None:
         if self.pool is None:
-            self.pool = ProcessPoolExecutor(1, mp_context=get_context("spawn"))
+            self.pool = workers.pool()
         self.pending.append(self.pool.submit(render_committed, self.url, ids))
         while len(self.pending) > AHEAD:
             self._wait()
