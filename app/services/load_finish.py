@@ -25,20 +25,16 @@ _engines: dict[str, Any] = {}
 
 
 def render_committed(url: str, ids: list[int]) -> int:
-    """(In the worker) render these committed studies: built in a read transaction, stored
-    in a short write transaction, so on SQLite the loader's batches are not held up."""
-    from app.db import begin_write, make_engine, make_sessionmaker
+    """(In the worker) render these committed studies (`rendered.store_apart`), so on SQLite
+    the loader's batches are not held up."""
+    from app.db import make_engine, make_sessionmaker
     from app.services import rendered
 
     # On SQLite the loader holds the write lock for a whole batch: wait for it that long.
     engine = _engines.get(url) or _engines.setdefault(url, make_engine(
         url, busy_timeout_ms=120_000))
     with make_sessionmaker(engine)() as session:
-        built = rendered.build(session, ids)
-        session.rollback()
-        begin_write(session)
-        rendered.save(session, built)
-        session.commit()
+        rendered.store_apart(session, ids)
     return len(ids)
 
 

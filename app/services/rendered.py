@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 from sqlalchemy.orm import Session
 
+from app.db import begin_write
 from app.queries import rendered as q
 from app.queries import writes as qw
 from app.services import documents, reads
@@ -91,6 +92,18 @@ def store(session: Session, ids: Iterable[int]) -> int:
     return len(built)
 
 
+def store_apart(session: Session, ids: list[int]) -> None:
+    """Render these committed studies outside any write: built in a read transaction, stored
+    in a short write one. On SQLite, where a read transaction that then writes fails at once
+    if another writer committed meanwhile, this is how a renderer works beside a live
+    service or a bulk load."""
+    built = build(session, ids)
+    session.rollback()
+    begin_write(session)
+    save(session, built)
+    session.commit()
+
+
 def refresh(session: Session, since: Any) -> int:
     """Render the studies written since `since` (a write's start), in its transaction."""
     return store(session, session.scalars(q.written_since(since)).all())
@@ -98,13 +111,16 @@ def refresh(session: Session, since: Any) -> int:
 
 def fill(session: Session, *, commit: bool = True) -> int:
     """Render every live study whose render is missing or not current, a chunk per
-    transaction; the number rendered."""
+    transaction (`commit`, see `store_apart`) or all in the caller's; the number found
+    stale."""
     done, after, fmt = 0, 0, format_token()
     while ids := list(session.scalars(q.stale(after, CHUNK, fmt))):
-        done += store(session, ids)
-        after = ids[-1]
         if commit:
-            session.commit()
+            store_apart(session, ids)
+        else:
+            store(session, ids)
+        done += len(ids)
+        after = ids[-1]
     return done
 
 
