@@ -183,9 +183,18 @@ def answers(url: str) -> bool:
 
 
 def stop(proc: subprocess.Popen[str]) -> str:
-    """SIGTERM, the process's own clean stop; its output."""
+    """SIGTERM, the process's own clean stop, once the worker says it has taken it; its
+    output. (A signal that comes while Python is still starting kills it: that is not the
+    worker's stop.)"""
+    assert proc.stdout is not None
+    said = []
+    for line in proc.stdout:
+        said.append(line)
+        if " started; SIGTERM" in line:
+            break
     proc.send_signal(signal.SIGTERM)
     output, _ = proc.communicate(timeout=60)
+    output = "".join(said) + output
     assert proc.returncode == 0, output
     return output
 
