@@ -17,8 +17,10 @@ from app.queries import rendered as q
 from app.services import bulk, rendered
 from tests.authkit import API
 from tests.builders import study_document
+from tests.interop_support import import_record, raw
 
 pytestmark = pytest.mark.usefixtures("no_key_leaks")
+FLAGGED = "NCT03475563"  # a registry record the suite imports (tests/ holds it)
 
 INCLUDES = ["", "arms", "outcomes", "timepoints", "publications", "effects",
             "arms,outcomes,timepoints", "publications,effects,outcomes",
@@ -74,6 +76,65 @@ def test_a_page_serves_a_current_render_and_never_a_stale_one(client, db_session
                        .values(arms=zlib.compress(tampered)))
     assert [a["label"] for a in served()] == ["As rendered"], \
         "a current render is what the page serves"
+    db_session.execute(update(StudyRender).where(StudyRender.study_id == render.study_id)
+                       .values(version=StudyRender.version - 1))
+    assert served() == real, "a render of an earlier version is not used"
+    db_session.execute(update(StudyRender).where(StudyRender.study_id == render.study_id)
+                       .values(version=StudyRender.version + 1, format="another code"))
+    assert served() == real, "a render made by other code is not used"
+
+
+def _keys(client) -> list[str]:
+    return [s["key"] for s in _page(client, "", fields="key").json()["items"]]
+
+
+def _flagged(client, curator) -> None:
+    """An imported registry record whose publication reports more randomized participants
+    than it registered: its read raises a flag, computed from the rendered parts."""
+    assert import_record(client, curator, raw(FLAGGED)).status_code == 201
+    read = client.get(f"{API}/studies/{FLAGGED}")
+    doc = read.json()
+    doc["arms"][0]["n_randomized"] = 150
+    doc["arms"][0]["sources"] = [{"publication": doc["publications"][0]["ref"],
+                                  "locator": "Figure 1"}]
+    put = client.put(f"{API}/studies/{FLAGGED}", json=doc,
+                     headers={**curator, "If-Match": read.headers["ETag"]})
+    assert put.status_code == 200, put.text
+
+
+def test_a_study_read_from_its_render_is_the_live_read_byte_for_byte(client, curator,
+                                                                     db_session):
+    _flagged(client, curator)
+    keys = _keys(client)
+    spliced = {k: client.get(f"{API}/studies/{k}") for k in keys}
+    db_session.execute(delete(StudyRender))
+    db_session.flush()
+    for key in keys:
+        live = client.get(f"{API}/studies/{key}")
+        assert live.status_code == spliced[key].status_code == 200, live.text
+        assert spliced[key].content == live.content, key
+        assert spliced[key].headers["ETag"] == live.headers["ETag"]
+    # The parts only a study's own read has, and its flags, are in what was compared.
+    docs = [json.loads(r.content) for r in spliced.values()]
+    for part in ("keywords", "relations", "referenced_by", "sources", "flags", "arms",
+                 "outcome_measures", "effects", "publications", "timepoints"):
+        assert any(d[part] for d in docs), f"no seeded study has {part}"
+
+
+def test_a_study_read_serves_a_current_render_and_never_a_stale_one(client, db_session):
+    key = next(k for k in _keys(client)
+               if client.get(f"{API}/studies/{k}").json()["arms"])
+    real = client.get(f"{API}/studies/{key}").json()["arms"]
+    render = _render(db_session, key)
+
+    def served():
+        return client.get(f"{API}/studies/{key}").json()["arms"]
+
+    tampered = json.dumps([{**real[0], "label": "As rendered"}]).encode()
+    db_session.execute(update(StudyRender).where(StudyRender.study_id == render.study_id)
+                       .values(arms=zlib.compress(tampered)))
+    assert [a["label"] for a in served()] == ["As rendered"], \
+        "a current render is what the study read serves"
     db_session.execute(update(StudyRender).where(StudyRender.study_id == render.study_id)
                        .values(version=StudyRender.version - 1))
     assert served() == real, "a render of an earlier version is not used"

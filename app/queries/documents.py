@@ -36,6 +36,13 @@ _om, _ee, _res = (OutcomeMeasure.__table__.c, EffectEstimate.__table__.c,
 SOURCES = Direct(select(_p.study_id, _p.publication_id, _p.registry_record, _p.source_url,
                         _p.locator, _p.arm_id, _p.timepoint_id, _p.outcome_result_id,
                         _p.effect_estimate_id).where(in_ids(_p.study_id)).order_by(_p.id))
+# The sources of the study itself (none of its arms, timepoints, results or effects).
+STUDY_SOURCES = Direct(select(_p.study_id, _p.publication_id, _p.registry_record,
+                              _p.source_url, _p.locator, _p.arm_id, _p.timepoint_id,
+                              _p.outcome_result_id, _p.effect_estimate_id)
+                       .where(in_ids(_p.study_id), _p.arm_id.is_(None),
+                              _p.timepoint_id.is_(None), _p.outcome_result_id.is_(None),
+                              _p.effect_estimate_id.is_(None)).order_by(_p.id))
 REGISTRY_IDS = Direct(select(_rid.study_id, _rid.registry, _rid.identifier)
                       .where(in_ids(_rid.study_id)).order_by(_rid.id))
 CONDITIONS = Direct(select(_sc.study_id, _sc.label).where(in_ids(_sc.study_id))

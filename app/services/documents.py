@@ -79,7 +79,7 @@ def _pick(row: Any, fields: Iterable[str]) -> dict[str, Any]:
     return {f: getattr(row, f) for f in fields}
 
 
-class _Sources:
+class Sources:
     """The provenance rows of a page of studies, handed out by what they source."""
 
     def __init__(self, rows: list[Any], refs: dict[tuple[int, int], str]):
@@ -126,7 +126,7 @@ def assemble(session: Session, rows: Sequence[Any],
         doc["interventions"] = list(dict.fromkeys(x.name for x in ints.get(sid, [])))
 
     if detail:
-        _add_detail_extras(got, docs)
+        add_detail_extras(got, docs)
     if parts:
         _add_parts(got, docs, set(parts), detail)
 
@@ -164,7 +164,8 @@ def _statements(parts: set[str], detail: bool) -> list[direct.Direct]:
     return wanted
 
 
-def _add_detail_extras(got: Fetched, docs: dict[int, dict[str, Any]]) -> None:
+def add_detail_extras(got: Fetched, docs: dict[int, dict[str, Any]]) -> None:
+    """A detail document's keywords, relations and the studies that refer to it."""
     keywords = _group(got[q.KEYWORDS])
     outgoing = _group(got[q.RELATIONS])
     incoming = _group(got[q.REFERENCED_BY], key="target_study_id")
@@ -184,7 +185,7 @@ class _Parts:
         self.got, self.docs = got, docs
         self.pub_rows = got[q.PUBLICATIONS]
         refs = {(r.study_id, r.publication_id): r.ref for r in self.pub_rows}
-        self.sources = _Sources(got[q.SOURCES], refs)
+        self.sources = Sources(got[q.SOURCES], refs)
         if detail:
             for sid, doc in docs.items():
                 doc["sources"] = self.sources.of("study", sid)

@@ -275,7 +275,7 @@ def _documents(plan: _Plan, stored: _Planned) -> list[dict[str, Any]]:
                                for x in reg.get(sid, [])]
         doc["conditions"] = [x.label for x in cond.get(sid, [])]
         doc["interventions"] = list(dict.fromkeys(x.name for x in ints.get(sid, [])))
-    documents._add_detail_extras(got, docs)
+    documents.add_detail_extras(got, docs)
     documents._add_parts(got, docs, set(documents.ALL_PARTS), True)
     for r in studies:
         docs[r["id"]].update({name: r[name] for name in META_FIELDS})

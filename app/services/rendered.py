@@ -7,7 +7,8 @@ bulk load and the registry import with each batch, every curation write (`refres
 studies it moved to a new version, and `evidencedb render` for whatever is missing. A page
 splices the stored bytes (orjson `Fragment`) for each study whose render is of its current
 version and of the running code's format, and assembles the others live, so a stale or
-missing render costs speed, never correctness.
+missing render costs speed, never correctness. A study's own read (`GET /studies/{key}`)
+splices them the same way, around the few parts only it has.
 
 The format is a digest of the application's source and the schema's revision: a render
 made by other code, or before a migration, is not used.
@@ -26,6 +27,7 @@ import orjson
 from sqlalchemy.orm import Session
 
 from app.db import begin_write
+from app.queries import documents as qd
 from app.queries import rendered as q
 from app.queries import writes as qw
 from app.services import documents, reads
@@ -159,3 +161,31 @@ def assemble(session: Session, rows: Sequence[Any], include: Iterable[str]
         doc.update(documents.tail(r))
         out.append(doc)
     return out
+
+
+_DETAIL_EXTRAS = (qd.KEYWORDS, qd.RELATIONS, qd.REFERENCED_BY, qd.STUDY_SOURCES)
+
+
+def detail(session: Session, row: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """A study's detail document (`documents.assemble(..., detail=True)`) from its render, or
+    None when the render is not current: the document with every part as values (what the
+    flags are computed from), and the rendered parts as their stored JSON, to answer with.
+
+    The render, the keywords, the relations and the study's own sources are read together (on
+    PostgreSQL in one round trip)."""
+    statement = q.pieces(q.PARTS)
+    got = reads.fetch(session, [row.id], [statement, *_DETAIL_EXTRAS])
+    x = next(iter(got[statement]), None)
+    if x is None or x.version != row.version or x.format != format_token():
+        return None
+    stored = {name: zlib.decompress(getattr(x, name)) for name in q.BASE + q.PARTS}
+    values = {name: orjson.loads(data) for name, data in stored.items()}
+    # In the order documents.assemble adds them.
+    doc = documents.head(row)
+    doc.update({name: values[name] for name in q.BASE})
+    documents.add_detail_extras(got, {row.id: doc})
+    refs = {(row.id, p["id"]): p["ref"] for p in values["publications"]}
+    doc["sources"] = documents.Sources(got[qd.STUDY_SOURCES], refs).of("study", row.id)
+    doc.update({name: values[name] for name in q.PARTS})
+    doc.update(documents.tail(row))
+    return doc, {name: orjson.Fragment(data) for name, data in stored.items()}

@@ -140,6 +140,18 @@ def read(session: Session, key: str) -> dict[str, Any]:
     return flags.with_flags(session, doc, row.id, row.source_record)
 
 
+def served(session: Session, key: str) -> dict[str, Any]:
+    """`read` as GET /studies/{key} answers it: the nested parts are the study's stored
+    render (JSON fragments, for the answer only) when it is current."""
+    row = get_row(session, key)
+    spliced = rendered.detail(session, row)
+    if spliced is None:
+        doc = documents.assemble(session, [row], detail=True)[0]
+        return flags.with_flags(session, doc, row.id, row.source_record)
+    doc, stored = spliced
+    return {**flags.with_flags(session, doc, row.id, row.source_record), **stored}
+
+
 # ---------------------------------------------------------------- writing
 
 

@@ -49,7 +49,7 @@ def get_study(key: StudyKey, session: SessionDep,
     etag = studies.etag_of(studies.get_version(session, key))
     if if_none_match is not None and etag in [t.strip() for t in if_none_match.split(",")]:
         return Response(status_code=304, headers={"ETag": etag})
-    return JSONBytes(studies.read(session, key), headers={"ETag": etag})
+    return JSONBytes(studies.served(session, key), headers={"ETag": etag})
 
 
 @router.get("/{key}/history", response_class=JSONBytes, response_model=HistoryPage,
