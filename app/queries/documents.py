@@ -3,7 +3,7 @@ built once and run on the driver (app.queries.direct); each binds only the page'
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.models import (
     Arm,
@@ -36,13 +36,17 @@ _om, _ee, _res = (OutcomeMeasure.__table__.c, EffectEstimate.__table__.c,
 SOURCES = Direct(select(_p.study_id, _p.publication_id, _p.registry_record, _p.source_url,
                         _p.locator, _p.arm_id, _p.timepoint_id, _p.outcome_result_id,
                         _p.effect_estimate_id).where(in_ids(_p.study_id)).order_by(_p.id))
-# The sources of the study itself (none of its arms, timepoints, results or effects).
+# The sources of the study itself (none of its arms, timepoints, results or effects). One
+# test of the four ids together, which no index answers: SQLite otherwise searches the index
+# of one of them for NULL (most of the table) instead of the study's (0.2 s at 100,000
+# studies against a fraction of a millisecond).
 STUDY_SOURCES = Direct(select(_p.study_id, _p.publication_id, _p.registry_record,
                               _p.source_url, _p.locator, _p.arm_id, _p.timepoint_id,
                               _p.outcome_result_id, _p.effect_estimate_id)
-                       .where(in_ids(_p.study_id), _p.arm_id.is_(None),
-                              _p.timepoint_id.is_(None), _p.outcome_result_id.is_(None),
-                              _p.effect_estimate_id.is_(None)).order_by(_p.id))
+                       .where(in_ids(_p.study_id),
+                              func.coalesce(_p.arm_id, _p.timepoint_id, _p.outcome_result_id,
+                                            _p.effect_estimate_id).is_(None))
+                       .order_by(_p.id))
 REGISTRY_IDS = Direct(select(_rid.study_id, _rid.registry, _rid.identifier)
                       .where(in_ids(_rid.study_id)).order_by(_rid.id))
 CONDITIONS = Direct(select(_sc.study_id, _sc.label).where(in_ids(_sc.study_id))
