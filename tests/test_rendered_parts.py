@@ -62,26 +62,32 @@ def test_a_spliced_page_is_the_live_page_byte_for_byte(client, db_session, inclu
     assert json.loads(live)["items"]
 
 
-def test_a_page_serves_a_current_render_and_never_a_stale_one(client, db_session):
-    key = _page(client, "arms").json()["items"][0]["key"]
-    real = next(s for s in _page(client, "arms").json()["items"] if s["key"] == key)["arms"]
+def _serves_only_a_current_render(db_session, key: str, served) -> None:
+    """`served()` (the arms of `key` as an answer gives them) is the render while it is
+    current, and the live parts once it is of an earlier version or of other code."""
+    real = served()
     render = _render(db_session, key)
-
-    def served():
-        items = _page(client, "arms", fields="key,arms").json()["items"]
-        return next(s for s in items if s["key"] == key)["arms"]
-
     tampered = json.dumps([{**real[0], "label": "As rendered"}]).encode()
     db_session.execute(update(StudyRender).where(StudyRender.study_id == render.study_id)
                        .values(arms=zlib.compress(tampered)))
     assert [a["label"] for a in served()] == ["As rendered"], \
-        "a current render is what the page serves"
+        "a current render is what is served"
     db_session.execute(update(StudyRender).where(StudyRender.study_id == render.study_id)
                        .values(version=StudyRender.version - 1))
     assert served() == real, "a render of an earlier version is not used"
     db_session.execute(update(StudyRender).where(StudyRender.study_id == render.study_id)
                        .values(version=StudyRender.version + 1, format="another code"))
     assert served() == real, "a render made by other code is not used"
+
+
+def test_a_page_serves_a_current_render_and_never_a_stale_one(client, db_session):
+    key = _page(client, "arms").json()["items"][0]["key"]
+
+    def served():
+        items = _page(client, "arms", fields="key,arms").json()["items"]
+        return next(s for s in items if s["key"] == key)["arms"]
+
+    _serves_only_a_current_render(db_session, key, served)
 
 
 def _keys(client) -> list[str]:
@@ -124,23 +130,8 @@ def test_a_study_read_from_its_render_is_the_live_read_byte_for_byte(client, cur
 def test_a_study_read_serves_a_current_render_and_never_a_stale_one(client, db_session):
     key = next(k for k in _keys(client)
                if client.get(f"{API}/studies/{k}").json()["arms"])
-    real = client.get(f"{API}/studies/{key}").json()["arms"]
-    render = _render(db_session, key)
-
-    def served():
-        return client.get(f"{API}/studies/{key}").json()["arms"]
-
-    tampered = json.dumps([{**real[0], "label": "As rendered"}]).encode()
-    db_session.execute(update(StudyRender).where(StudyRender.study_id == render.study_id)
-                       .values(arms=zlib.compress(tampered)))
-    assert [a["label"] for a in served()] == ["As rendered"], \
-        "a current render is what the study read serves"
-    db_session.execute(update(StudyRender).where(StudyRender.study_id == render.study_id)
-                       .values(version=StudyRender.version - 1))
-    assert served() == real, "a render of an earlier version is not used"
-    db_session.execute(update(StudyRender).where(StudyRender.study_id == render.study_id)
-                       .values(version=StudyRender.version + 1, format="another code"))
-    assert served() == real, "a render made by other code is not used"
+    _serves_only_a_current_render(
+        db_session, key, lambda: client.get(f"{API}/studies/{key}").json()["arms"])
 
 
 def test_a_write_renders_the_study_at_its_new_version(client, curator, db_session):
