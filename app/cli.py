@@ -351,8 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("file")
     load.add_argument("--batch-size", type=int, default=1000)
     load.set_defaults(func=cmd_load)
-    sub.add_parser("render", help="render the list pages' parts of every study whose "
-                   "stored render is missing or out of date (after an upgrade)").set_defaults(
+    sub.add_parser("render", help="render the nested parts (as list pages and study reads "
+                   "answer them) of every study whose stored render is missing or out of "
+                   "date (after an upgrade)").set_defaults(
         func=cmd_render)
     deliver = sub.add_parser("deliver", help="send the webhook deliveries that are due")
     deliver.add_argument("--once", action="store_true",

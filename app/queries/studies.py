@@ -260,7 +260,3 @@ def study_row(key: str) -> Select[Any]:
     """The study row of a key, deleted or not."""
     return select(Study.__table__).where(Study.key == key)
 
-
-def study_version(key: str) -> Select[*tuple[Any, ...]]:
-    """What a conditional request needs of the study with a key."""
-    return select(Study.id, Study.version, Study.deleted_at, Study.key).where(Study.key == key)

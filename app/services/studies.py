@@ -127,11 +127,6 @@ def etag_of(row: Any) -> str:
     return f'"{row.id}-{row.version}"'
 
 
-def get_version(session: Session, key: str) -> Any:
-    """Just enough of a study to answer a conditional request."""
-    return _live(session.execute(q.study_version(key)).first(), key)
-
-
 def read(session: Session, key: str) -> dict[str, Any]:
     """The whole study document with everything nested, and its registry-versus-publication
     flags."""
@@ -140,10 +135,9 @@ def read(session: Session, key: str) -> dict[str, Any]:
     return flags.with_flags(session, doc, row.id, row.source_record)
 
 
-def served(session: Session, key: str) -> dict[str, Any]:
-    """`read` as GET /studies/{key} answers it: the nested parts are the study's stored
-    render (JSON fragments, for the answer only) when it is current."""
-    row = get_row(session, key)
+def served(session: Session, row: Any) -> dict[str, Any]:
+    """`read` of a study row (`get_row`) as GET /studies/{key} answers it: the nested parts
+    are the study's stored render (JSON fragments, for the answer only) when it is current."""
     spliced = rendered.detail(session, row)
     if spliced is None:
         doc = documents.assemble(session, [row], detail=True)[0]

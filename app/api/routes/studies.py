@@ -46,10 +46,12 @@ def get_study(key: StudyKey, session: SessionDep,
     """Read one study with its arms, timepoints, outcomes, effects and sources."""
     if as_of is not None:
         return JSONBytes(audit.as_of(session, "study", key, as_of))
-    etag = studies.etag_of(studies.get_version(session, key))
+    # One read of the study row gives the ETag and the document, so they cannot disagree.
+    row = studies.get_row(session, key)
+    etag = studies.etag_of(row)
     if if_none_match is not None and etag in [t.strip() for t in if_none_match.split(",")]:
         return Response(status_code=304, headers={"ETag": etag})
-    return JSONBytes(studies.served(session, key), headers={"ETag": etag})
+    return JSONBytes(studies.served(session, row), headers={"ETag": etag})
 
 
 @router.get("/{key}/history", response_class=JSONBytes, response_model=HistoryPage,
