@@ -216,6 +216,13 @@ class StudyCondition(Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
     # The name as the document gave it (a synonym, perhaps), so reads return what was sent.
     label: Mapped[str] = mapped_column(String(500))
+    # Copies of the study's facet values, kept by the database's triggers (migration 0013)
+    # and never written by the application: a condition's facet counts read them from one
+    # index range (`queries.facets.link_crosstab_select`).
+    study_phase: Mapped[str | None] = mapped_column(String(16))
+    study_status: Mapped[str | None] = mapped_column(String(32))
+    study_enrollment: Mapped[int | None] = mapped_column(Integer)
+    study_live: Mapped[bool | None] = mapped_column(Boolean)
 
     study: Mapped[Study] = relationship(back_populates="conditions", lazy="raise")
     condition: Mapped[Condition] = relationship(lazy="raise")
@@ -223,6 +230,8 @@ class StudyCondition(Base):
     __table_args__ = (
         UniqueConstraint("study_id", "condition_id"),
         Index("ix_study_condition_condition_study", "condition_id", "study_id"),
+        Index("ix_study_condition_facets", "condition_id", "study_live", "study_enrollment",
+              "study_phase", "study_status"),
     )
 
 

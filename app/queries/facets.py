@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Select,
     String,
     case,
@@ -12,6 +13,7 @@ from sqlalchemy import (
     func,
     literal_column,
     select,
+    true,
     type_coerce,
     union,
 )
@@ -29,7 +31,7 @@ from app.models import (
     StudyFlag,
     StudyPublication,
 )
-from app.queries.studies import study_conditions, study_ids_select
+from app.queries.studies import condition_ids, study_conditions, study_ids_select
 from app.schemas.filters import FOLLOW_UP_BOUNDS, FollowUpBucket, StudyFilter
 
 # The /studies parameter each facet's values are given to.
@@ -61,22 +63,53 @@ def _study_column(name: str) -> Any:
     return _follow_up_bucket() if name == "follow_up" else _STUDY_COLUMNS[name]
 
 
+def on_links(names: list[str], f: StudyFilter) -> bool:
+    """Whether these facets' counts under this filter can be read from the links of the
+    filter's condition alone: one condition name (so one condition, and no study counted
+    twice), facets and filters among the study values the links carry."""
+    if len(f.condition) != 1 or not set(names) <= _LINK_COLUMNS.keys():
+        return False
+    return all(name in _LINK_FILTERS or getattr(f, name) == field.get_default()
+               for name, field in StudyFilter.model_fields.items())
+
+
+def _link_conditions(f: StudyFilter) -> list[ColumnElement[bool]]:
+    """`study_conditions` for a filter `on_links` accepts, on the links' copies of the
+    study's values: one range of the (condition, live, enrollment, phase, status) index."""
+    sc = StudyCondition.__table__.c
+    where = [sc.condition_id.in_(condition_ids(f.condition)), sc.study_live == true()]
+    if f.phase:
+        where.append(sc.study_phase.in_([v.value for v in f.phase]))
+    if f.status:
+        where.append(sc.study_status.in_([v.value for v in f.status]))
+    if f.min_enrollment is not None:
+        where.append(sc.study_enrollment >= f.min_enrollment)
+    if f.max_enrollment is not None:
+        where.append(sc.study_enrollment <= f.max_enrollment)
+    return where
+
+
 def crosstab_select(names: list[str], f: StudyFilter, dialect: str) -> Select[Any]:
     """Study counts by every combination of several study-column facets, in one pass over
     the matching studies: each facet's counts are the sums over the others (its margins)."""
-    columns = [_study_column(name).label(name) for name in names]
-    return (select(*columns, func.count().label("count"))
-            .where(*study_conditions(f, dialect)).group_by(*columns))
+    if on_links(names, f):
+        columns = [_LINK_COLUMNS[name].label(name) for name in names]
+        where = _link_conditions(f)
+    else:
+        columns = [_study_column(name).label(name) for name in names]
+        where = study_conditions(f, dialect)
+    return select(*columns, func.count().label("count")).where(*where).group_by(*columns)
 
 
 def facet_select(name: str, f: StudyFilter, dialect: str) -> Select[Any]:
     """(value, count) rows of one facet, most frequent first."""
     if name in _STUDY_COLUMNS:
-        column = _study_column(name)
+        linked = on_links([name], f)
+        column = _LINK_COLUMNS[name] if linked else _study_column(name)
+        where = _link_conditions(f) if linked else study_conditions(f, dialect)
         count = func.count()
         stmt = (select(column.label("value"), count.label("count"))
-                .where(*study_conditions(f, dialect)).where(column.is_not(None))
-                .group_by(column))
+                .where(*where).where(column.is_not(None)).group_by(column))
         return stmt.order_by(count.desc(), column)
     ids = study_ids_select(f, dialect)
     ai, iv = ArmIntervention.__table__.c, Intervention.__table__.c
@@ -141,6 +174,12 @@ def _linked(value: Any, study_id: Any, ids: Select[Any], target: Any, on: Any,
             .where(study_id.in_(ids)).group_by(*group_by))
     return stmt, count
 
+
+# The facets a condition's links carry (migration 0013), and the filters they answer.
+_LINK_COLUMNS: dict[str, Any] = {"phase": StudyCondition.__table__.c.study_phase,
+                                 "status": StudyCondition.__table__.c.study_status}
+_LINK_FILTERS = frozenset({"condition", "phase", "status", "min_enrollment",
+                           "max_enrollment"})
 
 _STUDY_COLUMNS: dict[str, Any] = {
     "phase": Study.__table__.c.phase, "status": Study.__table__.c.overall_status,

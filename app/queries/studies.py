@@ -58,16 +58,19 @@ def is_small(ids: Select[Any]) -> bool:
     return bool(ids.get_execution_options().get(_SMALL))
 
 
+def condition_ids(names: list[str]) -> Select[Any]:
+    """The ids of the conditions these names (or synonyms, any case) name: one per name at
+    most, as an alias names one condition."""
+    return select(ConditionAlias.condition_id).where(ConditionAlias.alias.in_(_fold(names)))
+
+
 def memberships(f: StudyFilter, dialect: str) -> list[Select[Any]]:
     """The filter's conditions that name a set of study ids (a study is in a condition, has
     an intervention, matches the text, …), as SELECTs of those ids."""
     out: list[Select[Any]] = []
     if f.condition:
-        cond_ids = select(ConditionAlias.condition_id).where(
-            ConditionAlias.alias.in_(_fold(f.condition))
-        )
         out.append(select(StudyCondition.study_id)
-                   .where(StudyCondition.condition_id.in_(cond_ids)))
+                   .where(StudyCondition.condition_id.in_(condition_ids(f.condition))))
     if f.intervention:
         int_ids = select(InterventionAlias.intervention_id).where(
             InterventionAlias.alias.in_(_fold(f.intervention))
