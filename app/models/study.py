@@ -230,8 +230,9 @@ class StudyCondition(Base):
     __table_args__ = (
         UniqueConstraint("study_id", "condition_id"),
         Index("ix_study_condition_condition_study", "condition_id", "study_id"),
-        Index("ix_study_condition_facets", "condition_id", "study_live", "study_enrollment",
-              "study_phase", "study_status"),
+        # In the facets' GROUP BY order: counted in index order, without a sort.
+        Index("ix_study_condition_facets", "condition_id", "study_live", "study_phase",
+              "study_status", "study_enrollment"),
     )
 
 

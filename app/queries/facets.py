@@ -75,7 +75,7 @@ def on_links(names: list[str], f: StudyFilter) -> bool:
 
 def _link_conditions(f: StudyFilter) -> list[ColumnElement[bool]]:
     """`study_conditions` for a filter `on_links` accepts, on the links' copies of the
-    study's values: one range of the (condition, live, enrollment, phase, status) index."""
+    study's values: one range of the (condition, live, phase, status, enrollment) index."""
     sc = StudyCondition.__table__.c
     where = [sc.condition_id.in_(condition_ids(f.condition)), sc.study_live == true()]
     if f.phase:
