@@ -218,7 +218,7 @@ class StudyCondition(Base):
     label: Mapped[str] = mapped_column(String(500))
     # Copies of the study's facet values, kept by the database's triggers (migration 0013)
     # and never written by the application: a condition's facet counts read them from one
-    # index range (`queries.facets.link_crosstab_select`).
+    # index range (`queries.facets.on_links` says when).
     study_phase: Mapped[str | None] = mapped_column(String(16))
     study_status: Mapped[str | None] = mapped_column(String(32))
     study_enrollment: Mapped[int | None] = mapped_column(Integer)
