@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any, cast
 
 import orjson
@@ -137,13 +136,3 @@ def begin_write(session: Session) -> None:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
-
-
-def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """A session that is rolled back if what uses it fails, and closed after."""
-    with factory() as session:
-        try:
-            yield session
-        except Exception:
-            session.rollback()
-            raise

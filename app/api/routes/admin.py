@@ -8,13 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response
 
 from app.api.auth import AdminDep
-from app.api.deps import SessionDep
+from app.api.deps import SessionDep, SessionRoute
 from app.api.responses import JSONBytes, problems
 from app.errors import NotFound
 from app.schemas.keys import ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyRead
 from app.services import keys
 
-router = APIRouter(prefix="/keys", tags=["admin"])
+router = APIRouter(prefix="/keys", tags=["admin"], route_class=SessionRoute)
 KeyId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 

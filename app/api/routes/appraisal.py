@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Header, Path, Query, Request, Response
 
 from app.api.auth import WriteDep
-from app.api.deps import SessionDep
+from app.api.deps import SessionDep, SessionRoute
 from app.api.responses import JSONBytes, paged, problems
 from app.api.writes import assessed, respond
 from app.schemas.appraisal import RiskOfBiasDocument
@@ -15,7 +15,8 @@ from app.schemas.common import PageToken
 from app.schemas.read import DryRun, HistoryPage
 from app.services import appraisal
 
-router = APIRouter(prefix="/outcomes/{effect_id}/risk-of-bias", tags=["risk of bias"])
+router = APIRouter(prefix="/outcomes/{effect_id}/risk-of-bias", tags=["risk of bias"],
+                   route_class=SessionRoute)
 
 EffectId = Annotated[int, Path(ge=1, le=2**31 - 1,
                                description="the effect estimate's id, as /outcomes lists it")]

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from app.api.deps import SessionDep
+from app.api.deps import SessionDep, SessionRoute
 from app.api.responses import JSONBytes, paged, problems
 from app.schemas.catalog import (
     PublicationParams,
@@ -23,7 +23,7 @@ from app.schemas.read import (
 )
 from app.services import catalog
 
-router = APIRouter(tags=["vocabularies"])
+router = APIRouter(tags=["vocabularies"], route_class=SessionRoute)
 
 
 @router.get("/interventions", response_class=JSONBytes, response_model=InterventionPage,

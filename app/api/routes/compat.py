@@ -7,10 +7,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
 
 from app.api.auth import read_access
-from app.api.deps import SessionDep
+from app.api.deps import SessionDep, SessionRoute
 from app.api.responses import JSONBytes, inline_definitions, problems
 from app.errors import ProblemError, log_rejected, validation_errors
 from app.interop import fhir
@@ -34,7 +33,7 @@ class FhirJSON(JSONBytes):
     media_type = fhir.MEDIA_TYPE
 
 
-class FhirRoute(APIRoute):
+class FhirRoute(SessionRoute):
     """FHIR clients expect errors as OperationOutcome resources, not problem documents."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
@@ -69,7 +68,7 @@ NctId = Annotated[FilterText, Path(description="NCT followed by 8 digits",
 # Reads: public unless the settings require a reader key (the capability statement stays open).
 READ = [Depends(read_access)]
 ctgov_router = APIRouter(prefix="/ctgov/api/v2", tags=["ClinicalTrials.gov API v2"],
-                         dependencies=READ)
+                         dependencies=READ, route_class=SessionRoute)
 fhir_router = APIRouter(prefix="/fhir", tags=["FHIR R5"], route_class=FhirRoute)
 
 

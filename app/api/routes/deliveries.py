@@ -7,14 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from app.api.auth import KeyDep
-from app.api.deps import SessionDep
+from app.api.deps import SessionDep, SessionRoute
 from app.api.responses import JSONBytes, paged, problems
 from app.queries.pagination import INT_MAX
 from app.schemas.common import PageToken
 from app.schemas.deliveries import DeliveryPage
 from app.services import delivery
 
-router = APIRouter(tags=["subscriptions"])
+router = APIRouter(tags=["subscriptions"], route_class=SessionRoute)
 
 SubscriptionId = Annotated[int, Path(ge=1, le=INT_MAX, description="the saved search's id")]
 

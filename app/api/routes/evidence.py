@@ -6,14 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from app.api.deps import SessionDep
+from app.api.deps import SessionDep, SessionRoute
 from app.api.responses import JSONBytes, content, paged, problems
 from app.schemas.filters import MetaAnalysisParams, OutcomeListParams
 from app.schemas.read import OutcomePage
 from app.schemas.stats import FacetParams, Facets, MetaAnalysis
 from app.services import forest, outcomes, pooling, stats
 
-router = APIRouter(tags=["evidence"])
+router = APIRouter(tags=["evidence"], route_class=SessionRoute)
 
 
 @router.get("/outcomes", response_class=JSONBytes, response_model=OutcomePage,

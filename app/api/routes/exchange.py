@@ -8,12 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from app.api.deps import SessionDep
+from app.api.deps import SessionDep, SessionRoute
 from app.api.responses import content, problems
 from app.schemas.filters import OutcomeFilter, StudyFilter
 from app.services import export
 
-router = APIRouter(prefix="/export", tags=["exchange"])
+router = APIRouter(prefix="/export", tags=["exchange"], route_class=SessionRoute)
 
 
 def _download(body: Iterator[bytes], media_type: str, filename: str) -> StreamingResponse:

@@ -8,14 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import SessionDep
+from app.api.deps import SessionDep, SessionRoute
 from app.api.responses import JSONBytes, content, problems
 from app.errors import BadRequest
 from app.middleware.gate import leave_read_gate
 from app.schemas.feed import AtomParams, ChangePage, ChangeParams
 from app.services import feed
 
-router = APIRouter(tags=["changes"])
+router = APIRouter(tags=["changes"], route_class=SessionRoute)
 # How often a long poll looks for changes other processes committed.
 POLL_SECONDS = 0.5
 

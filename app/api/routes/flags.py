@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Header, Path, Query, Request, Response
 
 from app.api.auth import WriteDep
-from app.api.deps import SessionDep
+from app.api.deps import SessionDep, SessionRoute
 from app.api.responses import JSONBytes, paged, problems
 from app.api.writes import respond
 from app.schemas.common import FilterText, PageToken
@@ -17,7 +17,7 @@ from app.services import flags
 from app.services.flags import Explained
 from app.services.writes import Answer
 
-router = APIRouter(tags=["flags"])
+router = APIRouter(tags=["flags"], route_class=SessionRoute)
 
 StudyKey = Annotated[FilterText, Path(description="the study's key")]
 FlagPath = Annotated[FlagId, Path(description="the flag's id, as the study read and /flags "

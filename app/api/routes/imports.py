@@ -7,14 +7,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Header, Response
 
 from app.api.auth import WriteDep
-from app.api.deps import SessionDep
+from app.api.deps import SessionDep, SessionRoute
 from app.api.responses import JSONBytes, problems
 from app.api.writes import imported, respond
 from app.interop.ctgov.records import MAX_RECORDS
 from app.schemas.read import DryRun, ImportResult
 from app.services import importer
 
-router = APIRouter(prefix="/import", tags=["import"])
+router = APIRouter(prefix="/import", tags=["import"], route_class=SessionRoute)
 
 # What the import checks before it maps anything (app.interop.ctgov.records), as a schema.
 _RECORD = {

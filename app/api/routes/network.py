@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from app.api.deps import SessionDep
+from app.api.deps import SessionDep, SessionRoute
 from app.api.responses import JSONBytes, content, problems
 from app.schemas.network import (
     EffectsExportParams,
@@ -17,7 +17,7 @@ from app.schemas.network import (
 )
 from app.services import network, network_export, network_svg
 
-router = APIRouter(tags=["evidence"])
+router = APIRouter(tags=["evidence"], route_class=SessionRoute)
 
 
 @router.get("/network-meta-analysis", response_class=JSONBytes,

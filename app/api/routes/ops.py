@@ -6,12 +6,12 @@ from fastapi import APIRouter, Request, Response
 
 from app import metrics
 from app.api.auth import OperationsDep
-from app.api.deps import SessionDep
+from app.api.deps import SessionDep, SessionRoute
 from app.api.responses import JSONBytes, content, problems
 from app.schemas.read import Health, Ready, VersionInfo
 from app.services import ops
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], route_class=SessionRoute)
 
 
 @router.get("/healthz", response_class=JSONBytes, response_model=Health)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Header, Path, Query, Request, Response
 
 from app.api.auth import WriteDep
-from app.api.deps import SessionDep
+from app.api.deps import SessionDep, SessionRoute
 from app.api.responses import JSONBytes, paged, problems
 from app.api.writes import respond
 from app.schemas.common import JsonObject, PageToken
@@ -17,7 +17,8 @@ from app.services import profiles
 from app.services.profiles import Profiled
 from app.services.writes import Answer
 
-router = APIRouter(prefix="/evidence-profiles", tags=["evidence profiles"])
+router = APIRouter(prefix="/evidence-profiles", tags=["evidence profiles"],
+                   route_class=SessionRoute)
 
 ProfileId = Annotated[int, Path(ge=1, le=2**31 - 1, description="the profile's id")]
 IfMatch = Annotated[str | None, Header(

@@ -7,14 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response
 
 from app.api.auth import WriteDep
-from app.api.deps import SessionDep
+from app.api.deps import SessionDep, SessionRoute
 from app.api.responses import JSONBytes, problems
 from app.api.writes import answer, respond
 from app.schemas.publication import RetractionCreate
 from app.schemas.read import DryRun, RetractionResult
 from app.services import publications
 
-router = APIRouter(prefix="/publications", tags=["publications"])
+router = APIRouter(prefix="/publications", tags=["publications"], route_class=SessionRoute)
 
 
 @router.post("/{publication_id}/retraction", response_class=JSONBytes,

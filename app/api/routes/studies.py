@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Header, Path, Query, Request, Response
 
 from app.api.auth import WriteDep
-from app.api.deps import SessionDep
+from app.api.deps import SessionDep, SessionRoute
 from app.api.responses import JSONBytes, paged, problems
 from app.api.writes import answer, respond
 from app.schemas.common import FilterText, JsonObject, PageToken
@@ -17,7 +17,7 @@ from app.schemas.read import DryRun, HistoryPage, StudyPage
 from app.schemas.study import StudyCreate, StudyDocument
 from app.services import audit, studies
 
-router = APIRouter(prefix="/studies", tags=["studies"])
+router = APIRouter(prefix="/studies", tags=["studies"], route_class=SessionRoute)
 
 StudyKey = Annotated[FilterText, Path(description="the study's key")]
 IfMatch = Annotated[str | None, Header(

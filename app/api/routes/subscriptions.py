@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path, Query, Request, Response
 
 from app.api.auth import KeyDep
-from app.api.deps import SessionDep
+from app.api.deps import SessionDep, SessionRoute
 from app.api.responses import JSONBytes, paged, problems
 from app.schemas.common import PageToken
 from app.schemas.subscriptions import (
@@ -21,7 +21,7 @@ from app.schemas.subscriptions import (
 )
 from app.services import subscriptions
 
-router = APIRouter(prefix="/subscriptions", tags=["subscriptions"])
+router = APIRouter(prefix="/subscriptions", tags=["subscriptions"], route_class=SessionRoute)
 SubscriptionId = Annotated[int, Path(ge=1, le=2**31 - 1, description="the subscription's id")]
 READ = (400, 401, 404, 422, 429)
 WRITE = (400, 401, 404, 413, 422, 429)

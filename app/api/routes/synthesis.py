@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from app.api.deps import SessionDep
+from app.api.deps import SessionDep, SessionRoute
 from app.api.responses import JSONBytes, content, problems
 from app.schemas.synthesis import (
     BenefitRisk,
@@ -17,7 +17,7 @@ from app.schemas.synthesis import (
 )
 from app.services import benefit_risk, benefit_risk_svg, durability, durability_svg
 
-router = APIRouter(tags=["synthesis"])
+router = APIRouter(tags=["synthesis"], route_class=SessionRoute)
 
 SVG = "image/svg+xml"
 
