@@ -239,9 +239,10 @@ class StudyListParams(StudyFilter):
         return v
 
     def study_filter(self) -> StudyFilter:
-        return StudyFilter.model_validate(
-            self.model_dump(include=set(StudyFilter.model_fields), exclude_unset=True)
-        )
+        """The filter these parameters hold. Its fields are this model's own, validated when
+        the parameters were, so they are not validated again."""
+        given = self.model_fields_set & set(StudyFilter.model_fields)
+        return StudyFilter.model_construct(given, **{name: getattr(self, name) for name in given})
 
 
 class OutcomeFilter(StudyFilter):
