@@ -6,32 +6,28 @@ holds a place, and a long poll gives its place back when it starts waiting
 (`leave_read_gate`). Writes are never held: a write waiting for SQLite's write lock must not keep
 the write holding it from the threads it needs to commit (see app.main.request_threads).
 
-On SQLite a worker's reads run in-process, one thread at a time under the interpreter lock:
-with 2 workers on 2 cores, a study by registry id is served faster by 4 reads at once than by
-32 (bench/run, Q1). On PostgreSQL the work is in the server and there is no limit unless one
-is set.
+A worker's reads build their answers in-process, one thread at a time under the interpreter
+lock, whichever database they read: with 2 workers on 2 cores, 4 reads at once serve more
+than 16 or 32 on SQLite and on PostgreSQL alike (bench/README.md), and the reads past the
+limit wait on the event loop instead of queueing for the interpreter lock.
 """
 
 from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy.engine import make_url
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.config import Settings
 
 READ_METHODS = {"GET", "HEAD"}
-SQLITE_READS_AT_ONCE = 4
+READS_AT_ONCE = 4
 _LEAVE = "evidencedb.leave_read_gate"
 
 
 def reads_at_once(settings: Settings) -> int:
-    """The limit: the setting when given (0: none), else 4 when reads come from SQLite."""
-    if settings.reads_at_once is not None:
-        return settings.reads_at_once
-    url = make_url(settings.read_database_url or settings.database_url)
-    return SQLITE_READS_AT_ONCE if url.get_backend_name() == "sqlite" else 0
+    """The limit: the setting when given (0: none), else 4."""
+    return READS_AT_ONCE if settings.reads_at_once is None else settings.reads_at_once
 
 
 def leave_read_gate(scope: Scope) -> None:
