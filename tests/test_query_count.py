@@ -46,3 +46,21 @@ def _statements_for_detail(client, counter, key):
     response = client.get(f"{API}/studies/{key}")
     assert response.status_code == 200
     return len(counter.statements), response.json()
+
+
+def test_lists_and_exports_do_not_read_the_stored_registry_record(client, count_statements):
+    """A list item or an export row never shows a study's stored registry record (tens of
+    kilobytes for an imported study): only a study's own read reads it."""
+    def statements(url):
+        count_statements.statements.clear()
+        response = client.get(url)
+        assert response.status_code == 200, response.text
+        return count_statements.statements
+
+    own = statements(f"{API}/studies/NCT03537014")
+    assert any("source_record" in s for s in own)
+    for url in (f"{API}/studies?page_size=50&include=arms,outcomes",
+                f"{API}/studies?registry_id=NCT03537014",
+                f"{API}/export/studies.ndjson"):
+        read = statements(url)
+        assert read and not any("source_record" in s for s in read), url

@@ -222,10 +222,19 @@ def sort_column(sort: str) -> tuple[ColumnElement[Any], bool]:
     return column, sort.startswith("-")
 
 
+# What a list document or an export is built from: every study column but the stored registry
+# record (tens of kilobytes of JSON for an imported study, which only a study's own read uses)
+# and the search text.
+_DOCUMENT_COLUMNS = tuple(c for c in Study.__table__.c
+                          if c.name not in ("source_record", "search_text"))
+
+
 def study_select(f: StudyFilter, dialect: str, *,
                  as_filters: frozenset[int] = frozenset()) -> Select[Any]:
-    """SELECT every study column for the studies a filter matches (unordered)."""
-    return select(Study.__table__).where(*study_conditions(f, dialect, as_filters=as_filters))
+    """SELECT the columns a document is built from (`_DOCUMENT_COLUMNS`) for the studies a
+    filter matches (unordered)."""
+    return select(*_DOCUMENT_COLUMNS).where(
+        *study_conditions(f, dialect, as_filters=as_filters))
 
 
 def study_ids_select(f: StudyFilter, dialect: str) -> Select[Any]:
