@@ -151,9 +151,11 @@ def test_a_read_that_leaves_lets_the_next_in():
     asyncio.run(run())
 
 
-def test_the_limit_is_four_on_either_database_unless_set():
+def test_the_limit_follows_the_database_unless_set():
     assert reads_at_once(Settings(database_url="sqlite:///x.db")) == 4
-    assert reads_at_once(Settings(database_url="postgresql+psycopg://u@h/db")) == 4
+    assert reads_at_once(Settings(database_url="postgresql+psycopg://u@h/db")) == 2
+    assert reads_at_once(Settings(database_url="sqlite:///x.db",
+                                  read_database_url="postgresql+psycopg://u@h/db")) == 2
     assert reads_at_once(Settings(database_url="postgresql+psycopg://u@h/db",
                                   read_database_url="sqlite:///replica.db")) == 4
     assert reads_at_once(Settings(database_url="sqlite:///x.db", reads_at_once=0)) == 0
@@ -176,7 +178,8 @@ def _gates(app: Any) -> list[int]:
 
 
 def test_the_app_has_a_gate_only_with_a_limit(settings):
-    assert _gates(create_app(settings.model_copy(update={"reads_at_once": None}))) == [4]
+    assert _gates(create_app(settings.model_copy(update={"reads_at_once": None}))) == [
+        2 if settings.database_url.startswith("postgresql") else 4]
     assert _gates(create_app(settings.model_copy(update={"reads_at_once": 2}))) == [2]
     assert _gates(create_app(settings.model_copy(update={"reads_at_once": 0}))) == []
     # Innermost: an answer the response cache holds never waits.
