@@ -252,8 +252,10 @@ def test_sigterm_lets_requests_in_flight_finish(postgres_only, database_url, eng
     """Reads held up by a table lock (as behind a migration) are in flight when SIGTERM comes;
     the server stops taking connections, finishes them, then exits."""
     path = "/api/v1/studies?page_size=1000&include=arms,outcomes,publications"
-    # No response cache: every read must go to the database.
-    env = {"EVIDENCEDB_DATABASE_URL": database_url, "EVIDENCEDB_RESPONSE_CACHE_BYTES": "0"}
+    # No response cache: every read must go to the database; three reads at once (two by
+    # default on PostgreSQL), so that all three wait on the lock there.
+    env = {"EVIDENCEDB_DATABASE_URL": database_url, "EVIDENCEDB_RESPONSE_CACHE_BYTES": "0",
+           "EVIDENCEDB_READS_AT_ONCE": "3"}
     with live_server(env) as server:
         expected = httpx.get(server.url + path, timeout=30)
         assert expected.status_code == 200
