@@ -11,7 +11,7 @@ lock, whichever database they read; the reads past the limit wait on the event l
 queueing for the lock. Measured with 2 workers on 2 cores (bench/README.md): on SQLite 4 at
 once serve more than 32 (2 measured about alike); on PostgreSQL, whose server needs the same
 cores, 2 at once served as much as 4 or more, with a far lower 99th percentile, and no limit
-served a third less.
+served a fifth to a third less.
 """
 
 from __future__ import annotations
