@@ -5,16 +5,17 @@ from __future__ import annotations
 import functools
 import inspect
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Request, Response, routing
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from app.api.query_models import fast_dependant
 from app.middleware.logs import route_template
 
 READ_METHODS = frozenset({"GET", "HEAD"})
@@ -75,6 +76,24 @@ class SessionRoute(APIRoute):
         if not inspect.iscoroutinefunction(endpoint):
             endpoint = _ending_sessions(endpoint)
         super().__init__(path, endpoint, **kwargs)
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """The handler, reading query-parameter models the short way (app.api.query_models).
+        FastAPI builds one for the route and one for each router it is included through (a
+        context holding that inclusion's dependant); the dependant it is built from is swapped
+        for the handler only, so the OpenAPI document is drawn from the original."""
+        context = getattr(routing, "_effective_route_context_var", None)
+        route: Any = context.get() if context is not None else None
+        if route is None or route.original_route is not self:
+            route = self
+        fast = fast_dependant(route.dependant)
+        if fast is None:
+            return super().get_route_handler()
+        original, route.dependant = route.dependant, fast
+        try:
+            return super().get_route_handler()
+        finally:
+            route.dependant = original
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
