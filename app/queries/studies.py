@@ -140,16 +140,18 @@ def effect_size_at_least(types: list[EffectType], threshold: float) -> ColumnEle
 
 
 def study_conditions(f: StudyFilter, dialect: str, *,
-                     as_filters: frozenset[int] = frozenset()) -> list[ColumnElement[bool]]:
+                     as_filters: frozenset[int] = frozenset(),
+                     members: list[Select[Any]] | None = None) -> list[ColumnElement[bool]]:
     """The WHERE terms for a study filter (live studies only).
 
-    A membership (see `memberships`) whose position is in `as_filters` is written so that
-    SQLite only checks it for each study instead of reading the studies through it: for a
-    page sorted on an index, when the set is large, walking the index and stopping after
-    one page beats fetching and sorting the whole set."""
+    A membership (see `memberships`; `members` when the caller has them already) whose
+    position is in `as_filters` is written so that SQLite only checks it for each study
+    instead of reading the studies through it: for a page sorted on an index, when the set
+    is large, walking the index and stopping after one page beats fetching and sorting the
+    whole set."""
     s = Study.__table__.c
     where: list[ColumnElement[bool]] = [s.deleted_at.is_(None)]
-    for position, ids in enumerate(memberships(f, dialect)):
+    for position, ids in enumerate(memberships(f, dialect) if members is None else members):
         where.append(_check(ids) if position in as_filters else s.id.in_(ids))
     for column, values in ((s.phase, f.phase), (s.overall_status, f.status),
                            (s.study_type, f.study_type), (s.allocation, f.allocation),
@@ -207,19 +209,26 @@ def _follow_up_bucket(bucket: FollowUpBucket) -> ColumnElement[bool]:
     return and_(*terms)
 
 
-def sort_column(sort: str) -> tuple[ColumnElement[Any], bool]:
-    """The column a sort name orders by (never null) and whether it descends."""
+def _sort_columns() -> dict[str, ColumnElement[Any]]:
     s = Study.__table__.c
-    name = sort.removeprefix("-")
-    column: ColumnElement[Any] = {
+    return {
         "key": s.key,
         "start_date": s.start_date_sort,
         "completion_date": func.coalesce(s.completion_date, ""),
         "enrollment": func.coalesce(s.enrollment, -1),
         "title": s.title,
         "updated_at": s.updated_at,
-    }[name]
-    return column, sort.startswith("-")
+    }
+
+
+# Built once: an expression is immutable, and building the two `coalesce` calls on each
+# request cost more than reading the page's stored parts.
+_SORT_COLUMNS = _sort_columns()
+
+
+def sort_column(sort: str) -> tuple[ColumnElement[Any], bool]:
+    """The column a sort name orders by (never null) and whether it descends."""
+    return _SORT_COLUMNS[sort.removeprefix("-")], sort.startswith("-")
 
 
 # What a list document or an export is built from: every study column but the stored registry
@@ -229,12 +238,12 @@ _DOCUMENT_COLUMNS = tuple(c for c in Study.__table__.c
                           if c.name not in ("source_record", "search_text"))
 
 
-def study_select(f: StudyFilter, dialect: str, *,
-                 as_filters: frozenset[int] = frozenset()) -> Select[Any]:
+def study_select(f: StudyFilter, dialect: str, *, as_filters: frozenset[int] = frozenset(),
+                 members: list[Select[Any]] | None = None) -> Select[Any]:
     """SELECT the columns a document is built from (`_DOCUMENT_COLUMNS`) for the studies a
     filter matches (unordered)."""
     return select(*_DOCUMENT_COLUMNS).where(
-        *study_conditions(f, dialect, as_filters=as_filters))
+        *study_conditions(f, dialect, as_filters=as_filters, members=members))
 
 
 def study_ids_select(f: StudyFilter, dialect: str) -> Select[Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from app.errors import (
@@ -25,7 +26,7 @@ from app.queries import studies as q
 from app.queries import writes as qw
 from app.queries.pagination import Cursor, Page
 from app.schemas.common import partial_date_sort_key
-from app.schemas.filters import StudyFilter, StudyListParams
+from app.schemas.filters import StudyListParams
 from app.schemas.study import PublicationIn, StudyCreate
 from app.services import (
     appraisal,
@@ -48,7 +49,7 @@ _INDEXED_SORTS = frozenset({"key", "start_date", "title", "updated_at"})
 LARGE_MEMBERSHIP = 1000
 
 
-def _large_memberships(session: Session, f: StudyFilter, sort: str,
+def _large_memberships(session: Session, members: list[Select[Any]], sort: str,
                        dialect: str) -> frozenset[int]:
     """Which memberships of the filter (by position) a page should only check.
 
@@ -60,7 +61,7 @@ def _large_memberships(session: Session, f: StudyFilter, sort: str,
     if dialect != "sqlite" or sort.removeprefix("-") not in _INDEXED_SORTS:
         return frozenset()
     return frozenset(
-        position for position, ids in enumerate(q.memberships(f, dialect))
+        position for position, ids in enumerate(members)
         if not q.is_small(ids)
         and (session.scalar(q.sample_size(ids, LARGE_MEMBERSHIP)) or 0) >= LARGE_MEMBERSHIP)
 
@@ -87,14 +88,15 @@ def list_page(session: Session, params: StudyListParams, *, spliced: bool = Fals
     encoded (app.services.rendered)."""
     _check_fields(params)
     dialect = session.get_bind().dialect.name
-    f = params.study_filter()
+    f = params  # the list's parameters are its filter too (no copy made: each costs)
     column, descending = q.sort_column(params.sort)
     cursor = None
     if params.page_token:
         cursor = pagination.decode_cursor(params.page_token, params.sort)
         cursor = Cursor(cursor.sort, q.sort_value(params.sort, cursor.value), cursor.id)
-    as_filters = _large_memberships(session, f, params.sort, dialect)
-    stmt = pagination.keyset(q.study_select(f, dialect, as_filters=as_filters)
+    members = q.memberships(f, dialect)
+    as_filters = _large_memberships(session, members, params.sort, dialect)
+    stmt = pagination.keyset(q.study_select(f, dialect, as_filters=as_filters, members=members)
                              .add_columns(column.label("_sort")),
                              column, Study.__table__.c.id, descending, cursor, params.page_size)
     rows, token = pagination.page_of(session.execute(stmt).all(), params.page_size,
