@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -67,6 +68,21 @@ def request_threads(settings: Settings) -> int:
     return settings.request_threads
 
 
+def _freeze_start_up() -> None:
+    """Leave what start-up made out of the collector's full collections, once per process.
+
+    A worker starts with a few hundred thousand long-lived objects (the modules, the models,
+    the routes). Every full collection went over them all again: 25 to 160 ms each, five
+    times in a worker's first seconds of traffic, every request waiting meanwhile. Frozen
+    (`gc.freeze`) after a collection of start-up's garbage, they are left out, and a full
+    collection goes over what requests made since (docs/design-notes.md).
+    Only the first app of a process freezes: the objects of apps made later (tests make
+    many) stay collectable."""
+    if gc.get_freeze_count() == 0:
+        gc.collect()
+        gc.freeze()
+
+
 def _lifespan(engines: Engines) -> Callable[[FastAPI], Any]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -74,6 +90,7 @@ def _lifespan(engines: Engines) -> Callable[[FastAPI], Any]:
         # requests this worker works on at once.
         threads = anyio.to_thread.current_default_thread_limiter()
         threads.total_tokens = request_threads(app.state.settings)
+        _freeze_start_up()
         yield
         app.state.key_use.wait()
         engines.dispose()
