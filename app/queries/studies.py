@@ -209,21 +209,16 @@ def _follow_up_bucket(bucket: FollowUpBucket) -> ColumnElement[bool]:
     return and_(*terms)
 
 
-def _sort_columns() -> dict[str, ColumnElement[Any]]:
-    s = Study.__table__.c
-    return {
-        "key": s.key,
-        "start_date": s.start_date_sort,
-        "completion_date": func.coalesce(s.completion_date, ""),
-        "enrollment": func.coalesce(s.enrollment, -1),
-        "title": s.title,
-        "updated_at": s.updated_at,
-    }
-
-
-# Built once: an expression is immutable, and building the two `coalesce` calls on each
-# request cost more than reading the page's stored parts.
-_SORT_COLUMNS = _sort_columns()
+# Made once: an expression is immutable, and making the two `coalesce` calls on each request
+# cost more than reading the page's stored parts.
+_SORT_COLUMNS: dict[str, ColumnElement[Any]] = {
+    "key": Study.__table__.c.key,
+    "start_date": Study.__table__.c.start_date_sort,
+    "completion_date": func.coalesce(Study.__table__.c.completion_date, ""),
+    "enrollment": func.coalesce(Study.__table__.c.enrollment, -1),
+    "title": Study.__table__.c.title,
+    "updated_at": Study.__table__.c.updated_at,
+}
 
 
 def sort_column(sort: str) -> tuple[ColumnElement[Any], bool]:

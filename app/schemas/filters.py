@@ -238,12 +238,6 @@ class StudyListParams(StudyFilter):
             raise ValueError(f"unknown include {unknown}; known: {', '.join(STUDY_INCLUDES)}")
         return v
 
-    def study_filter(self) -> StudyFilter:
-        """The filter these parameters hold. Its fields are this model's own, validated when
-        the parameters were, so they are not validated again."""
-        given = self.model_fields_set & set(StudyFilter.model_fields)
-        return StudyFilter.model_construct(given, **{name: getattr(self, name) for name in given})
-
 
 class OutcomeFilter(StudyFilter):
     """Which effect estimates: the study filter plus outcome-level criteria.
