@@ -31,7 +31,8 @@ from app.models import (
     StudyFlag,
     StudyPublication,
 )
-from app.queries.studies import condition_ids, study_conditions, study_ids_select
+from app.queries.studies import study_ids_select
+from app.queries.study_filter import condition_ids, study_conditions
 from app.schemas.filters import FOLLOW_UP_BOUNDS, FollowUpBucket, StudyFilter
 
 # The /studies parameter each facet's values are given to.

@@ -19,7 +19,7 @@ from app.models import (
     Study,
     Timepoint,
 )
-from app.queries.studies import study_conditions
+from app.queries.study_filter import study_conditions
 from app.schemas.filters import OutcomeFilter
 
 ExperimentalArm = aliased(Arm, name="experimental_arm")

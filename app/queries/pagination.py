@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import orjson
-from sqlalchemy import ColumnElement, Select, tuple_
+from sqlalchemy import ColumnElement, Integer, Select, bindparam, tuple_
 
 from app.errors import BadRequest
 
@@ -96,15 +96,41 @@ def _is_text(value: str) -> bool:
 def keyset(stmt: Select[Any], key: ColumnElement[Any], id_col: ColumnElement[Any],
            descending: bool, cursor: Cursor | None, limit: int) -> Select[Any]:
     """Order by (key, id) and continue after the cursor; fetches one row more than a page."""
+    after = None if cursor is None else (cursor.value, cursor.id)
+    return _keyset(stmt, key, id_col, descending, after, limit + 1)
+
+
+# The bind parameters of `keyset_bound`.
+AFTER_VALUE, AFTER_ID, LIMIT = "page_after_value", "page_after_id", "page_limit"
+
+
+def keyset_bound(stmt: Select[Any], key: ColumnElement[Any], id_col: ColumnElement[Any],
+                 descending: bool, after: bool) -> Select[Any]:
+    """`keyset` whose cursor and limit are bind parameters, given at execution by
+    `keyset_values`: one statement serves every page of its shape."""
+    bound = ((bindparam(AFTER_VALUE, type_=key.type), bindparam(AFTER_ID, type_=id_col.type))
+             if after else None)
+    return _keyset(stmt, key, id_col, descending, bound, bindparam(LIMIT, type_=Integer()))
+
+
+def keyset_values(cursor: Cursor | None, limit: int) -> dict[str, Any]:
+    """The values of `keyset_bound`'s parameters for a page after `cursor`."""
+    values: dict[str, Any] = {LIMIT: limit + 1}
     if cursor is not None:
-        after = tuple_(key, id_col)
-        bound = tuple_(cursor.value, cursor.id)
-        stmt = stmt.where(after < bound if descending else after > bound)
+        values[AFTER_VALUE], values[AFTER_ID] = cursor.value, cursor.id
+    return values
+
+
+def _keyset(stmt: Select[Any], key: ColumnElement[Any], id_col: ColumnElement[Any],
+            descending: bool, after: tuple[Any, Any] | None, limit: Any) -> Select[Any]:
+    if after is not None:
+        row, bound = tuple_(key, id_col), tuple_(*after)
+        stmt = stmt.where(row < bound if descending else row > bound)
     if descending:
         stmt = stmt.order_by(key.desc(), id_col.desc())
     else:
         stmt = stmt.order_by(key.asc(), id_col.asc())
-    return stmt.limit(limit + 1)
+    return stmt.limit(limit)
 
 
 def by_id(stmt: Select[Any], id_col: ColumnElement[Any], token: str | None, limit: int,

@@ -16,7 +16,7 @@ from app.models import (
     Study,
     Timepoint,
 )
-from app.queries.studies import study_conditions
+from app.queries.study_filter import study_conditions
 from app.schemas.synthesis import SynthesisFilter
 
 

@@ -33,7 +33,7 @@ from sqlalchemy.sql import Select
 
 from app.errors import BadRequest, Gone
 from app.models import AuditEntry, Change, Study
-from app.queries.studies import study_conditions
+from app.queries.study_filter import study_conditions
 from app.schemas.feed import AtomParams, ChangeParams
 from app.schemas.filters import StudyFilter
 from app.types import utcnow

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.models import WebhookDelivery
 from app.queries import deliveries as q
-from app.queries.studies import study_conditions
+from app.queries.study_filter import study_conditions
 from app.schemas.filters import StudyFilter
 from app.services import feed
 from app.types import utcnow

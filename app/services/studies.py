@@ -7,9 +7,10 @@ follow-up length, retraction flags, search text) are recomputed on every write.
 from __future__ import annotations
 
 import datetime as dt
+import time
+import weakref
 from typing import Any
 
-from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from app.errors import (
@@ -23,6 +24,7 @@ from app.errors import (
 from app.models import Study
 from app.queries import pagination
 from app.queries import studies as q
+from app.queries import study_filter as qf
 from app.queries import writes as qw
 from app.queries.pagination import Cursor, Page
 from app.schemas.common import partial_date_sort_key
@@ -49,21 +51,46 @@ _INDEXED_SORTS = frozenset({"key", "start_date", "title", "updated_at"})
 LARGE_MEMBERSHIP = 1000
 
 
-def _large_memberships(session: Session, members: list[Select[Any]], sort: str,
-                       dialect: str) -> frozenset[int]:
-    """Which memberships of the filter (by position) a page should only check.
+def _large_memberships(session: Session, terms: list[qf.Term], sort: str, dialect: str
+                       ) -> frozenset[str]:
+    """Which memberships of the filter (by name) a page should only check.
 
     SQLite's planner costs a plan without the LIMIT: given `condition=PTSD`, it reads every
     PTSD study and sorts them all for a page of 50, where walking the sort's index and
     checking each study stops after the page. Which is better depends on the set's size,
     so it is measured, up to LARGE_MEMBERSHIP ids, unless it is small by construction (a few
-    registry ids). PostgreSQL weighs the LIMIT itself."""
+    registry ids). The size is kept for a minute (`_sizes`): it only chooses the plan, and
+    the answer is the same either way. PostgreSQL weighs the LIMIT itself."""
     if dialect != "sqlite" or sort.removeprefix("-") not in _INDEXED_SORTS:
         return frozenset()
-    return frozenset(
-        position for position, ids in enumerate(members)
-        if not q.is_small(ids)
-        and (session.scalar(q.sample_size(ids, LARGE_MEMBERSHIP)) or 0) >= LARGE_MEMBERSHIP)
+    sizes = _sizes.setdefault(session.get_bind(), {})
+    now = time.monotonic()
+    large = []
+    for t in terms:
+        if not t.member or t.small:
+            continue
+        key = (t.name, _hashable(t.value), t.shape)
+        known = sizes.get(key)
+        if known is None or now - known[1] > SIZE_KEPT_S:
+            n = session.scalar(q.sample_size(t.clause(t.value), LARGE_MEMBERSHIP)) or 0
+            if len(sizes) >= _SIZES_KEPT:
+                sizes.clear()
+            sizes[key] = known = (n, now)
+        if known[0] >= LARGE_MEMBERSHIP:
+            large.append(t.name)
+    return frozenset(large)
+
+
+# Membership sizes measured by `_large_memberships`, per database: (size up to
+# LARGE_MEMBERSHIP, when measured).
+SIZE_KEPT_S = 60.0
+_SIZES_KEPT = 4096
+_sizes: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], tuple[int, float]]] = (
+    weakref.WeakKeyDictionary())
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
 
 
 def _check_fields(params: StudyListParams) -> None:
@@ -89,17 +116,16 @@ def list_page(session: Session, params: StudyListParams, *, spliced: bool = Fals
     _check_fields(params)
     dialect = session.get_bind().dialect.name
     f = params  # the list's parameters are its filter too (no copy made: each costs)
-    column, descending = q.sort_column(params.sort)
     cursor = None
     if params.page_token:
         cursor = pagination.decode_cursor(params.page_token, params.sort)
         cursor = Cursor(cursor.sort, q.sort_value(params.sort, cursor.value), cursor.id)
-    members = q.memberships(f, dialect)
-    as_filters = _large_memberships(session, members, params.sort, dialect)
-    stmt = pagination.keyset(q.study_select(f, dialect, as_filters=as_filters, members=members)
-                             .add_columns(column.label("_sort")),
-                             column, Study.__table__.c.id, descending, cursor, params.page_size)
-    rows, token = pagination.page_of(session.execute(stmt).all(), params.page_size,
+    terms = qf.terms(f, dialect)
+    stmt = q.page_select(terms, dialect, params.sort,
+                         _large_memberships(session, terms, params.sort, dialect),
+                         cursor is not None)
+    values = qf.term_values(terms) | pagination.keyset_values(cursor, params.page_size)
+    rows, token = pagination.page_of(session.execute(stmt, values).all(), params.page_size,
                                      params.sort, _token_value)
     items = (rendered.assemble if spliced else documents.assemble)(
         session, rows, set(params.include))
