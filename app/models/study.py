@@ -139,6 +139,8 @@ class Study(Base):
         Index("ix_study_live_start", "deleted_at", "start_date_sort", "id", "enrollment"),
         Index("ix_study_phase_start", "phase", "start_date_sort", "id", "enrollment",
               "deleted_at"),
+        # The same for a page of a phase in key order, the lists' default.
+        Index("ix_study_phase_key", "phase", "key", "id", "enrollment", "deleted_at"),
         Index("ix_study_enrollment", "enrollment", "id"),
         Index("ix_study_updated", "updated_at", "id"),
         Index("ix_study_title", "title", "id"),
